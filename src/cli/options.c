@@ -1,0 +1,315 @@
+/* Command-line parsing with getopt_long. It only fills an sl_options_t and reports the
+ * first problem as one line naming the flag; printing, exiting and the exit code belong
+ * to main.c. getopt's own messages are turned off so that every error has our shape. */
+#include "cli/options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/duration.h"
+#include "cli/url.h"
+
+#define SL_USERS_MAX 10000000u
+#define SL_THREADS_MAX 1024u
+
+/* Long-only options get values above the char range so they never collide with a short
+ * option letter; getopt reports them back in optopt when their value is missing. */
+enum {
+    OPT_THREADS = 256,
+    OPT_TIMEOUT,
+    OPT_JSON,
+    OPT_INSECURE,
+    OPT_SEED,
+    OPT_RUN_TIME,
+};
+
+static const struct option long_options[] = {
+    {"file", required_argument, NULL, 'f'},
+    {"host", required_argument, NULL, 'H'},
+    {"users", required_argument, NULL, 'u'},
+    {"spawn-rate", required_argument, NULL, 'r'},
+    {"duration", required_argument, NULL, 't'},
+    {"run-time", required_argument, NULL, OPT_RUN_TIME},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+/* The leading ':' makes getopt return ':' (not '?') for a missing value, so the two
+ * cases get different messages. */
+static const char short_options[] = ":f:H:u:r:t:qhV";
+
+/* The long spelling of an option value, used in every message so that "-u x" and
+ * "--users x" report the same flag. NULL for values that are not options. */
+static const char *flag_name(int val)
+{
+    for (const struct option *o = long_options; o->name; o++) {
+        if (o->val == val)
+            return o->name;
+    }
+    return NULL;
+}
+
+/* Strict unsigned decimal: digits only, no sign, no spaces, no overflow. strtoull would
+ * accept " 5", "+5" and "-5" (as a huge number), all of which are mistakes here. */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    if (!*s)
+        return false;
+    uint64_t v = 0;
+    for (const char *c = s; *c; c++) {
+        if (*c < '0' || *c > '9')
+            return false;
+        unsigned d = (unsigned)(*c - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+static int bad(sl_err_t *err, const char *flag, const char *what, const char *arg)
+{
+    sl_err_set(err, "--%s: %s, got '%s'", flag, what, arg);
+    return SL_EINVAL;
+}
+
+static int parse_bounded(const char *flag, const char *arg, uint64_t lo, uint64_t hi,
+                         uint32_t *out, sl_err_t *err)
+{
+    uint64_t v;
+    if (!parse_u64(arg, &v)) {
+        /* An all-digit string that failed can only have overflowed. */
+        if (*arg && strspn(arg, "0123456789") == strlen(arg))
+            goto range;
+        return bad(err, flag, "expected a positive integer", arg);
+    }
+    if (v < lo || v > hi)
+        goto range;
+    *out = (uint32_t)v;
+    return SL_OK;
+range:
+    sl_err_set(err, "--%s: must be between %llu and %llu, got '%s'", flag,
+               (unsigned long long)lo, (unsigned long long)hi, arg);
+    return SL_EINVAL;
+}
+
+static int parse_positive_duration(const char *flag, const char *arg, uint64_t *out,
+                                   sl_err_t *err)
+{
+    sl_err_t derr;
+    uint64_t us;
+    if (sl_duration_parse(arg, &us, &derr) != SL_OK) {
+        sl_err_set(err, "--%s: %s", flag, derr.msg);
+        return SL_EINVAL;
+    }
+    if (us == 0)
+        return bad(err, flag, "must be greater than zero", arg);
+    *out = us;
+    return SL_OK;
+}
+
+static int parse_rate(const char *arg, double *out, sl_err_t *err)
+{
+    /* Only plain decimal notation: strtod would also take "inf", "nan", hex floats and
+     * leading spaces. */
+    char *end;
+    double v;
+    if ((arg[0] >= '0' && arg[0] <= '9') || arg[0] == '.') {
+        errno = 0;
+        v = strtod(arg, &end);
+        if (*end == '\0' && errno == 0 && isfinite(v) && v > 0) {
+            *out = v;
+            return SL_OK;
+        }
+    }
+    return bad(err, "spawn-rate", "expected a positive number (e.g. 10 or 0.5)", arg);
+}
+
+/* Applies one option's value. Returns 0 or SL_EINVAL with err set. */
+static int apply(int c, const char *arg, sl_options_t *opts, sl_err_t *err)
+{
+    uint64_t v;
+    switch (c) {
+    case 'f':
+        if (!*arg)
+            return bad(err, "file", "expected a path", arg);
+        opts->file = arg;
+        return SL_OK;
+    case 'H': {
+        /* Validated here so that a typo is reported against the flag; main parses it
+         * again when it chooses between --host and the scenario's host. */
+        sl_url_t url;
+        sl_err_t uerr;
+        if (sl_url_parse(arg, &url, &uerr) != SL_OK) {
+            sl_err_set(err, "--host: %s", uerr.msg);
+            return SL_EINVAL;
+        }
+        opts->host = arg;
+        return SL_OK;
+    }
+    case 'u':
+        return parse_bounded("users", arg, 1, SL_USERS_MAX, &opts->users, err);
+    case 'r':
+        return parse_rate(arg, &opts->spawn_rate, err);
+    case 't':
+        return parse_positive_duration("duration", arg, &opts->duration_us, err);
+    case OPT_RUN_TIME:
+        return parse_positive_duration("run-time", arg, &opts->duration_us, err);
+    case OPT_THREADS:
+        return parse_bounded("threads", arg, 1, SL_THREADS_MAX, &opts->threads, err);
+    case OPT_TIMEOUT:
+        return parse_positive_duration("timeout", arg, &opts->timeout_us, err);
+    case OPT_JSON:
+        if (!*arg)
+            return bad(err, "json", "expected a path or '-' for stdout", arg);
+        opts->json_path = arg;
+        return SL_OK;
+    case OPT_INSECURE:
+        opts->insecure = true;
+        return SL_OK;
+    case OPT_SEED:
+        if (!parse_u64(arg, &v))
+            return bad(err, "seed", "expected an unsigned integer below 2^64", arg);
+        opts->seed = v;
+        opts->seed_set = true;
+        return SL_OK;
+    case 'q':
+        opts->quiet = true;
+        return SL_OK;
+    }
+    /* Unreachable: every value in long_options and short_options is handled above. */
+    sl_err_set(err, "internal error: unhandled option %d", c);
+    return SL_EINVAL;
+}
+
+/* Builds the message for an option getopt did not accept ('?'). */
+static int unknown(int argc, char **argv, sl_err_t *err)
+{
+    /* A known option that came back as '?' was given a value it does not take
+     * ("--quiet=yes"). */
+    const char *known = optopt ? flag_name(optopt) : NULL;
+    if (known) {
+        sl_err_set(err, "--%s: does not take a value", known);
+        return SL_EINVAL;
+    }
+    /* glibc sets optopt to the letter for an unknown short option, and to 0 for an
+     * unknown (or ambiguous) long one, which is then argv[optind - 1]. */
+    if (optopt) {
+        sl_err_set(err, "unknown option '-%c' (see --help)", optopt);
+        return SL_EINVAL;
+    }
+    const char *arg = optind >= 1 && optind <= argc ? argv[optind - 1] : "?";
+    int len = (int)strcspn(arg, "=");
+    /* A prefix of several long options ("--t") is also reported as '?'. */
+    if (len > 2 && strncmp(arg, "--", 2) == 0) {
+        int matches = 0;
+        for (const struct option *o = long_options; o->name; o++) {
+            if (strncmp(o->name, arg + 2, (size_t)len - 2) == 0)
+                matches++;
+        }
+        if (matches > 1) {
+            sl_err_set(err, "ambiguous option '%.*s' (see --help)", len, arg);
+            return SL_EINVAL;
+        }
+    }
+    sl_err_set(err, "unknown option '%.*s' (see --help)", len, arg);
+    return SL_EINVAL;
+}
+
+int sl_options_parse(int argc, char **argv, sl_options_t *opts, sl_err_t *err)
+{
+    *opts = (sl_options_t){
+        .file = "stormlight_file.lua",
+        .users = 1,
+        .spawn_rate = 1.0,
+        .timeout_us = 60 * SL_US_PER_S,
+    };
+
+    /* optind = 0 makes glibc reinitialise completely, so parsing twice in one process
+     * (tests, a future config reload) starts from a clean state. */
+    optind = 0;
+    opterr = 0;
+
+    int c;
+    while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            /* Help and version win over whatever follows, as in most tools: the user
+             * asked how to fix the rest of the command line. */
+            opts->help = true;
+            return SL_OK;
+        case 'V':
+            opts->version = true;
+            return SL_OK;
+        case ':': {
+            const char *name = flag_name(optopt);
+            if (name)
+                sl_err_set(err, "--%s: missing value", name);
+            else
+                sl_err_set(err, "-%c: missing value", optopt);
+            return SL_EINVAL;
+        }
+        case '?':
+            return unknown(argc, argv, err);
+        default: {
+            int rc = apply(c, optarg, opts, err);
+            if (rc != SL_OK)
+                return rc;
+        }
+        }
+    }
+    /* GNU getopt moves operands to the end; any left over is a stray word. */
+    if (optind < argc) {
+        sl_err_set(err, "unexpected argument '%s' (see --help)", argv[optind]);
+        return SL_EINVAL;
+    }
+    return SL_OK;
+}
+
+const char *sl_options_usage(void)
+{
+    return "Usage: stormlight [-f FILE] -H URL -u N -r RATE -t DURATION [options]\n"
+           "\n"
+           "Run the tasks of a Lua scenario file against a host with N virtual users and\n"
+           "report throughput, latency percentiles and failures.\n"
+           "\n"
+           "Options:\n"
+           "  -f, --file FILE          scenario file (default: ./stormlight_file.lua)\n"
+           "  -H, --host URL           base URL, http:// or https://, optionally with a base\n"
+           "                           path (default: `host` from the scenario file)\n"
+           "  -u, --users N            concurrent virtual users, 1..10000000 (default: 1)\n"
+           "  -r, --spawn-rate RATE    users started per second, may be fractional\n"
+           "                           (default: 1)\n"
+           "  -t, --duration DUR       how long to run, e.g. 30 (seconds), 90s, 5m, 1h30m,\n"
+           "      --run-time DUR       250ms (default: until Ctrl-C)\n"
+           "      --threads N          worker threads, 1..1024 (default: online CPUs)\n"
+           "      --timeout DUR        per-request timeout (default: 60s)\n"
+           "      --json PATH          write the summary as JSON to PATH, '-' for stdout\n"
+           "                           (default: none)\n"
+           "      --insecure           do not verify TLS certificates (default: verify)\n"
+           "      --seed N             seed for random choices, for a reproducible task\n"
+           "                           order (default: random)\n"
+           "  -q, --quiet              no live view; print only the final summary\n"
+           "                           (default: live view)\n"
+           "  -h, --help               show this help and exit\n"
+           "  -V, --version            show the version and exit\n"
+           "\n"
+           "Exit codes:\n"
+           "  0  the run completed and no request failed\n"
+           "  1  the run completed with failed requests\n"
+           "  2  bad usage or a bad scenario file\n"
+           "\n"
+           "Example:\n"
+           "  stormlight -f stormlight_file.lua -H http://127.0.0.1:8000 -u 10 -r 2 -t 1m\n";
+}

@@ -1,0 +1,156 @@
+/* The runner: starts the worker threads, collects their statistics blocks once a second,
+ * and stops them. Runs on the main thread; owns the workers. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/worker.h"
+
+struct sl_runner {
+    sl_run_cfg_t cfg;
+    uint64_t t0_us;
+    uint64_t *cum_weights;
+    uint32_t nworkers;
+    uint32_t nstarted_threads;
+    sl_worker_t **workers;
+    bool stopped;
+};
+
+uint64_t sl_runner_t0(const sl_runner_t *r)
+{
+    return r->t0_us;
+}
+
+int sl_runner_start(sl_runner_t **out, const sl_run_cfg_t *cfg, sl_err_t *err)
+{
+    sl_runner_t *r = calloc(1, sizeof(*r));
+    if (!r)
+        return SL_ENOMEM;
+    r->cfg = *cfg;
+    if (r->cfg.threads == 0)
+        r->cfg.threads = 1;
+    if (r->cfg.threads > r->cfg.users)
+        r->cfg.threads = r->cfg.users ? r->cfg.users : 1;
+    r->nworkers = r->cfg.threads;
+    const sl_plan_t *plan = cfg->plan;
+    r->cum_weights = calloc(plan->ntasks ? plan->ntasks : 1, sizeof(uint64_t));
+    r->workers = calloc(r->nworkers, sizeof(*r->workers));
+    if (!r->cum_weights || !r->workers) {
+        sl_runner_free(r);
+        return SL_ENOMEM;
+    }
+    uint64_t acc = 0;
+    for (size_t i = 0; i < plan->ntasks; i++) {
+        acc += plan->tasks[i].weight;
+        r->cum_weights[i] = acc;
+    }
+    r->t0_us = sl_now_us();
+    for (uint32_t i = 0; i < r->nworkers; i++) {
+        /* Workers are large (their receive buffer is inline) and each gets its own
+         * allocation, so no two threads share a cache line. */
+        r->workers[i] = aligned_alloc(64, (sizeof(sl_worker_t) + 63) & ~(size_t)63);
+        if (!r->workers[i]) {
+            sl_runner_free(r);
+            return SL_ENOMEM;
+        }
+        memset(r->workers[i], 0, sizeof(sl_worker_t));
+        int rc = sl__worker_init(r->workers[i], i, &r->cfg, r->t0_us, r->cum_weights);
+        if (rc != 0) {
+            sl_err_set(err, "cannot set up worker %u: %s", i, sl_strerror(rc));
+            sl_runner_free(r);
+            return rc;
+        }
+    }
+    /* Signals go to the main thread only: workers never see SIGINT/SIGTERM. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (uint32_t i = 0; i < r->nworkers; i++) {
+        if (pthread_create(&r->workers[i]->thread, NULL, sl__worker_main, r->workers[i]) != 0) {
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            sl_err_set(err, "cannot start worker thread %u", i);
+            sl_runner_stop(r, NULL, NULL);
+            sl_runner_free(r);
+            return SL_ESYS;
+        }
+        r->nstarted_threads++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    *out = r;
+    return 0;
+}
+
+void sl_runner_collect(sl_runner_t *r, sl_stats_t *into, uint32_t *users_running)
+{
+    uint32_t users = 0;
+    for (uint32_t i = 0; i < r->nworkers; i++) {
+        sl_worker_t *w = r->workers[i];
+        pthread_mutex_lock(&w->mu);
+        sl_stats_t *b = w->full;
+        w->full = NULL;
+        users += w->users_running;
+        pthread_mutex_unlock(&w->mu);
+        if (!b)
+            continue;
+        if (into)
+            sl_stats_merge(into, b);
+        sl_stats_reset(b);
+        pthread_mutex_lock(&w->mu);
+        if (!w->spare) {
+            w->spare = b;
+            b = NULL;
+        }
+        pthread_mutex_unlock(&w->mu);
+        sl_stats_free(b);
+    }
+    if (users_running)
+        *users_running = users;
+}
+
+void sl_runner_stop(sl_runner_t *r, sl_stats_t *into, uint32_t *users_running)
+{
+    if (r->stopped)
+        return;
+    r->stopped = true;
+    for (uint32_t i = 0; i < r->nstarted_threads; i++) {
+        atomic_store(&r->workers[i]->stop, true);
+        sl_loop_wake(&r->workers[i]->loop);
+    }
+    for (uint32_t i = 0; i < r->nstarted_threads; i++)
+        pthread_join(r->workers[i]->thread, NULL);
+    /* The threads are gone: their current blocks can be taken directly. */
+    for (uint32_t i = 0; i < r->nstarted_threads; i++) {
+        sl_worker_t *w = r->workers[i];
+        if (into && w->full)
+            sl_stats_merge(into, w->full);
+        if (into && w->cur)
+            sl_stats_merge(into, w->cur);
+        if (w->full)
+            sl_stats_reset(w->full);
+        if (w->cur)
+            sl_stats_reset(w->cur);
+    }
+    if (users_running) {
+        uint32_t users = 0;
+        for (uint32_t i = 0; i < r->nstarted_threads; i++)
+            users += r->workers[i]->users_running;
+        *users_running = users;
+    }
+}
+
+void sl_runner_free(sl_runner_t *r)
+{
+    if (!r)
+        return;
+    if (r->workers) {
+        for (uint32_t i = 0; i < r->nworkers; i++) {
+            if (r->workers[i]) {
+                sl__worker_dispose(r->workers[i]);
+                free(r->workers[i]);
+            }
+        }
+    }
+    free(r->workers);
+    free(r->cum_weights);
+    free(r);
+}

@@ -1,0 +1,423 @@
+/* A worker thread: its event loop, its share of the virtual users, and the HTTP/1.1
+ * exchange each user runs over its own keep-alive connection.
+ *
+ * Hot path per request: one write, one read (a share of epoll_wait), a histogram record.
+ * No allocation, no lock, no epoll_ctl: a socket is registered once when it is opened,
+ * edge-triggered for both directions, and the next request is written as soon as the
+ * previous response completes. */
+#include "engine/worker.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#define USER_TOKEN(idx, gen) (((uint64_t)(idx) << 32) | (uint32_t)(gen))
+
+static void user_next(sl_user_t *u);
+static void user_send(sl_user_t *u);
+static void user_begin(sl_user_t *u);
+
+static inline uint32_t user_index(const sl_user_t *u)
+{
+    return (uint32_t)(u - u->w->users);
+}
+
+/* splitmix64: seeds each user's xorshift state from the run seed and the user's id, so
+ * a user's sequence of tasks does not depend on which thread runs it. */
+static uint64_t splitmix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+static inline uint64_t user_rand(sl_user_t *u)
+{
+    uint64_t x = u->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return u->rng = x;
+}
+
+static const sl_task_t *user_pick(sl_user_t *u)
+{
+    const sl_plan_t *plan = u->w->cfg->plan;
+    if (plan->ntasks == 1)
+        return &plan->tasks[0];
+    uint64_t x = user_rand(u) % plan->total_weight;
+    const uint64_t *cw = u->w->cum_weights;
+    size_t lo = 0, hi = plan->ntasks - 1;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (x < cw[mid])
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return &plan->tasks[lo];
+}
+
+/* Closing bumps the generation so that events already queued for the old socket are
+ * recognised as stale. */
+static void user_close(sl_user_t *u, bool abortive)
+{
+    sl_conn_close(&u->conn, abortive);
+    u->gen++;
+    u->reused = false;
+}
+
+static inline bool user_in_request(const sl_user_t *u)
+{
+    return u->state != SL_USER_IDLE;
+}
+
+/* The timeout timer is armed lazily: a request only moves deadline_us; the timer, once
+ * armed, fires at most once per timeout period and re-arms itself at the current
+ * deadline. That keeps the timer heap out of the per-request path. */
+static void user_arm_timeout(sl_user_t *u)
+{
+    if (!sl_loop_timer_armed(&u->timer))
+        sl_loop_timer_start(&u->w->loop, &u->timer, u->deadline_us);
+}
+
+static void user_finish(sl_user_t *u, uint64_t bytes, sl_fail_t fail, int detail)
+{
+    sl_worker_t *w = u->w;
+    uint64_t now = sl_loop_update_now(&w->loop);
+    uint64_t lat = now > u->intended_us ? now - u->intended_us : 0;
+    sl_stats_record(w->cur, u->task->row, lat, bytes, fail != SL_FAIL_NONE);
+    if (fail != SL_FAIL_NONE)
+        sl_stats_error(w->cur, u->task->row, fail, detail, 1);
+    u->state = SL_USER_IDLE;
+}
+
+/* A request failed before a complete response: count it, drop the connection, and start
+ * the next request from the timer queue rather than recursively, so a server that refuses
+ * every connection cannot drive the stack deep. */
+static void user_fail(sl_user_t *u, sl_fail_t fail, int detail, bool abortive)
+{
+    user_finish(u, u->resp.body_bytes, fail, detail);
+    user_close(u, abortive);
+    if (u->w->stop)
+        return;
+    u->deadline_us = 0; /* marks "start the next request when the timer fires" */
+    sl_loop_timer_start(&u->w->loop, &u->timer, u->w->loop.now_us);
+}
+
+/* The contract's retry rule: a request on a reused keep-alive connection that the server
+ * closed before any byte of the response is sent again, once, on a new connection when
+ * its method is idempotent. */
+static bool user_maybe_retry(sl_user_t *u)
+{
+    if (!u->reused || u->retried || u->resp.got_bytes || !u->task->idempotent)
+        return false;
+    u->retried = true;
+    u->w->cur->retries++;
+    user_close(u, false);
+    user_begin(u);
+    return true;
+}
+
+static void user_conn_error(sl_user_t *u, bool eof)
+{
+    if ((eof || u->conn.fail == SL_FAIL_RESET) && user_maybe_retry(u))
+        return;
+    if (eof) {
+        sl_resp_result_t rr = sl_resp_eof(&u->resp);
+        if (rr == SL_RESP_DONE) {
+            uint16_t st = u->resp.status;
+            user_finish(u, u->resp.body_bytes, st >= 400 ? SL_FAIL_HTTP : SL_FAIL_NONE, st);
+            user_close(u, false);
+            user_next(u);
+            return;
+        }
+        user_fail(u, (sl_fail_t)u->resp.fail, 0, false);
+        return;
+    }
+    user_fail(u, (sl_fail_t)u->conn.fail, u->conn.err, false);
+}
+
+static void user_read(sl_user_t *u)
+{
+    sl_worker_t *w = u->w;
+    sl_conn_t *c = &u->conn;
+    bool tls = c->ssl != NULL;
+    for (;;) {
+        ssize_t n = c->tp->read(c, w->rbuf, sizeof(w->rbuf));
+        if (n == SL_IO_AGAIN)
+            return;
+        if (n == SL_IO_EOF || n == SL_IO_ERR) {
+            user_conn_error(u, n == SL_IO_EOF);
+            return;
+        }
+        sl_resp_result_t rr = sl_resp_feed(&u->resp, w->rbuf, (size_t)n);
+        if (rr == SL_RESP_ERROR) {
+            user_fail(u, (sl_fail_t)u->resp.fail, 0, true);
+            return;
+        }
+        if (rr == SL_RESP_DONE) {
+            uint16_t st = u->resp.status;
+            user_finish(u, u->resp.body_bytes, st >= 400 ? SL_FAIL_HTTP : SL_FAIL_NONE, st);
+            if (!u->resp.keep_alive || u->resp.trailing)
+                user_close(u, false);
+            else
+                u->reused = true;
+            user_next(u);
+            return;
+        }
+        /* A short read on TCP means the socket was drained: the next byte brings a new
+         * edge. TLS hands out one record at a time, so it reads until it would block. */
+        if ((size_t)n < sizeof(w->rbuf) && !tls)
+            return;
+    }
+}
+
+static void user_send(sl_user_t *u)
+{
+    sl_conn_t *c = &u->conn;
+    const sl_task_t *t = u->task;
+    while (u->wpos < t->wire_len) {
+        ssize_t n = c->tp->write(c, t->wire + u->wpos, t->wire_len - u->wpos);
+        if (n == SL_IO_AGAIN) {
+            u->state = SL_USER_SENDING;
+            return;
+        }
+        if (n < 0) {
+            if (c->fail == SL_FAIL_RESET && user_maybe_retry(u))
+                return;
+            user_fail(u, (sl_fail_t)c->fail, c->err, false);
+            return;
+        }
+        u->wpos += (uint32_t)n;
+    }
+    u->state = SL_USER_READING;
+}
+
+static void user_establish(sl_user_t *u)
+{
+    int rc = u->conn.tp->establish(&u->conn);
+    if (rc == SL_IO_AGAIN)
+        return;
+    if (rc != 0) {
+        user_fail(u, (sl_fail_t)u->conn.fail, u->conn.err, false);
+        return;
+    }
+    user_send(u);
+}
+
+/* Sends the current task, opening a connection first when there is none. */
+static void user_begin(sl_user_t *u)
+{
+    sl_worker_t *w = u->w;
+    u->wpos = 0;
+    sl_resp_start(&u->resp, u->task->is_head);
+    if (u->conn.fd < 0) {
+        u->state = SL_USER_CONNECTING;
+        if (sl_conn_open(&u->conn, w->cfg->ep) != 0) {
+            user_fail(u, (sl_fail_t)u->conn.fail, u->conn.err, false);
+            return;
+        }
+        if (sl_loop_add_fd(&w->loop, u->conn.fd, USER_TOKEN(user_index(u), u->gen)) != 0) {
+            int e = errno;
+            user_fail(u, SL_FAIL_CONNECT, e, false);
+            return;
+        }
+        user_establish(u);
+        return;
+    }
+    user_send(u);
+}
+
+/* Starts the user's next request at once (closed model, no wait between tasks). */
+static void user_next(sl_user_t *u)
+{
+    sl_worker_t *w = u->w;
+    if (w->stop)
+        return;
+    u->task = user_pick(u);
+    u->intended_us = w->loop.now_us;
+    u->deadline_us = u->intended_us + w->cfg->timeout_us;
+    u->retried = false;
+    user_arm_timeout(u);
+    user_begin(u);
+}
+
+static void user_on_timer(sl_loop_t *loop, sl_timer_t *t)
+{
+    sl_user_t *u = (sl_user_t *)((char *)t - offsetof(sl_user_t, timer));
+    (void)loop;
+    if (u->w->stop)
+        return;
+    if (!user_in_request(u)) {
+        if (u->deadline_us == 0)
+            user_next(u); /* scheduled after a failure */
+        return;
+    }
+    if (loop->now_us < u->deadline_us) {
+        sl_loop_timer_start(loop, t, u->deadline_us);
+        return;
+    }
+    sl_fail_t f = u->state == SL_USER_CONNECTING ? SL_FAIL_CONNECT_TIMEOUT : SL_FAIL_TIMEOUT;
+    user_fail(u, f, 0, true);
+}
+
+static void worker_on_io(sl_loop_t *loop, uint64_t token, uint32_t events)
+{
+    sl_worker_t *w = loop->data;
+    uint32_t idx = (uint32_t)(token >> 32);
+    if (idx >= w->nusers)
+        return;
+    sl_user_t *u = &w->users[idx];
+    if ((uint32_t)token != u->gen || u->conn.fd < 0)
+        return; /* an event for a socket that has since been closed */
+    (void)events;
+    switch (u->state) {
+    case SL_USER_CONNECTING:
+        user_establish(u);
+        break;
+    case SL_USER_SENDING:
+        user_send(u);
+        break;
+    case SL_USER_READING:
+        user_read(u);
+        break;
+    case SL_USER_IDLE:
+        /* Between requests (only while stopping or after a failure): the server may close
+         * the idle connection; notice it now so the next request does not need a retry. */
+        if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            user_close(u, false);
+        break;
+    }
+}
+
+/* Global spawn schedule: user k (across all threads) starts at t0 + k / spawn_rate. This
+ * worker owns the users with k % threads == index, so no messages are needed to spawn. */
+static uint64_t spawn_time(const sl_worker_t *w, uint32_t local)
+{
+    uint64_t k = (uint64_t)local * w->cfg->threads + w->index;
+    return w->t0_us + (uint64_t)((double)k * (double)SL_US_PER_S / w->cfg->spawn_rate);
+}
+
+static void worker_on_spawn(sl_loop_t *loop, sl_timer_t *t)
+{
+    sl_worker_t *w = loop->data;
+    while (w->nstarted < w->nusers && spawn_time(w, w->nstarted) <= loop->now_us && !w->stop) {
+        sl_user_t *u = &w->users[w->nstarted++];
+        u->started = true;
+        user_next(u);
+        sl_loop_update_now(loop);
+    }
+    if (w->nstarted < w->nusers && !w->stop)
+        sl_loop_timer_start(loop, t, spawn_time(w, w->nstarted));
+}
+
+void sl__worker_publish(sl_worker_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->users_running = w->nstarted;
+    if (!w->full) {
+        w->full = w->cur;
+        w->cur = w->spare;
+        w->spare = NULL;
+    } else {
+        sl_stats_merge(w->full, w->cur);
+        sl_stats_reset(w->cur);
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (!w->cur) {
+        /* The reporter has not returned a block yet: allocate one, off the hot path. */
+        w->cur = sl_stats_new((uint32_t)w->cfg->plan->nrows);
+        if (!w->cur)
+            abort();
+    }
+}
+
+static void worker_on_tick(sl_loop_t *loop, sl_timer_t *t)
+{
+    sl_worker_t *w = loop->data;
+    sl__worker_publish(w);
+    w->next_tick_us += SL_US_PER_S;
+    sl_loop_timer_start(loop, t, w->next_tick_us);
+}
+
+static void worker_on_wake(sl_loop_t *loop)
+{
+    sl_worker_t *w = loop->data;
+    if (!atomic_load(&w->stop))
+        return;
+    /* Stop: no new request starts; whatever is in flight is counted, not waited for. */
+    uint64_t in_flight = 0;
+    for (uint32_t i = 0; i < w->nstarted; i++)
+        in_flight += user_in_request(&w->users[i]);
+    w->cur->in_flight_at_stop += in_flight;
+    loop->stop = true;
+}
+
+int sl__worker_init(sl_worker_t *w, uint32_t index, const sl_run_cfg_t *cfg, uint64_t t0_us,
+                    const uint64_t *cum_weights)
+{
+    w->index = index;
+    w->cfg = cfg;
+    w->t0_us = t0_us;
+    w->cum_weights = cum_weights;
+    atomic_init(&w->stop, false);
+    pthread_mutex_init(&w->mu, NULL);
+    w->nusers = cfg->users / cfg->threads + (index < cfg->users % cfg->threads ? 1 : 0);
+    w->users = calloc(w->nusers ? w->nusers : 1, sizeof(*w->users));
+    w->cur = sl_stats_new((uint32_t)cfg->plan->nrows);
+    w->spare = sl_stats_new((uint32_t)cfg->plan->nrows);
+    if (!w->users || !w->cur || !w->spare)
+        return SL_ENOMEM;
+    if (sl_loop_init(&w->loop, worker_on_io, w) != 0)
+        return SL_ESYS;
+    w->loop.wake_cb = worker_on_wake;
+    for (uint32_t i = 0; i < w->nusers; i++) {
+        sl_user_t *u = &w->users[i];
+        uint64_t global_id = (uint64_t)i * cfg->threads + index;
+        u->w = w;
+        u->conn.fd = -1;
+        u->timer.cb = user_on_timer;
+        u->rng = splitmix64(cfg->seed ^ splitmix64(global_id + 1)) | 1;
+    }
+    w->spawn_timer.cb = worker_on_spawn;
+    w->tick_timer.cb = worker_on_tick;
+    return 0;
+}
+
+void *sl__worker_main(void *arg)
+{
+    sl_worker_t *w = arg;
+    sl_loop_t *loop = &w->loop;
+    sl_loop_update_now(loop);
+    if (w->nusers)
+        sl_loop_timer_start(loop, &w->spawn_timer, spawn_time(w, 0));
+    w->next_tick_us = w->t0_us + SL_US_PER_S;
+    sl_loop_timer_start(loop, &w->tick_timer, w->next_tick_us);
+    /* The stop may have been requested before the loop first ran. */
+    worker_on_wake(loop);
+    sl_loop_run(loop);
+    for (uint32_t i = 0; i < w->nusers; i++)
+        sl_conn_close(&w->users[i].conn, false);
+    pthread_mutex_lock(&w->mu);
+    w->users_running = w->nstarted;
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+void sl__worker_dispose(sl_worker_t *w)
+{
+    if (w->users) {
+        for (uint32_t i = 0; i < w->nusers; i++)
+            sl_conn_close(&w->users[i].conn, false);
+    }
+    free(w->users);
+    sl_stats_free(w->cur);
+    sl_stats_free(w->full);
+    sl_stats_free(w->spare);
+    if (w->loop.epfd > 0)
+        sl_loop_dispose(&w->loop);
+    pthread_mutex_destroy(&w->mu);
+}

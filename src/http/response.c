@@ -1,0 +1,134 @@
+/* The llhttp callbacks and the classification of broken responses. The settings are
+ * shared and read-only; the parser lives inside each connection's sl_resp_t. */
+#include "http/response.h"
+
+#include <string.h>
+
+static int on_status(llhttp_t *p, const char *at, size_t len);
+static int on_header_bytes(llhttp_t *p, const char *at, size_t len);
+static int on_headers_complete(llhttp_t *p);
+static int on_body(llhttp_t *p, const char *at, size_t len);
+static int on_message_complete(llhttp_t *p);
+
+static const llhttp_settings_t resp_settings = {
+    .on_status = on_status,
+    .on_header_field = on_header_bytes,
+    .on_header_value = on_header_bytes,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+#define RESP(p) ((sl_resp_t *)(p)->data)
+
+/* llhttp reports an error code we choose when a callback returns -1; we mark the cause
+ * in r->fail before returning. */
+static int count_header_bytes(sl_resp_t *r, size_t len)
+{
+    r->header_bytes += (uint32_t)(len > SL_RESP_MAX_HEADER_BYTES ? SL_RESP_MAX_HEADER_BYTES : len);
+    if (r->header_bytes > SL_RESP_MAX_HEADER_BYTES) {
+        r->fail = SL_FAIL_HEADER_TOO_LARGE;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_status(llhttp_t *p, const char *at, size_t len)
+{
+    (void)at;
+    return count_header_bytes(RESP(p), len);
+}
+
+static int on_header_bytes(llhttp_t *p, const char *at, size_t len)
+{
+    (void)at;
+    return count_header_bytes(RESP(p), len);
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    sl_resp_t *r = RESP(p);
+    r->status = (uint16_t)p->status_code;
+    /* 1: no body follows. llhttp already knows this for 1xx, 204 and 304. */
+    if (r->is_head)
+        return 1;
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    (void)at;
+    RESP(p)->body_bytes += len;
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    sl_resp_t *r = RESP(p);
+    uint16_t status = (uint16_t)p->status_code;
+    if (status >= 100 && status < 200 && status != 101) {
+        /* An interim response (100 Continue, 103 Early Hints): the real one follows on
+         * the same connection. Start counting its header block afresh. */
+        r->header_bytes = 0;
+        r->status = 0;
+        return 0;
+    }
+    r->status = status;
+    r->complete = true;
+    r->keep_alive = llhttp_should_keep_alive(p) != 0;
+    return HPE_PAUSED;
+}
+
+void sl_resp_start(sl_resp_t *r, bool is_head)
+{
+    llhttp_init(&r->parser, HTTP_RESPONSE, &resp_settings);
+    r->parser.data = r;
+    r->body_bytes = 0;
+    r->header_bytes = 0;
+    r->status = 0;
+    r->fail = SL_FAIL_NONE;
+    r->is_head = is_head;
+    r->got_bytes = false;
+    r->complete = false;
+    r->keep_alive = false;
+    r->trailing = false;
+}
+
+sl_resp_result_t sl_resp_feed(sl_resp_t *r, const char *buf, size_t len)
+{
+    if (r->complete) {
+        r->trailing |= len > 0;
+        return SL_RESP_DONE;
+    }
+    if (len)
+        r->got_bytes = true;
+    llhttp_errno_t e = llhttp_execute(&r->parser, buf, len);
+    if (e == HPE_OK)
+        return SL_RESP_MORE;
+    if (e == HPE_PAUSED && r->complete) {
+        const char *pos = llhttp_get_error_pos(&r->parser);
+        if (pos && pos < buf + len)
+            r->trailing = true;
+        return SL_RESP_DONE;
+    }
+    if (r->fail == SL_FAIL_NONE)
+        r->fail = SL_FAIL_MALFORMED;
+    return SL_RESP_ERROR;
+}
+
+sl_resp_result_t sl_resp_eof(sl_resp_t *r)
+{
+    if (r->complete)
+        return SL_RESP_DONE;
+    if (!r->got_bytes) {
+        r->fail = SL_FAIL_CLOSED;
+        return SL_RESP_ERROR;
+    }
+    /* llhttp_finish completes a body that runs until close (HTTP/1.0 style) and errors
+     * when a length-delimited or chunked body, or the header block, was cut short. */
+    llhttp_errno_t e = llhttp_finish(&r->parser);
+    if ((e == HPE_OK || e == HPE_PAUSED) && r->complete)
+        return SL_RESP_DONE;
+    r->fail = SL_FAIL_TRUNCATED;
+    return SL_RESP_ERROR;
+}

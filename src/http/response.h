@@ -1,0 +1,49 @@
+/* Streaming HTTP/1.x response reader on top of llhttp. It keeps only what a load test
+ * needs (status, body size, keep-alive, whether any byte arrived); headers and body are
+ * parsed in place and discarded, so no per-connection buffer is needed. */
+#ifndef SL_HTTP_RESPONSE_H
+#define SL_HTTP_RESPONSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <llhttp.h>
+
+#include "stats/stats.h"
+
+/* Ceiling on the status line plus header block of one response. */
+#define SL_RESP_MAX_HEADER_BYTES (64 * 1024)
+
+typedef enum sl_resp_result {
+    SL_RESP_MORE = 0, /* need more bytes */
+    SL_RESP_DONE,     /* a complete final response was read */
+    SL_RESP_ERROR,    /* the response is broken: see resp.fail */
+} sl_resp_result_t;
+
+typedef struct sl_resp {
+    llhttp_t parser;
+    uint64_t body_bytes;
+    uint32_t header_bytes;
+    uint16_t status;
+    uint8_t fail;      /* sl_fail_t when the result was SL_RESP_ERROR */
+    bool is_head;
+    bool got_bytes;    /* at least one byte of this response arrived */
+    bool complete;
+    bool keep_alive;   /* valid after SL_RESP_DONE */
+    bool trailing;     /* bytes followed the response: the connection must not be reused */
+} sl_resp_t;
+
+/* Prepares for the response to one request; is_head: the request was HEAD, so the
+ * response has no body whatever its headers say. */
+void sl_resp_start(sl_resp_t *r, bool is_head);
+
+/* Feeds received bytes. Returns SL_RESP_DONE once the final (non-1xx) response is
+ * complete; bytes after it set r->trailing. Never reads past len. */
+sl_resp_result_t sl_resp_feed(sl_resp_t *r, const char *buf, size_t len);
+
+/* The peer closed the connection: completes a close-delimited body (SL_RESP_DONE) or
+ * classifies the response as closed/truncated (SL_RESP_ERROR). */
+sl_resp_result_t sl_resp_eof(sl_resp_t *r);
+
+#endif

@@ -1,0 +1,224 @@
+/* stormlight: command-line wiring and exit codes. Everything else lives in the modules;
+ * this file is the only place that decides to exit. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/options.h"
+#include "cli/url.h"
+#include "engine/engine.h"
+#include "net/conn.h"
+#include "report/report.h"
+#include "scenario/scenario.h"
+#include "stats/snapshot.h"
+
+enum { EXIT_OK = 0, EXIT_FAILURES = 1, EXIT_USAGE = 2 };
+
+static volatile sig_atomic_t stop_signals;
+
+/* First SIGINT/SIGTERM: stop gracefully (the main loop notices). Second: leave at once. */
+static void on_stop_signal(int sig)
+{
+    if (stop_signals++ > 0) {
+        static const char msg[] = "\nstormlight: interrupted again, exiting now\n";
+        ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+        (void)n;
+        _exit(128 + sig);
+    }
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int usage_error(const char *msg)
+{
+    fprintf(stderr, "stormlight: %s\n", msg);
+    return EXIT_USAGE;
+}
+
+/* Each user holds one socket; raise the soft limit to the hard limit when needed and say
+ * clearly when even that is not enough. */
+static int ensure_fd_limit(uint32_t users, sl_err_t *err)
+{
+    const rlim_t reserve = 64; /* stdio, epoll, eventfds, reports */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    rlim_t need = (rlim_t)users + reserve;
+    if (rl.rlim_cur >= need)
+        return 0;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+        sl_err_set(err,
+                   "--users: %u users need %llu open files, but this process may open at most "
+                   "%llu (ulimit -Hn); use at most %llu users or raise the hard limit",
+                   users, (unsigned long long)need, (unsigned long long)rl.rlim_max,
+                   (unsigned long long)(rl.rlim_max > reserve ? rl.rlim_max - reserve : 0));
+        return SL_ELIMIT;
+    }
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ? need : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        sl_err_set(err, "--users: cannot raise the open-file limit to %llu: %s",
+                   (unsigned long long)rl.rlim_cur, strerror(errno));
+        return SL_ELIMIT;
+    }
+    return 0;
+}
+
+static void sleep_until(uint64_t at_us)
+{
+    struct timespec ts = {.tv_sec = (time_t)(at_us / SL_US_PER_S),
+                          .tv_nsec = (long)(at_us % SL_US_PER_S) * 1000};
+    /* EINTR (a signal) returns early; the caller re-checks why it woke. */
+    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    sl_options_t opts;
+    sl_err_t err = {{0}};
+    if (sl_options_parse(argc, argv, &opts, &err) != 0)
+        return usage_error(err.msg);
+    if (opts.help) {
+        fputs(sl_options_usage(), stdout);
+        return EXIT_OK;
+    }
+    if (opts.version) {
+        printf("stormlight %s\n", SL_VERSION);
+        return EXIT_OK;
+    }
+
+    sl_plan_t plan;
+    memset(&plan, 0, sizeof(plan));
+    if (sl_scenario_load(opts.file, &plan, &err) != 0)
+        return usage_error(err.msg);
+
+    int code = EXIT_USAGE;
+    SSL_CTX *tls = NULL;
+    sl_runner_t *runner = NULL;
+    sl_reporter_t *rep = NULL;
+    const char *host = opts.host ? opts.host : plan.host;
+    sl_url_t url;
+    sl_endpoint_t ep;
+    memset(&ep, 0, sizeof(ep));
+    if (!host) {
+        usage_error("no host: give --host URL or set host = \"http://...\" in the scenario file");
+        goto out;
+    }
+    if (sl_url_parse(host, &url, &err) != 0) {
+        fprintf(stderr, "stormlight: --host: %s\n", err.msg);
+        goto out;
+    }
+    if (sl_plan_render(&plan, &url) != 0) {
+        usage_error("out of memory while rendering requests");
+        goto out;
+    }
+    if (sl_endpoint_resolve(&ep, url.host, url.port, &err) != 0) {
+        fprintf(stderr, "stormlight: --host: %s\n", err.msg);
+        goto out;
+    }
+    if (url.tls) {
+        tls = sl_tls_ctx_new(opts.insecure, &err);
+        if (!tls) {
+            usage_error(err.msg);
+            goto out;
+        }
+        ep.tls = tls;
+    }
+    if (ensure_fd_limit(opts.users, &err) != 0) {
+        usage_error(err.msg);
+        goto out;
+    }
+
+    uint32_t threads = opts.threads;
+    if (!threads) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (uint32_t)n : 1;
+    }
+    if (threads > opts.users)
+        threads = opts.users;
+    if (!opts.seed_set)
+        opts.seed = sl_wall_us() ^ ((uint64_t)getpid() << 32);
+
+    install_signals();
+    sl_run_cfg_t cfg = {.plan = &plan,
+                        .ep = &ep,
+                        .users = opts.users,
+                        .spawn_rate = opts.spawn_rate,
+                        .threads = threads,
+                        .timeout_us = opts.timeout_us,
+                        .duration_us = opts.duration_us,
+                        .seed = opts.seed};
+    uint64_t started_wall = sl_wall_us();
+    if (sl_runner_start(&runner, &cfg, &err) != 0) {
+        usage_error(err.msg);
+        goto out;
+    }
+    sl_snapshot_t base = {.plan = &plan,
+                          .host = host,
+                          .started_wall_us = started_wall,
+                          .duration_us = opts.duration_us,
+                          .users_target = opts.users,
+                          .spawn_rate = opts.spawn_rate,
+                          .threads = threads};
+    rep = sl_reporter_new(&base);
+    if (!rep) {
+        usage_error("out of memory");
+        goto out;
+    }
+
+    /* When the JSON goes to stdout, people's text goes to stderr so stdout stays parseable. */
+    bool json_stdout = opts.json_path && strcmp(opts.json_path, "-") == 0;
+    FILE *human = json_stdout ? stderr : stdout;
+    sl_live_t live = {.tty = isatty(fileno(human)) != 0};
+    uint64_t t0 = sl_runner_t0(runner);
+    uint64_t end = opts.duration_us ? t0 + opts.duration_us : UINT64_MAX;
+    /* Collect a little after each worker's one-second hand-over. */
+    uint64_t next_tick = t0 + SL_US_PER_S + 20 * SL_US_PER_MS;
+    uint32_t tick_no = 0, users = 0;
+    while (!stop_signals) {
+        uint64_t wake = next_tick < end ? next_tick : end;
+        sleep_until(wake);
+        uint64_t now = sl_now_us();
+        if (stop_signals || now >= end)
+            break;
+        if (now < next_tick)
+            continue;
+        sl_runner_collect(runner, sl_reporter_interval(rep), &users);
+        sl_reporter_tick(rep, now - t0, users);
+        if (++tick_no % 2 == 0 && !opts.quiet)
+            sl_report_live(&live, sl_reporter_snapshot(rep, false), human);
+        next_tick += SL_US_PER_S;
+        if (next_tick < now)
+            next_tick = now + SL_US_PER_S; /* we overslept; don't burst to catch up */
+    }
+    uint64_t stopped_at = sl_now_us();
+    sl_runner_stop(runner, sl_reporter_interval(rep), &users);
+    sl_reporter_tick(rep, stopped_at - t0, users);
+    const sl_snapshot_t *snap = sl_reporter_snapshot(rep, true);
+    sl_report_summary(snap, human);
+    code = snap->total->num_failures ? EXIT_FAILURES : EXIT_OK;
+    if (opts.json_path && sl_report_json(snap, opts.json_path, &err) != 0) {
+        fprintf(stderr, "stormlight: %s\n", err.msg);
+        code = EXIT_USAGE;
+    }
+
+out:
+    sl_runner_free(runner);
+    sl_reporter_free(rep);
+    sl_tls_ctx_free(tls);
+    sl_plan_dispose(&plan);
+    return code;
+}

@@ -1,0 +1,81 @@
+/* A client connection behind a small transport interface (plain TCP or TLS), so the
+ * HTTP session above never knows which one it talks through. Calls return SL_IO_* codes;
+ * on SL_IO_ERR the connection's fail/err say why, in the statistics' vocabulary. */
+#ifndef SL_NET_CONN_H
+#define SL_NET_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "sl.h"
+#include "stats/stats.h"
+
+typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
+
+enum {
+    SL_IO_AGAIN = -1, /* would block: wait for the next readiness edge */
+    SL_IO_EOF = -2,   /* orderly close by the peer */
+    SL_IO_ERR = -3,   /* failure: see conn.fail / conn.err */
+};
+
+typedef struct sl_conn sl_conn_t;
+
+typedef struct sl_transport {
+    /* Drives establishment after connect(): TCP completion, then the TLS handshake.
+     * Returns 0 when the connection is ready, SL_IO_AGAIN or SL_IO_ERR. */
+    int (*establish)(sl_conn_t *c);
+    /* Returns bytes read (> 0), SL_IO_AGAIN, SL_IO_EOF or SL_IO_ERR. */
+    ssize_t (*read)(sl_conn_t *c, char *buf, size_t len);
+    /* Returns bytes written (> 0), SL_IO_AGAIN or SL_IO_ERR. */
+    ssize_t (*write)(sl_conn_t *c, const char *buf, size_t len);
+    /* Releases transport state; the socket itself is closed by sl_conn_close. */
+    void (*close)(sl_conn_t *c);
+} sl_transport_t;
+
+/* Where and how to connect; shared read-only by every connection of a run. */
+typedef struct sl_endpoint {
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    SSL_CTX *tls;          /* NULL for plain http */
+    const char *sni;       /* host name for SNI and certificate checks (NULL for IPs) */
+} sl_endpoint_t;
+
+struct sl_conn {
+    int fd;                /* -1 when closed */
+    bool established;
+    bool tcp_up;           /* TCP connect completed (TLS may still be handshaking) */
+    uint8_t fail;          /* sl_fail_t after SL_IO_ERR */
+    int err;               /* errno detail after SL_IO_ERR */
+    const sl_transport_t *tp;
+    const sl_endpoint_t *ep; /* borrowed, outlives the connection */
+    SSL *ssl;
+};
+
+extern const sl_transport_t sl_tcp_transport;
+extern const sl_transport_t sl_tls_transport;
+
+/* Starts a non-blocking connect to ep. On success c->fd is open (connect in progress or
+ * done) and the caller registers it with its loop; on failure returns SL_IO_ERR with
+ * c->fail set (e.g. EMFILE as SL_FAIL_CONNECT). */
+int sl_conn_open(sl_conn_t *c, const sl_endpoint_t *ep);
+
+/* Closes the socket and the transport state. Safe on a closed connection. With
+ * abortive, sends RST instead of FIN (used for timeouts so no TIME_WAIT piles up). */
+void sl_conn_close(sl_conn_t *c, bool abortive);
+
+/* Resolves host:port for connecting (first address returned). Returns 0, or SL_ENOENT
+ * with a message in err. Blocking; call before the test starts. */
+int sl_endpoint_resolve(sl_endpoint_t *ep, const char *host, unsigned port, sl_err_t *err);
+
+/* Makes the shared TLS context: system trust store, peer verification unless insecure,
+ * session cache off (each user is a fresh client). Returns NULL with a message. */
+SSL_CTX *sl_tls_ctx_new(bool insecure, sl_err_t *err);
+void sl_tls_ctx_free(SSL_CTX *ctx);
+
+/* Maps errno from a socket call to a failure category. */
+sl_fail_t sl_conn_fail_from_errno(int e, bool connecting);
+
+#endif

@@ -1,0 +1,160 @@
+/* Plain TCP transport, address resolution and socket set-up. */
+#include "net/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+sl_fail_t sl_conn_fail_from_errno(int e, bool connecting)
+{
+    switch (e) {
+    case ECONNREFUSED:
+        return SL_FAIL_CONNECT_REFUSED;
+    case ETIMEDOUT:
+        return connecting ? SL_FAIL_CONNECT_TIMEOUT : SL_FAIL_TIMEOUT;
+    case ECONNRESET:
+    case EPIPE:
+        return connecting ? SL_FAIL_CONNECT_REFUSED : SL_FAIL_RESET;
+    default:
+        return connecting ? SL_FAIL_CONNECT : SL_FAIL_IO;
+    }
+}
+
+static int set_fail(sl_conn_t *c, int e, bool connecting)
+{
+    c->err = e;
+    c->fail = (uint8_t)sl_conn_fail_from_errno(e, connecting);
+    return SL_IO_ERR;
+}
+
+int sl_conn_open(sl_conn_t *c, const sl_endpoint_t *ep)
+{
+    c->established = false;
+    c->tcp_up = false;
+    c->fail = SL_FAIL_NONE;
+    c->err = 0;
+    c->ssl = NULL;
+    c->ep = ep;
+    c->tp = ep->tls ? &sl_tls_transport : &sl_tcp_transport;
+    c->fd = socket(ep->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (c->fd < 0)
+        return set_fail(c, errno, true);
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(c->fd, (const struct sockaddr *)&ep->addr, ep->addrlen) < 0 &&
+        errno != EINPROGRESS) {
+        int e = errno;
+        close(c->fd);
+        c->fd = -1;
+        return set_fail(c, e, true);
+    }
+    return 0;
+}
+
+void sl_conn_close(sl_conn_t *c, bool abortive)
+{
+    if (c->fd < 0)
+        return;
+    if (c->tp && c->tp->close)
+        c->tp->close(c);
+    if (abortive) {
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    }
+    close(c->fd);
+    c->fd = -1;
+    c->established = false;
+    c->tcp_up = false;
+}
+
+/* Checks whether a non-blocking connect finished. Shared with the TLS transport. */
+int sl__tcp_connect_done(sl_conn_t *c);
+int sl__tcp_connect_done(sl_conn_t *c)
+{
+    if (c->tcp_up)
+        return 0;
+    int e = 0;
+    socklen_t len = sizeof(e);
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+        return set_fail(c, errno, true);
+    if (e == EINPROGRESS || e == EALREADY)
+        return SL_IO_AGAIN;
+    if (e)
+        return set_fail(c, e, true);
+    /* SO_ERROR is also 0 while the handshake is still running: ask the kernel whether we
+     * have a peer yet. */
+    struct sockaddr_storage peer;
+    socklen_t plen = sizeof(peer);
+    if (getpeername(c->fd, (struct sockaddr *)&peer, &plen) < 0) {
+        if (errno == ENOTCONN)
+            return SL_IO_AGAIN;
+        return set_fail(c, errno, true);
+    }
+    c->tcp_up = true;
+    return 0;
+}
+
+static int tcp_establish(sl_conn_t *c)
+{
+    int rc = sl__tcp_connect_done(c);
+    if (rc == 0)
+        c->established = true;
+    return rc;
+}
+
+static ssize_t tcp_read(sl_conn_t *c, char *buf, size_t len)
+{
+    ssize_t n = read(c->fd, buf, len);
+    if (n > 0)
+        return n;
+    if (n == 0)
+        return SL_IO_EOF;
+    if (errno == EAGAIN || errno == EINTR)
+        return SL_IO_AGAIN;
+    return set_fail(c, errno, false);
+}
+
+static ssize_t tcp_write(sl_conn_t *c, const char *buf, size_t len)
+{
+    ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+    if (n >= 0)
+        return n > 0 ? n : SL_IO_AGAIN;
+    if (errno == EAGAIN || errno == EINTR)
+        return SL_IO_AGAIN;
+    return set_fail(c, errno, !c->established);
+}
+
+const sl_transport_t sl_tcp_transport = {
+    .establish = tcp_establish,
+    .read = tcp_read,
+    .write = tcp_write,
+    .close = NULL,
+};
+
+int sl_endpoint_resolve(sl_endpoint_t *ep, const char *host, unsigned port, sl_err_t *err)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    char portstr[8];
+    snprintf(portstr, sizeof(portstr), "%u", port);
+    int rc = getaddrinfo(host, portstr, &hints, &res);
+    if (rc != 0 || !res) {
+        sl_err_set(err, "cannot resolve host '%s': %s", host, gai_strerror(rc));
+        return SL_ENOENT;
+    }
+    memcpy(&ep->addr, res->ai_addr, res->ai_addrlen);
+    ep->addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
+    /* SNI and name checks only make sense for names, not address literals. */
+    struct in6_addr tmp;
+    ep->sni = (inet_pton(AF_INET, host, &tmp) == 1 || inet_pton(AF_INET6, host, &tmp) == 1)
+                  ? NULL
+                  : host;
+    return 0;
+}

@@ -1,0 +1,137 @@
+/* TLS transport over OpenSSL 3: a non-blocking handshake driven by readiness edges,
+ * SNI, and certificate checks against the system store unless --insecure. The SSL_CTX is
+ * shared by all threads (OpenSSL allows SSL_new from many threads on one context). */
+#include "net/conn.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+int sl__tcp_connect_done(sl_conn_t *c);
+
+SSL_CTX *sl_tls_ctx_new(bool insecure, sl_err_t *err)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) {
+        sl_err_set(err, "TLS: cannot create a context");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* Each virtual user is a separate client: no session reuse across users. Buffers are
+     * released between records so thousands of idle TLS users stay small. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                              SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (insecure) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    } else {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+            sl_err_set(err, "TLS: cannot load the system certificate store");
+            SSL_CTX_free(ctx);
+            return NULL;
+        }
+    }
+    return ctx;
+}
+
+void sl_tls_ctx_free(SSL_CTX *ctx)
+{
+    SSL_CTX_free(ctx);
+}
+
+/* Turns an SSL_get_error result into an SL_IO code, recording why on failure. */
+static int tls_result(sl_conn_t *c, int ret, bool handshaking)
+{
+    int e = SSL_get_error(c->ssl, ret);
+    switch (e) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        return SL_IO_AGAIN;
+    case SSL_ERROR_ZERO_RETURN:
+        return SL_IO_EOF;
+    case SSL_ERROR_SYSCALL:
+        ERR_clear_error();
+        if (errno == 0 || errno == EPIPE) {
+            /* Closed without close_notify: as common as it is sloppy. Treat as EOF and
+             * let the HTTP layer decide whether the response was complete. */
+            if (!handshaking)
+                return SL_IO_EOF;
+            c->fail = SL_FAIL_TLS_HANDSHAKE;
+            return SL_IO_ERR;
+        }
+        c->err = errno;
+        c->fail = (uint8_t)sl_conn_fail_from_errno(errno, false);
+        if (handshaking && c->fail == SL_FAIL_IO)
+            c->fail = SL_FAIL_TLS_HANDSHAKE;
+        return SL_IO_ERR;
+    default:
+        ERR_clear_error();
+        if (handshaking && SSL_get_verify_result(c->ssl) != X509_V_OK)
+            c->fail = SL_FAIL_TLS_VERIFY;
+        else
+            c->fail = SL_FAIL_TLS_HANDSHAKE;
+        return SL_IO_ERR;
+    }
+}
+
+static int tls_establish(sl_conn_t *c)
+{
+    int rc = sl__tcp_connect_done(c);
+    if (rc != 0)
+        return rc;
+    if (!c->ssl) {
+        c->ssl = SSL_new(c->ep->tls);
+        if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+            c->fail = SL_FAIL_TLS_HANDSHAKE;
+            return SL_IO_ERR;
+        }
+        if (c->ep->sni) {
+            SSL_set_tlsext_host_name(c->ssl, c->ep->sni);
+            SSL_set1_host(c->ssl, c->ep->sni);
+        }
+        SSL_set_connect_state(c->ssl);
+    }
+    errno = 0;
+    int ret = SSL_do_handshake(c->ssl);
+    if (ret == 1) {
+        c->established = true;
+        return 0;
+    }
+    return tls_result(c, ret, true);
+}
+
+static ssize_t tls_read(sl_conn_t *c, char *buf, size_t len)
+{
+    errno = 0;
+    int n = SSL_read(c->ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len));
+    if (n > 0)
+        return n;
+    return tls_result(c, n, false);
+}
+
+static ssize_t tls_write(sl_conn_t *c, const char *buf, size_t len)
+{
+    errno = 0;
+    int n = SSL_write(c->ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len));
+    if (n > 0)
+        return n;
+    int rc = tls_result(c, n, false);
+    return rc == SL_IO_EOF ? (c->fail = SL_FAIL_RESET, SL_IO_ERR) : rc;
+}
+
+static void tls_close(sl_conn_t *c)
+{
+    if (c->ssl) {
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
+}
+
+const sl_transport_t sl_tls_transport = {
+    .establish = tls_establish,
+    .read = tls_read,
+    .write = tls_write,
+    .close = tls_close,
+};

@@ -1,0 +1,32 @@
+/* Every human and machine view of a run, all drawn from one sl_snapshot_t. */
+#ifndef SL_REPORT_REPORT_H
+#define SL_REPORT_REPORT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "stats/snapshot.h"
+
+/* The percentiles every report shows, in order, with their JSON keys. */
+extern const double sl_report_pcts[];
+extern const char *const sl_report_pct_keys[];
+#define SL_REPORT_NPCTS 11
+
+/* The live table (elapsed, users, per-row requests, failures, current RPS, median, p95,
+ * p99, average, min, max, and a total row). On a terminal (tty) it redraws in place over
+ * the previous table; otherwise it prints a plain table. */
+typedef struct sl_live {
+    bool tty;
+    int lines_drawn;
+} sl_live_t;
+void sl_report_live(sl_live_t *live, const sl_snapshot_t *s, FILE *out);
+
+/* The final summary: the statistics table with whole-run rates, the percentile table and
+ * the error table. */
+void sl_report_summary(const sl_snapshot_t *s, FILE *out);
+
+/* Writes the JSON summary (schema stormlight.summary/1) to path, "-" for stdout. Returns
+ * 0 or SL_ESYS with a message. */
+int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err);
+
+#endif

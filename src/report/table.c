@@ -1,0 +1,129 @@
+/* The live table and the final summary, as text. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "cli/duration.h"
+#include "report/report.h"
+
+const double sl_report_pcts[SL_REPORT_NPCTS] = {50, 66, 75, 80, 90, 95, 98, 99, 99.9, 99.99, 100};
+const char *const sl_report_pct_keys[SL_REPORT_NPCTS] = {"50", "66", "75", "80", "90", "95",
+                                                         "98", "99", "99.9", "99.99", "100"};
+
+static double ms(uint64_t us)
+{
+    return (double)us / 1000.0;
+}
+
+/* Shortens a long name for the table, keeping its end (where paths differ). */
+static const char *fit(const char *s, char *buf, size_t width)
+{
+    size_t len = strlen(s);
+    if (len <= width)
+        return s;
+    snprintf(buf, width + 1, "..%s", s + len - (width - 2));
+    return buf;
+}
+
+static int print_row(FILE *out, const char *method, const char *name, const sl_row_stats_t *r,
+                     double rps, double fps)
+{
+    char nb[48];
+    const sl_hist_t *h = &r->latency;
+    bool any = h->total_count > 0;
+    fprintf(out, "%-7s %-32s %9" PRIu64 " %8" PRIu64 " %9.1f %8.1f | %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f\n",
+            method, fit(name, nb, 32), r->num_requests, r->num_failures, rps, fps,
+            any ? ms(sl_hist_percentile(h, 50)) : 0.0, any ? ms(sl_hist_percentile(h, 95)) : 0.0,
+            any ? ms(sl_hist_percentile(h, 99)) : 0.0, any ? sl_hist_mean(h) / 1000.0 : 0.0,
+            any ? ms(h->min_us) : 0.0, ms(h->max_us));
+    return 1;
+}
+
+/* The statistics table; returns the number of lines printed. */
+static int print_stats(const sl_snapshot_t *s, FILE *out, bool whole_run)
+{
+    int lines = 0;
+    double secs = s->elapsed_us ? (double)s->elapsed_us / 1e6 : 1.0;
+    fprintf(out, "%-7s %-32s %9s %8s %9s %8s | %8s %8s %8s %8s %8s %8s\n", "Type", "Name",
+            "# reqs", "# fails", whole_run ? "req/s" : "cur req/s", "fail/s", "Med(ms)", "95%",
+            "99%", "Avg", "Min", "Max");
+    lines++;
+    for (size_t i = 0; i < s->plan->nrows; i++) {
+        const sl_row_stats_t *r = &s->stats->rows[i];
+        double rps = whole_run ? (double)r->num_requests / secs : s->cur_rps[i];
+        double fps = whole_run ? (double)r->num_failures / secs : s->cur_fail_per_s[i];
+        lines += print_row(out, s->plan->rows[i].method, s->plan->rows[i].name, r, rps, fps);
+    }
+    size_t n = s->plan->nrows;
+    double rps = whole_run ? (double)s->total->num_requests / secs : s->cur_rps[n];
+    double fps = whole_run ? (double)s->total->num_failures / secs : s->cur_fail_per_s[n];
+    fprintf(out, "%.*s\n", 140, "-------------------------------------------------------------------"
+                                "------------------------------------------------------------------");
+    lines++;
+    lines += print_row(out, "", "Aggregated", s->total, rps, fps);
+    return lines;
+}
+
+static int print_header(const sl_snapshot_t *s, FILE *out)
+{
+    char el[32], du[32];
+    sl_duration_format(s->elapsed_us, el, sizeof(el));
+    if (s->duration_us)
+        sl_duration_format(s->duration_us, du, sizeof(du));
+    else
+        snprintf(du, sizeof(du), "until stopped");
+    fprintf(out, "stormlight %s  %s  elapsed %s / %s  users %u / %u  threads %u\n", SL_VERSION,
+            s->host, el, du, s->users_running, s->users_target, s->threads);
+    return 1;
+}
+
+void sl_report_live(sl_live_t *live, const sl_snapshot_t *s, FILE *out)
+{
+    if (live->tty && live->lines_drawn > 0)
+        fprintf(out, "\x1b[%dA\x1b[J", live->lines_drawn);
+    int lines = print_header(s, out);
+    lines += print_stats(s, out, false);
+    if (!live->tty) {
+        fputc('\n', out);
+        lines++;
+    }
+    live->lines_drawn = lines;
+    fflush(out);
+}
+
+void sl_report_summary(const sl_snapshot_t *s, FILE *out)
+{
+    fputc('\n', out);
+    print_header(s, out);
+    fputc('\n', out);
+    print_stats(s, out, true);
+
+    fprintf(out, "\nResponse time percentiles (ms)\n%-7s %-32s", "Type", "Name");
+    for (int p = 0; p < SL_REPORT_NPCTS; p++)
+        fprintf(out, " %8s", sl_report_pct_keys[p]);
+    fprintf(out, " %9s\n", "# reqs");
+    for (size_t i = 0; i <= s->plan->nrows; i++) {
+        bool total = i == s->plan->nrows;
+        const sl_row_stats_t *r = total ? s->total : &s->stats->rows[i];
+        char nb[48];
+        fprintf(out, "%-7s %-32s", total ? "" : s->plan->rows[i].method,
+                fit(total ? "Aggregated" : s->plan->rows[i].name, nb, 32));
+        for (int p = 0; p < SL_REPORT_NPCTS; p++)
+            fprintf(out, " %8.2f", ms(sl_hist_percentile(&r->latency, sl_report_pcts[p])));
+        fprintf(out, " %9" PRIu64 "\n", r->num_requests);
+    }
+
+    if (s->stats->nerrors) {
+        fprintf(out, "\nErrors\n%12s  %-7s %-32s %s\n", "# occurrences", "Type", "Name", "Error");
+        for (uint32_t i = 0; i < s->stats->nerrors; i++) {
+            const sl_error_entry_t *e = &s->stats->errors[i];
+            char buf[128], nb[48];
+            fprintf(out, "%12" PRIu64 "  %-7s %-32s %s\n", e->occurrences,
+                    s->plan->rows[e->row].method, fit(s->plan->rows[e->row].name, nb, 32),
+                    sl_fail_describe((sl_fail_t)e->kind, e->detail, buf, sizeof(buf)));
+        }
+    }
+    if (s->stats->in_flight_at_stop || s->stats->retries)
+        fprintf(out, "\nIn flight at stop: %" PRIu64 "   retried on stale connections: %" PRIu64 "\n",
+                s->stats->in_flight_at_stop, s->stats->retries);
+    fflush(out);
+}

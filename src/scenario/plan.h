@@ -1,0 +1,67 @@
+/* The plan: what the scenario file asked for, in plain C data. Built once at load time
+ * on the main thread, then read-only and shared by every worker thread. */
+#ifndef SL_SCENARIO_PLAN_H
+#define SL_SCENARIO_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli/url.h"
+#include "sl.h"
+
+typedef struct sl_header {
+    char *name;  /* as written by the user */
+    char *value;
+} sl_header_t;
+
+/* One statistics row: a unique (method, name) pair. */
+typedef struct sl_row {
+    char *method;
+    char *name;
+} sl_row_t;
+
+typedef struct sl_task {
+    char *method;          /* upper-cased */
+    char *path;            /* as written, starts with '/' */
+    char *name;            /* statistics name; the path when not given */
+    uint32_t weight;       /* >= 1 */
+    char *body;            /* NULL when there is no body */
+    size_t body_len;
+    bool body_is_json;     /* data was a table, encoded as JSON */
+    sl_header_t *headers;  /* user headers, sorted by lower-case name */
+    size_t nheaders;
+    uint32_t row;          /* index into plan.rows */
+    bool idempotent;       /* may be retried on a stale keep-alive connection */
+    bool is_head;          /* HEAD: the response has no body whatever it says */
+    /* Filled by sl_plan_render: the complete request bytes, shared by every user. */
+    char *wire;
+    size_t wire_len;
+} sl_task_t;
+
+typedef struct sl_plan {
+    sl_task_t *tasks;
+    size_t ntasks;
+    uint64_t total_weight;
+    sl_row_t *rows;
+    size_t nrows;
+    char *host;            /* `host = "..."` from the file, or NULL */
+    char *file;            /* the scenario file's path, for messages */
+} sl_plan_t;
+
+/* Renders every task's request into task->wire for the given base URL:
+ *   METHOD base_path+path HTTP/1.1\r\n
+ *   Host: authority\r\n
+ *   user headers (in sorted order)\r\n
+ *   User-Agent: stormlight/VERSION, Accept: * / * (without the spaces), unless the user
+ *   gave them; Content-Type: application/json for a JSON body unless given;
+ *   Content-Length: n whenever there is a body (a user's Content-Length is replaced)\r\n
+ *   \r\n body
+ * Header names the user gave override the defaults case-insensitively. Returns 0 or
+ * SL_ENOMEM. */
+int sl_plan_render(sl_plan_t *plan, const sl_url_t *base);
+
+/* Frees everything the plan owns. Accepts a zeroed plan. */
+void sl_plan_dispose(sl_plan_t *plan);
+
+#endif

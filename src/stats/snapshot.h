@@ -1,0 +1,51 @@
+/* The snapshot: the one read-only view of a run's statistics that every consumer (live
+ * view, final summary, JSON, later CSV, HTML, web UI, Prometheus) reads. Consumers never
+ * touch worker state. A snapshot borrows from the reporter that made it and is valid until
+ * the reporter's next tick. */
+#ifndef SL_STATS_SNAPSHOT_H
+#define SL_STATS_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "scenario/plan.h"
+#include "stats/stats.h"
+
+/* Current rates are averaged over this many most recent one-second intervals. */
+#define SL_RATE_WINDOW_S 10
+
+typedef struct sl_snapshot {
+    const sl_plan_t *plan;       /* row names: plan->rows[i] */
+    const sl_stats_t *stats;     /* cumulative since the start */
+    const sl_row_stats_t *total; /* all rows summed */
+    const double *cur_rps;       /* per row, then the total at [nrows] */
+    const double *cur_fail_per_s;
+    const char *host;
+    uint64_t started_wall_us;    /* wall clock at t0 */
+    uint64_t elapsed_us;         /* since t0 */
+    uint64_t duration_us;        /* requested, 0 = until stopped */
+    uint32_t users_running;
+    uint32_t users_target;
+    double spawn_rate;
+    uint32_t threads;
+    bool final;
+} sl_snapshot_t;
+
+typedef struct sl_reporter sl_reporter_t;
+
+/* Makes a reporter for a plan; the snapshot fields that describe the run are copied from
+ * `base` (plan, host, duration, users_target, spawn_rate, threads, started_wall_us). */
+sl_reporter_t *sl_reporter_new(const sl_snapshot_t *base);
+void sl_reporter_free(sl_reporter_t *rep);
+
+/* The reporter's cumulative block, for the runner to merge intervals into. */
+sl_stats_t *sl_reporter_interval(sl_reporter_t *rep);
+
+/* Folds the interval block (filled by sl_runner_collect since the last tick) into the
+ * cumulative statistics and the rate window, then empties it. */
+void sl_reporter_tick(sl_reporter_t *rep, uint64_t elapsed_us, uint32_t users_running);
+
+/* The current snapshot. */
+const sl_snapshot_t *sl_reporter_snapshot(sl_reporter_t *rep, bool final);
+
+#endif

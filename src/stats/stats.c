@@ -1,0 +1,213 @@
+/* Statistics blocks, the error table and the failure vocabulary. */
+#include "stats/stats.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *sl_http_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    }
+    return "";
+}
+
+const char *sl_fail_describe(sl_fail_t kind, int detail, char *buf, size_t len)
+{
+    switch (kind) {
+    case SL_FAIL_NONE:
+        snprintf(buf, len, "none");
+        break;
+    case SL_FAIL_HTTP: {
+        const char *reason = sl_http_reason(detail);
+        snprintf(buf, len, "HTTP %d%s%s", detail, *reason ? " " : "", reason);
+        break;
+    }
+    case SL_FAIL_CONNECT_REFUSED:
+        snprintf(buf, len, "connection refused");
+        break;
+    case SL_FAIL_CONNECT_TIMEOUT:
+        snprintf(buf, len, "connect timeout");
+        break;
+    case SL_FAIL_CONNECT:
+        snprintf(buf, len, "connect error: %s", strerror(detail));
+        break;
+    case SL_FAIL_TLS_HANDSHAKE:
+        snprintf(buf, len, "TLS handshake failed");
+        break;
+    case SL_FAIL_TLS_VERIFY:
+        snprintf(buf, len, "TLS certificate verification failed");
+        break;
+    case SL_FAIL_RESET:
+        snprintf(buf, len, "connection reset by peer");
+        break;
+    case SL_FAIL_CLOSED:
+        snprintf(buf, len, "connection closed before a complete response");
+        break;
+    case SL_FAIL_TIMEOUT:
+        snprintf(buf, len, "timeout");
+        break;
+    case SL_FAIL_MALFORMED:
+        snprintf(buf, len, "malformed response");
+        break;
+    case SL_FAIL_TRUNCATED:
+        snprintf(buf, len, "truncated response");
+        break;
+    case SL_FAIL_HEADER_TOO_LARGE:
+        snprintf(buf, len, "response header too large");
+        break;
+    case SL_FAIL_IO:
+        snprintf(buf, len, "socket error: %s", strerror(detail));
+        break;
+    default:
+        snprintf(buf, len, "other errors");
+        break;
+    }
+    return buf;
+}
+
+sl_stats_t *sl_stats_new(uint32_t nrows)
+{
+    sl_stats_t *s = calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    s->nrows = nrows;
+    s->rows = calloc(nrows ? nrows : 1, sizeof(*s->rows));
+    if (!s->rows) {
+        free(s);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < nrows; i++) {
+        if (sl_hist_init(&s->rows[i].latency) != 0) {
+            sl_stats_free(s);
+            return NULL;
+        }
+    }
+    return s;
+}
+
+void sl_stats_free(sl_stats_t *s)
+{
+    if (!s)
+        return;
+    for (uint32_t i = 0; i < s->nrows; i++)
+        sl_hist_dispose(&s->rows[i].latency);
+    free(s->rows);
+    free(s->errors);
+    free(s);
+}
+
+void sl_stats_reset(sl_stats_t *s)
+{
+    for (uint32_t i = 0; i < s->nrows; i++) {
+        sl_row_stats_t *r = &s->rows[i];
+        r->num_requests = r->num_failures = r->content_bytes = 0;
+        sl_hist_reset(&r->latency);
+    }
+    s->nerrors = 0;
+    s->retries = 0;
+    s->in_flight_at_stop = 0;
+}
+
+/* The fold-over entry for a row once the table is full; kind 0xffff renders as
+ * "other errors". */
+#define SL_FAIL_OTHER 0xffff
+
+void sl_stats_error(sl_stats_t *s, uint32_t row, sl_fail_t kind, int detail, uint64_t n)
+{
+    for (uint32_t i = 0; i < s->nerrors; i++) {
+        sl_error_entry_t *e = &s->errors[i];
+        if (e->row == row && e->kind == kind && e->detail == detail) {
+            e->occurrences += n;
+            return;
+        }
+    }
+    if (s->nerrors >= SL_STATS_MAX_ERRORS) {
+        kind = SL_FAIL_OTHER;
+        detail = 0;
+        for (uint32_t i = 0; i < s->nerrors; i++) {
+            sl_error_entry_t *e = &s->errors[i];
+            if (e->row == row && e->kind == SL_FAIL_OTHER) {
+                e->occurrences += n;
+                return;
+            }
+        }
+    }
+    if (s->nerrors == s->errors_cap) {
+        uint32_t cap = s->errors_cap ? s->errors_cap * 2 : 8;
+        sl_error_entry_t *e = realloc(s->errors, cap * sizeof(*e));
+        if (!e)
+            return; /* the request is still counted as a failure in its row */
+        s->errors = e;
+        s->errors_cap = cap;
+    }
+    s->errors[s->nerrors++] =
+        (sl_error_entry_t){.row = row, .kind = (uint16_t)kind, .detail = detail, .occurrences = n};
+}
+
+void sl_stats_merge(sl_stats_t *dst, const sl_stats_t *src)
+{
+    for (uint32_t i = 0; i < dst->nrows && i < src->nrows; i++) {
+        sl_row_stats_t *d = &dst->rows[i];
+        const sl_row_stats_t *r = &src->rows[i];
+        if (!r->num_requests)
+            continue;
+        d->num_requests += r->num_requests;
+        d->num_failures += r->num_failures;
+        d->content_bytes += r->content_bytes;
+        sl_hist_merge(&d->latency, &r->latency);
+    }
+    for (uint32_t i = 0; i < src->nerrors; i++) {
+        const sl_error_entry_t *e = &src->errors[i];
+        sl_stats_error(dst, e->row, (sl_fail_t)e->kind, e->detail, e->occurrences);
+    }
+    dst->retries += src->retries;
+    dst->in_flight_at_stop += src->in_flight_at_stop;
+}
+
+void sl_stats_total(const sl_stats_t *s, sl_row_stats_t *out)
+{
+    out->num_requests = out->num_failures = out->content_bytes = 0;
+    sl_hist_reset(&out->latency);
+    for (uint32_t i = 0; i < s->nrows; i++) {
+        out->num_requests += s->rows[i].num_requests;
+        out->num_failures += s->rows[i].num_failures;
+        out->content_bytes += s->rows[i].content_bytes;
+        sl_hist_merge(&out->latency, &s->rows[i].latency);
+    }
+}

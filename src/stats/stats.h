@@ -1,0 +1,92 @@
+/* Statistics blocks: per-row counters and histograms plus an error table. A worker
+ * records into its own block with no lock; once a second it hands the block to the
+ * reporter, which merges it exactly into the cumulative block. */
+#ifndef SL_STATS_STATS_H
+#define SL_STATS_STATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "stats/hist.h"
+
+/* Failure categories. Each failed request gets exactly one; `detail` refines it (the
+ * HTTP status for SL_FAIL_HTTP, errno for SL_FAIL_CONNECT and SL_FAIL_IO). */
+typedef enum sl_fail {
+    SL_FAIL_NONE = 0,
+    SL_FAIL_HTTP,             /* status >= 400 */
+    SL_FAIL_CONNECT_REFUSED,
+    SL_FAIL_CONNECT_TIMEOUT,
+    SL_FAIL_CONNECT,          /* other connect errors, detail = errno */
+    SL_FAIL_TLS_HANDSHAKE,
+    SL_FAIL_TLS_VERIFY,       /* certificate verification failed */
+    SL_FAIL_RESET,            /* connection reset by peer */
+    SL_FAIL_CLOSED,           /* closed before a complete response */
+    SL_FAIL_TIMEOUT,          /* no complete response within --timeout */
+    SL_FAIL_MALFORMED,        /* not a valid HTTP/1.x response */
+    SL_FAIL_TRUNCATED,        /* body shorter than announced */
+    SL_FAIL_HEADER_TOO_LARGE, /* header block over the limit */
+    SL_FAIL_IO,               /* other socket error, detail = errno */
+} sl_fail_t;
+
+/* Renders the error text users see ("HTTP 503 Service Unavailable", "connection
+ * refused"). Returns buf. */
+const char *sl_fail_describe(sl_fail_t kind, int detail, char *buf, size_t len);
+
+/* Standard reason phrase for an HTTP status ("Service Unavailable"), "" if unknown. */
+const char *sl_http_reason(int status);
+
+typedef struct sl_row_stats {
+    uint64_t num_requests; /* completed, failed or not */
+    uint64_t num_failures;
+    uint64_t content_bytes; /* response body bytes */
+    sl_hist_t latency;      /* intended start -> completion, microseconds */
+} sl_row_stats_t;
+
+typedef struct sl_error_entry {
+    uint32_t row;
+    uint16_t kind;
+    int32_t detail;
+    uint64_t occurrences;
+} sl_error_entry_t;
+
+/* Distinct errors beyond this many are counted in their row but folded into one entry
+ * per row ("other errors"), so a server that invents error kinds cannot grow memory. */
+#define SL_STATS_MAX_ERRORS 256
+
+typedef struct sl_stats {
+    uint32_t nrows;
+    sl_row_stats_t *rows;
+    sl_error_entry_t *errors;
+    uint32_t nerrors, errors_cap;
+    uint64_t retries;
+    uint64_t in_flight_at_stop;
+} sl_stats_t;
+
+/* Allocates a block for nrows rows (each with its histogram). NULL on out of memory. */
+sl_stats_t *sl_stats_new(uint32_t nrows);
+void sl_stats_free(sl_stats_t *s);
+/* Zeroes every counter and histogram, keeping the memory. */
+void sl_stats_reset(sl_stats_t *s);
+/* Adds src into dst (same nrows). Exact. */
+void sl_stats_merge(sl_stats_t *dst, const sl_stats_t *src);
+
+/* Records one completed request. Hot path: no allocation. */
+static inline void sl_stats_record(sl_stats_t *s, uint32_t row, uint64_t latency_us,
+                                   uint64_t bytes, bool failed)
+{
+    sl_row_stats_t *r = &s->rows[row];
+    r->num_requests++;
+    r->num_failures += failed;
+    r->content_bytes += bytes;
+    sl_hist_record(&r->latency, latency_us);
+}
+
+/* Counts one occurrence of an error for a row (the request itself is recorded with
+ * sl_stats_record). Allocates only when a new distinct error appears. */
+void sl_stats_error(sl_stats_t *s, uint32_t row, sl_fail_t kind, int detail, uint64_t n);
+
+/* Sums every row into out (whose histogram must be initialised). */
+void sl_stats_total(const sl_stats_t *s, sl_row_stats_t *out);
+
+#endif
