@@ -49,8 +49,10 @@ static int on_headers_complete(llhttp_t *p)
 {
     sl_resp_t *r = RESP(p);
     r->status = (uint16_t)p->status_code;
-    /* 1: no body follows. llhttp already knows this for 1xx, 204 and 304. */
-    if (r->is_head)
+    /* 1 tells llhttp that no body follows, whatever the headers say: a response to HEAD,
+     * an interim 1xx, 204 and 304 (RFC 9110 6.4.1; llhttp 8 does not infer 304 itself). */
+    uint16_t st = r->status;
+    if (r->is_head || (st >= 100 && st < 200) || st == 204 || st == 304)
         return 1;
     return 0;
 }
