@@ -66,7 +66,8 @@ static int print_stats(const sl_snapshot_t *s, FILE *out, bool whole_run)
 static int print_header(const sl_snapshot_t *s, FILE *out)
 {
     char el[32], du[32];
-    sl_duration_format(s->elapsed_us, el, sizeof(el));
+    /* Whole seconds: the table is redrawn every two seconds. */
+    sl_duration_format(s->elapsed_us / SL_US_PER_S * SL_US_PER_S, el, sizeof(el));
     if (s->duration_us)
         sl_duration_format(s->duration_us, du, sizeof(du));
     else
