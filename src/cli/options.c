@@ -84,8 +84,8 @@ static int bad(sl_err_t *err, const char *flag, const char *what, const char *ar
     return SL_EINVAL;
 }
 
-static int parse_bounded(const char *flag, const char *arg, uint64_t lo, uint64_t hi,
-                         uint32_t *out, sl_err_t *err)
+static int parse_bounded(const char *flag, const char *arg, uint64_t lo, uint64_t hi, uint32_t *out,
+                         sl_err_t *err)
 {
     uint64_t v;
     if (!parse_u64(arg, &v)) {
@@ -99,13 +99,12 @@ static int parse_bounded(const char *flag, const char *arg, uint64_t lo, uint64_
     *out = (uint32_t)v;
     return SL_OK;
 range:
-    sl_err_set(err, "--%s: must be between %llu and %llu, got '%s'", flag,
-               (unsigned long long)lo, (unsigned long long)hi, arg);
+    sl_err_set(err, "--%s: must be between %llu and %llu, got '%s'", flag, (unsigned long long)lo,
+               (unsigned long long)hi, arg);
     return SL_EINVAL;
 }
 
-static int parse_positive_duration(const char *flag, const char *arg, uint64_t *out,
-                                   sl_err_t *err)
+static int parse_positive_duration(const char *flag, const char *arg, uint64_t *out, sl_err_t *err)
 {
     sl_err_t derr;
     uint64_t us;
@@ -291,8 +290,9 @@ const char *sl_options_usage(void)
            "  -u, --users N            concurrent virtual users, 1..10000000 (default: 1)\n"
            "  -r, --spawn-rate RATE    users started per second, may be fractional\n"
            "                           (default: 1)\n"
-           "  -t, --duration DUR       how long to run, e.g. 30 (seconds), 90s, 5m, 1h30m,\n"
-           "      --run-time DUR       250ms (default: until Ctrl-C)\n"
+           "  -t, --duration DUR       how long to run: 30 (= 30s), 90s, 5m, 1h30m, 250ms\n"
+           "                           (default: until stopped with Ctrl-C)\n"
+           "      --run-time DUR       same as --duration\n"
            "      --threads N          worker threads, 1..1024 (default: online CPUs)\n"
            "      --timeout DUR        per-request timeout (default: 60s)\n"
            "      --json PATH          write the summary as JSON to PATH, '-' for stdout\n"

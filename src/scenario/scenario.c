@@ -1,0 +1,1031 @@
+/* Scenario loader. Runs the user's Lua file once, in a private lua_State that is closed
+ * before returning, and copies what it declared (`endpoints`, `host`) into an sl_plan_t
+ * of plain C data that needs no Lua afterwards.
+ *
+ * Validation happens inside Task{} itself, so that a mistake is reported with the line of
+ * the Task call ("stormlight_file.lua:12: Task: method must be a string"); the JSON body
+ * is encoded there too, for the same reason. Every Lua call, including opening the
+ * libraries and reading the results, runs under lua_pcall: a bad file or an allocation
+ * failure becomes an error code, never a panic. */
+#include "scenario/scenario.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+/* Registry key of the private metatable that marks a table as made by Task{}. Its
+ * __metatable field hides it from getmetatable/setmetatable, so a script cannot forge a
+ * task or untag one by accident. */
+#define TASK_MT "stormlight.Task"
+
+/* Limits that keep a broken or hostile file from exhausting memory or the C stack. */
+#define SL_JSON_MAX_DEPTH 100
+#define SL_MAX_TASKS 1000000
+#define SL_MAX_FILE_BYTES (64u << 20)
+
+/* HTTP token characters (RFC 9110 tchar), for methods and header names. */
+static bool is_tchar(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+static bool is_token(const char *s, size_t len)
+{
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (!is_tchar((unsigned char)s[i]))
+            return false;
+    }
+    return true;
+}
+
+/* Pushes a printable, shortened copy of s for use inside an error message, so that a
+ * value containing CR, LF or megabytes of data still gives one short line. */
+static const char *printable(lua_State *L, const char *s, size_t len)
+{
+    enum { MAX = 60 };
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 0; i < len && i < MAX; i++) {
+        unsigned char c = (unsigned char)s[i];
+        luaL_addchar(&b, (c < 0x20 || c == 0x7f) ? '?' : (char)c);
+    }
+    if (len > MAX)
+        luaL_addstring(&b, "...");
+    luaL_pushresult(&b);
+    return lua_tostring(L, -1);
+}
+
+/* Output goes through a small C scratch buffer that is flushed as Lua strings into a
+ * parts table, then concatenated. Everything that outlives a flush is owned by Lua, so
+ * a luaL_error (which longjmps) in the middle of encoding leaks nothing. */
+struct jenc {
+    lua_State *L;
+    int parts; /* absolute stack index of the parts table */
+    lua_Integer nparts;
+    char scratch[512];
+    size_t used;
+    char path[128]; /* where we are in `data`, for messages: ".items[2].name" */
+    size_t pathlen;
+};
+
+static void j_flush(struct jenc *e)
+{
+    if (e->used == 0)
+        return;
+    lua_pushlstring(e->L, e->scratch, e->used);
+    lua_rawseti(e->L, e->parts, ++e->nparts);
+    e->used = 0;
+}
+
+static void j_add(struct jenc *e, const char *s, size_t n)
+{
+    while (n > 0) {
+        if (e->used == sizeof(e->scratch))
+            j_flush(e);
+        size_t k = sizeof(e->scratch) - e->used;
+        if (k > n)
+            k = n;
+        memcpy(e->scratch + e->used, s, k);
+        e->used += k;
+        s += k;
+        n -= k;
+    }
+}
+
+static void j_str(struct jenc *e, const char *s)
+{
+    j_add(e, s, strlen(s));
+}
+
+static int j_fail(struct jenc *e, const char *what)
+{
+    return luaL_error(e->L, "Task: data%s: %s", e->path, what);
+}
+
+/* Extends the message path; returns the old length for j_path_pop. Truncates silently:
+ * the path is only for people. */
+static size_t j_path_push_key(struct jenc *e, const char *k, size_t klen)
+{
+    size_t old = e->pathlen;
+    char buf[64];
+    size_t n = klen < 40 ? klen : 40;
+    size_t o = 0;
+    buf[o++] = '.';
+    for (size_t i = 0; i < n; i++)
+        buf[o++] = ((unsigned char)k[i] < 0x20) ? '?' : k[i];
+    if (klen > n) {
+        memcpy(buf + o, "...", 3);
+        o += 3;
+    }
+    if (e->pathlen + o < sizeof(e->path)) {
+        memcpy(e->path + e->pathlen, buf, o);
+        e->pathlen += o;
+        e->path[e->pathlen] = '\0';
+    }
+    return old;
+}
+
+static size_t j_path_push_index(struct jenc *e, lua_Integer i)
+{
+    size_t old = e->pathlen;
+    int n = snprintf(e->path + e->pathlen, sizeof(e->path) - e->pathlen, "[%lld]", (long long)i);
+    if (n > 0 && e->pathlen + (size_t)n < sizeof(e->path))
+        e->pathlen += (size_t)n;
+    e->path[e->pathlen] = '\0';
+    return old;
+}
+
+static void j_path_pop(struct jenc *e, size_t old)
+{
+    e->pathlen = old;
+    e->path[old] = '\0';
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when invalid. Rejects
+ * overlong forms, surrogates and values above U+10FFFF, as JSON (RFC 8259) requires. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++) {
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    }
+    return len;
+}
+
+static void j_string(struct jenc *e, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    j_add(e, "\"", 1);
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+            if (n == 0)
+                j_fail(e, "string is not valid UTF-8");
+            j_add(e, s + i, n);
+            i += n;
+            continue;
+        }
+        switch (c) {
+        case '"':
+            j_add(e, "\\\"", 2);
+            break;
+        case '\\':
+            j_add(e, "\\\\", 2);
+            break;
+        case '\b':
+            j_add(e, "\\b", 2);
+            break;
+        case '\f':
+            j_add(e, "\\f", 2);
+            break;
+        case '\n':
+            j_add(e, "\\n", 2);
+            break;
+        case '\r':
+            j_add(e, "\\r", 2);
+            break;
+        case '\t':
+            j_add(e, "\\t", 2);
+            break;
+        default:
+            if (c < 0x20) {
+                char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+                j_add(e, u, 6);
+            } else {
+                j_add(e, (const char *)&c, 1);
+            }
+        }
+        i++;
+    }
+    j_add(e, "\"", 1);
+}
+
+static void j_number(struct jenc *e, lua_State *L, int idx)
+{
+    char buf[64];
+    if (lua_isinteger(L, idx)) {
+        snprintf(buf, sizeof(buf), "%lld", (long long)lua_tointeger(L, idx));
+        j_str(e, buf);
+        return;
+    }
+    double v = (double)lua_tonumber(L, idx);
+    if (!isfinite(v))
+        j_fail(e, "cannot encode NaN or infinity as JSON");
+    /* The shortest of 15..17 significant digits that reads back as the same double, so
+     * 1.5 stays "1.5" and 0.1 stays "0.1" rather than 0.10000000000000001. */
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    /* A float with an integral value keeps a ".0" (as Lua prints it), so data written as
+     * 10.0 is not silently turned into an integer. Guard against a ',' decimal point
+     * from a locale set elsewhere in the process. */
+    for (char *c = buf; *c; c++) {
+        if (*c == ',')
+            *c = '.';
+    }
+    j_str(e, buf);
+    if (!strpbrk(buf, ".eE"))
+        j_str(e, ".0");
+}
+
+struct jkey {
+    const char *s;
+    size_t len;
+};
+
+static int jkey_cmp(const void *a, const void *b)
+{
+    const struct jkey *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->s, y->s, n);
+    if (c)
+        return c;
+    return (x->len > y->len) - (x->len < y->len);
+}
+
+static void j_value(struct jenc *e, int idx, int depth);
+
+static void j_table(struct jenc *e, int idx, int depth)
+{
+    lua_State *L = e->L;
+    if (depth > SL_JSON_MAX_DEPTH)
+        j_fail(e, "tables nested more than 100 levels deep (is there a cycle?)");
+    luaL_checkstack(L, 8, "Task: data is nested too deeply");
+
+    /* Classify keys: all strings -> object; exactly 1..n -> array; anything else has no
+     * faithful JSON form and is rejected rather than guessed. Raw access throughout, so
+     * metamethods in the user's tables do not run here. */
+    lua_Integer count = 0, nstr = 0, nint = 0, maxint = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        count++;
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            nstr++;
+        } else if (lua_isinteger(L, -2) && lua_tointeger(L, -2) >= 1) {
+            nint++;
+            if (lua_tointeger(L, -2) > maxint)
+                maxint = lua_tointeger(L, -2);
+        }
+        lua_pop(L, 1);
+    }
+
+    if (count == 0) {
+        /* Lua cannot tell an empty list from an empty object; an object is the more
+         * common meaning for a request body. */
+        j_str(e, "{}");
+        return;
+    }
+
+    if (nint == count && maxint == count) {
+        j_add(e, "[", 1);
+        for (lua_Integer i = 1; i <= count; i++) {
+            if (i > 1)
+                j_add(e, ",", 1);
+            size_t old = j_path_push_index(e, i);
+            lua_rawgeti(L, idx, i);
+            j_value(e, lua_gettop(L), depth + 1);
+            lua_pop(L, 1);
+            j_path_pop(e, old);
+        }
+        j_add(e, "]", 1);
+        return;
+    }
+
+    if (nstr != count)
+        j_fail(e, "a table must have only string keys (object) or be a list 1..n (array)");
+
+    /* Keys are sorted so that the body, and therefore the bytes on the wire, do not
+     * depend on Lua's hash order. The key array is a userdata so that an error below
+     * does not leak it; the key strings stay alive because the table holds them. */
+    struct jkey *keys = lua_newuserdatauv(L, (size_t)count * sizeof(*keys), 0);
+    int keys_idx = lua_gettop(L);
+    lua_Integer k = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        keys[k].s = lua_tolstring(L, -2, &keys[k].len);
+        k++;
+        lua_pop(L, 1);
+    }
+    qsort(keys, (size_t)count, sizeof(*keys), jkey_cmp);
+
+    j_add(e, "{", 1);
+    for (lua_Integer i = 0; i < count; i++) {
+        if (i > 0)
+            j_add(e, ",", 1);
+        j_string(e, keys[i].s, keys[i].len);
+        j_add(e, ":", 1);
+        size_t old = j_path_push_key(e, keys[i].s, keys[i].len);
+        lua_pushlstring(L, keys[i].s, keys[i].len);
+        lua_rawget(L, idx);
+        j_value(e, lua_gettop(L), depth + 1);
+        lua_pop(L, 1);
+        j_path_pop(e, old);
+    }
+    j_add(e, "}", 1);
+    lua_settop(L, keys_idx - 1);
+}
+
+static void j_value(struct jenc *e, int idx, int depth)
+{
+    lua_State *L = e->L;
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        j_string(e, s, len);
+        break;
+    }
+    case LUA_TNUMBER:
+        j_number(e, L, idx);
+        break;
+    case LUA_TBOOLEAN:
+        j_str(e, lua_toboolean(L, idx) ? "true" : "false");
+        break;
+    case LUA_TTABLE:
+        j_table(e, idx, depth);
+        break;
+    default:
+        luaL_error(L, "Task: data%s: cannot encode a %s value as JSON", e->path,
+                   luaL_typename(L, idx));
+    }
+}
+
+/* Encodes the table at idx as JSON and pushes the resulting string. */
+static void json_encode(lua_State *L, int idx)
+{
+    struct jenc e = {.L = L};
+    lua_newtable(L);
+    e.parts = lua_gettop(L);
+    j_value(&e, idx, 1);
+    j_flush(&e);
+
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (lua_Integer i = 1; i <= e.nparts; i++) {
+        lua_rawgeti(L, e.parts, i);
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    lua_remove(L, e.parts);
+}
+
+static bool is_idempotent(const char *m)
+{
+    static const char *const list[] = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"};
+    for (size_t i = 0; i < SL_ARRAY_LEN(list); i++) {
+        if (strcmp(m, list[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Rejects keys Task{} does not know, so a typo ("header =", "wieght =") is an error and
+ * not a silently ignored field. */
+static void task_check_keys(lua_State *L)
+{
+    static const char *const known[] = {"data", "headers", "name", "weight"};
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            size_t len;
+            const char *k = lua_tolstring(L, -1, &len);
+            bool ok = false;
+            for (size_t i = 0; i < SL_ARRAY_LEN(known); i++)
+                ok = ok || strcmp(k, known[i]) == 0;
+            if (!ok)
+                luaL_error(L, "Task: unknown field '%s' (expected data, headers, name, weight)",
+                           printable(L, k, len));
+        } else if (lua_isinteger(L, -1)) {
+            lua_Integer i = lua_tointeger(L, -1);
+            if (i != 1 && i != 2)
+                luaL_error(L,
+                           "Task: unexpected positional value #%I (only method and path "
+                           "are positional)",
+                           (LUAI_UACINT)i);
+        } else {
+            luaL_error(L, "Task: unexpected %s key", luaL_typename(L, -1));
+        }
+    }
+}
+
+/* Validates t.headers (at idx) and pushes a fresh name -> string-value table. */
+static void task_headers(lua_State *L, int idx)
+{
+    lua_newtable(L);
+    int out = lua_gettop(L);
+    lua_newtable(L); /* lower-cased name -> name, to catch "accept" next to "Accept" */
+    int seen = lua_gettop(L);
+
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            luaL_error(L, "Task: header names must be strings, got a %s", luaL_typename(L, -2));
+        size_t nlen, vlen;
+        const char *name = lua_tolstring(L, -2, &nlen);
+        if (!is_token(name, nlen))
+            luaL_error(L,
+                       "Task: invalid header name '%s' (letters, digits and !#$%%&'*+-.^_`|~ "
+                       "only)",
+                       printable(L, name, nlen));
+        int vt = lua_type(L, -1);
+        if (vt != LUA_TSTRING && vt != LUA_TNUMBER)
+            luaL_error(L, "Task: header '%s' must be a string, got a %s", name,
+                       luaL_typename(L, -1));
+        /* Convert a copy: converting the value in place is allowed, but a copy keeps the
+         * iteration obviously correct. */
+        lua_pushvalue(L, -1);
+        const char *value = lua_tolstring(L, -1, &vlen);
+        for (size_t i = 0; i < vlen; i++) {
+            if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0')
+                luaL_error(L, "Task: header '%s' value must not contain CR, LF or NUL", name);
+        }
+
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (size_t i = 0; i < nlen; i++)
+            luaL_addchar(&b, (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]));
+        luaL_pushresult(&b); /* stack: key, value, value copy, lower */
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, seen) != LUA_TNIL)
+            luaL_error(L, "Task: header '%s' given twice (as '%s' and '%s')", lua_tostring(L, -2),
+                       lua_tostring(L, -1), name);
+        lua_pop(L, 1);
+        lua_pushvalue(L, -4); /* name */
+        lua_rawset(L, seen);  /* seen[lower] = name; pops lower and name */
+
+        lua_pushvalue(L, -3); /* name */
+        lua_insert(L, -2);    /* stack: key, value, name, value copy */
+        lua_rawset(L, out);   /* out[name] = value copy */
+        lua_pop(L, 1);        /* value; keep key for lua_next */
+    }
+    lua_pop(L, 1); /* seen */
+}
+
+/* Pushes t[key] without metamethods and returns its type: the argument table is checked
+ * with raw access (as the unknown-key check is), so what is validated is what is used. */
+static int rawfield(lua_State *L, int idx, const char *key)
+{
+    lua_pushstring(L, key);
+    return lua_rawget(L, idx);
+}
+
+/* Task{method, path, data=, headers=, name=, weight=}: validates its argument and returns
+ * a new table tagged with the private metatable, holding checked values only. Errors are
+ * raised at level 1, i.e. they carry the file and line of the Task call. */
+static int l_task(lua_State *L)
+{
+    if (lua_type(L, 1) != LUA_TTABLE)
+        return luaL_error(L, "Task: expected a table, as in Task{\"GET\", \"/path\"}");
+    lua_settop(L, 1);
+    task_check_keys(L);
+
+    lua_createtable(L, 0, 8);
+    int t = lua_gettop(L);
+
+    /* method: a non-empty token, upper-cased. */
+    size_t len;
+    if (lua_rawgeti(L, 1, 1) != LUA_TSTRING)
+        return luaL_error(L, "Task: method must be a string");
+    const char *m = lua_tolstring(L, -1, &len);
+    if (len == 0)
+        return luaL_error(L, "Task: method must not be empty");
+    if (!is_token(m, len))
+        return luaL_error(L, "Task: method '%s' is not a valid HTTP method", printable(L, m, len));
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 0; i < len; i++)
+        luaL_addchar(&b, (char)((m[i] >= 'a' && m[i] <= 'z') ? m[i] - 32 : m[i]));
+    luaL_pushresult(&b);
+    lua_setfield(L, t, "method");
+    lua_pop(L, 1);
+
+    /* path: goes into the request line verbatim, so nothing that could split it. */
+    if (lua_rawgeti(L, 1, 2) != LUA_TSTRING)
+        return luaL_error(L, "Task: path must be a string");
+    const char *p = lua_tolstring(L, -1, &len);
+    if (len == 0 || p[0] != '/')
+        return luaL_error(L, "Task: path must start with '/', got '%s'", printable(L, p, len));
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c <= 0x20 || c == 0x7f)
+            return luaL_error(L, "Task: path must not contain spaces or control characters "
+                                 "(percent-encode them)");
+    }
+    lua_setfield(L, t, "path");
+
+    /* name: the statistics row; defaults to the path. Shown in tables, so one line. */
+    int ty = rawfield(L, 1, "name");
+    if (ty == LUA_TNIL) {
+        lua_pop(L, 1);
+        lua_getfield(L, t, "path");
+    } else if (ty != LUA_TSTRING) {
+        return luaL_error(L, "Task: name must be a string");
+    } else {
+        const char *n = lua_tolstring(L, -1, &len);
+        if (len == 0)
+            return luaL_error(L, "Task: name must not be empty");
+        for (size_t i = 0; i < len; i++) {
+            if ((unsigned char)n[i] < 0x20 || n[i] == 0x7f)
+                return luaL_error(L, "Task: name must not contain control characters");
+        }
+    }
+    lua_setfield(L, t, "name");
+
+    /* weight: a positive integer (2.0 is accepted as 2, 1.5 is not). */
+    ty = rawfield(L, 1, "weight");
+    lua_Integer w = 1;
+    if (ty != LUA_TNIL) {
+        int isint = 0;
+        if (ty == LUA_TNUMBER)
+            w = lua_tointegerx(L, -1, &isint);
+        if (!isint || w < 1 || w > (lua_Integer)UINT32_MAX)
+            return luaL_error(L, "Task: weight must be a positive integer");
+    }
+    lua_pop(L, 1);
+    lua_pushinteger(L, w);
+    lua_setfield(L, t, "weight");
+
+    /* data: a table becomes JSON now, so encoding errors point at this line; a string is
+     * sent as is. */
+    ty = rawfield(L, 1, "data");
+    if (ty == LUA_TTABLE) {
+        json_encode(L, lua_gettop(L));
+        lua_setfield(L, t, "body");
+        lua_pushboolean(L, 1);
+        lua_setfield(L, t, "json");
+    } else if (ty == LUA_TSTRING) {
+        lua_pushvalue(L, -1);
+        lua_setfield(L, t, "body");
+    } else if (ty != LUA_TNIL) {
+        return luaL_error(L, "Task: data must be a table or a string");
+    }
+    lua_pop(L, 1);
+
+    ty = rawfield(L, 1, "headers");
+    if (ty == LUA_TTABLE) {
+        task_headers(L, lua_gettop(L));
+    } else if (ty == LUA_TNIL) {
+        lua_newtable(L);
+    } else {
+        return luaL_error(L, "Task: headers must be a table of name = value strings");
+    }
+    lua_setfield(L, t, "headers");
+    lua_pop(L, 1);
+
+    luaL_setmetatable(L, TASK_MT);
+    return 1;
+}
+
+/* Message handler for the chunk: the message itself, one line, no traceback (the line of
+ * the mistake is what a user needs). Adds "file:line:" when the error value lacks it
+ * (error("x", 0), error({})), so every message points somewhere. */
+static int msgh(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (!msg) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+            msg = lua_tostring(L, -1);
+        else
+            msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    lua_Debug ar;
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "Sl", &ar);
+        if (ar.currentline <= 0)
+            continue;
+        size_t n = strlen(ar.short_src);
+        if (strncmp(msg, ar.short_src, n) != 0 || msg[n] != ':')
+            msg = lua_pushfstring(L, "%s:%d: %s", ar.short_src, ar.currentline, msg);
+        break;
+    }
+    lua_pushstring(L, msg);
+    return 1;
+}
+
+struct load_ctx {
+    const char *src;
+    size_t len;
+    const char *chunkname; /* "@file", as Lua wants it */
+    const char *file;      /* "file", for our own messages */
+    sl_plan_t *plan;
+    sl_err_t *err;
+    int rc;
+};
+
+static char *dup_mem(const char *s, size_t len)
+{
+    char *p = malloc(len + 1);
+    if (p) {
+        memcpy(p, s, len);
+        p[len] = '\0';
+    }
+    return p;
+}
+
+/* Reads a string field of the task table at idx into a new C string. The task was made
+ * by Task{}, but a script using the debug library could still have changed it, so types
+ * are checked again. Returns NULL when missing or not a string; *oom on malloc failure. */
+static char *task_string(lua_State *L, int idx, const char *key, size_t *len, bool *oom)
+{
+    char *r = NULL;
+    size_t n = 0;
+    if (lua_getfield(L, idx, key) == LUA_TSTRING) {
+        const char *s = lua_tolstring(L, -1, &n);
+        r = dup_mem(s, n);
+        if (!r)
+            *oom = true;
+    }
+    lua_pop(L, 1);
+    if (len)
+        *len = n;
+    return r;
+}
+
+static int header_cmp(const void *a, const void *b)
+{
+    const sl_header_t *x = a, *y = b;
+    int c = strcasecmp(x->name, y->name);
+    return c ? c : strcmp(x->name, y->name);
+}
+
+/* Copies the task table at idx into t. Returns SL_OK, SL_EINVAL (not a task) or
+ * SL_ENOMEM. Everything allocated is stored in t at once, so sl_plan_dispose frees it
+ * even if a Lua error unwinds through here. */
+static int copy_task(lua_State *L, int idx, sl_task_t *t)
+{
+    bool oom = false;
+    if (lua_getmetatable(L, idx) == 0)
+        return SL_EINVAL;
+    luaL_getmetatable(L, TASK_MT);
+    bool tagged = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    if (!tagged)
+        return SL_EINVAL;
+
+    t->method = task_string(L, idx, "method", NULL, &oom);
+    t->path = task_string(L, idx, "path", NULL, &oom);
+    t->name = task_string(L, idx, "name", NULL, &oom);
+    if (lua_getfield(L, idx, "body") == LUA_TSTRING) {
+        size_t n;
+        const char *s = lua_tolstring(L, -1, &n);
+        t->body = dup_mem(s, n);
+        t->body_len = n;
+        oom = oom || !t->body;
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "json");
+    t->body_is_json = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, idx, "weight");
+    lua_Integer w = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+    lua_pop(L, 1);
+    if (oom)
+        return SL_ENOMEM;
+    if (!t->method || !t->path || !t->name || w < 1 || w > (lua_Integer)UINT32_MAX)
+        return SL_EINVAL;
+    t->weight = (uint32_t)w;
+    t->idempotent = is_idempotent(t->method);
+    t->is_head = strcmp(t->method, "HEAD") == 0;
+
+    if (lua_getfield(L, idx, "headers") != LUA_TTABLE)
+        return SL_EINVAL;
+    int h = lua_gettop(L);
+    size_t n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, h)) {
+        n++;
+        lua_pop(L, 1);
+    }
+    if (n > 0) {
+        t->headers = calloc(n, sizeof(*t->headers));
+        if (!t->headers)
+            return SL_ENOMEM;
+        lua_pushnil(L);
+        while (lua_next(L, h)) {
+            if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+                return SL_EINVAL;
+            size_t nl, vl;
+            const char *name = lua_tolstring(L, -2, &nl);
+            const char *value = lua_tolstring(L, -1, &vl);
+            sl_header_t *hd = &t->headers[t->nheaders++];
+            hd->name = dup_mem(name, nl);
+            hd->value = dup_mem(value, vl);
+            if (!hd->name || !hd->value)
+                return SL_ENOMEM;
+            lua_pop(L, 1);
+        }
+        qsort(t->headers, t->nheaders, sizeof(*t->headers), header_cmp);
+    }
+    lua_pop(L, 1);
+    return SL_OK;
+}
+
+static int fail_file(struct load_ctx *c, const char *what)
+{
+    sl_err_set(c->err, "%s: %s", c->file, what);
+    c->rc = SL_EINVAL;
+    return 0;
+}
+
+static int fail_oom(struct load_ctx *c)
+{
+    sl_err_set(c->err, "%s: out of memory", c->file);
+    c->rc = SL_ENOMEM;
+    return 0;
+}
+
+/* Reads `host` and `endpoints` from the globals into the plan. Raw access only: the
+ * script's code must not run again here (a metatable on _G could otherwise do anything). */
+static int collect(lua_State *L, struct load_ctx *c)
+{
+    sl_plan_t *plan = c->plan;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    int g = lua_gettop(L);
+
+    lua_pushliteral(L, "host");
+    int ty = lua_rawget(L, g);
+    if (ty != LUA_TNIL) {
+        if (ty != LUA_TSTRING)
+            return fail_file(c, "'host' must be a string");
+        size_t n;
+        const char *s = lua_tolstring(L, -1, &n);
+        plan->host = dup_mem(s, n);
+        if (!plan->host)
+            return fail_oom(c);
+    }
+    lua_pop(L, 1);
+
+    lua_pushliteral(L, "endpoints");
+    ty = lua_rawget(L, g);
+    if (ty == LUA_TNIL)
+        return fail_file(c, "'endpoints' is not defined");
+    if (ty != LUA_TTABLE)
+        return fail_file(c, "'endpoints' must be a list of Task{...}");
+    int ep = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, ep);
+    lua_Integer count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, ep)) {
+        count++;
+        lua_pop(L, 1);
+    }
+    if (count == 0)
+        return fail_file(c, "'endpoints' is empty");
+    if (count != n)
+        return fail_file(c, "'endpoints' must be a list { Task{...}, ... } without "
+                            "named keys or holes");
+    if (n > SL_MAX_TASKS)
+        return fail_file(c, "too many endpoints (at most 1000000)");
+
+    plan->tasks = calloc((size_t)n, sizeof(*plan->tasks));
+    plan->rows = calloc((size_t)n, sizeof(*plan->rows));
+    if (!plan->tasks || !plan->rows)
+        return fail_oom(c);
+    plan->ntasks = (size_t)n;
+
+    /* (method, name) -> row index, via a Lua table keyed by "METHOD\0name": the method is
+     * a token and cannot contain NUL, so the key is unambiguous. */
+    lua_newtable(L);
+    int rows = lua_gettop(L);
+    for (lua_Integer i = 1; i <= n; i++) {
+        sl_task_t *t = &plan->tasks[i - 1];
+        lua_rawgeti(L, ep, i);
+        int rc = lua_type(L, -1) == LUA_TTABLE ? copy_task(L, lua_gettop(L), t) : SL_EINVAL;
+        if (rc == SL_ENOMEM)
+            return fail_oom(c);
+        if (rc != SL_OK) {
+            sl_err_set(c->err, "%s: endpoints[%lld] is not a Task{...}", c->file, (long long)i);
+            c->rc = SL_EINVAL;
+            return 0;
+        }
+        lua_pop(L, 1);
+        plan->total_weight += t->weight;
+
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        luaL_addstring(&b, t->method);
+        luaL_addchar(&b, '\0');
+        luaL_addstring(&b, t->name);
+        luaL_pushresult(&b);
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, rows) == LUA_TNUMBER) {
+            t->row = (uint32_t)lua_tointeger(L, -1);
+            lua_pop(L, 2);
+        } else {
+            lua_pop(L, 1);
+            sl_row_t *r = &plan->rows[plan->nrows];
+            r->method = strdup(t->method);
+            r->name = strdup(t->name);
+            if (!r->method || !r->name) {
+                plan->nrows++; /* so that dispose frees the half-made row */
+                return fail_oom(c);
+            }
+            t->row = (uint32_t)plan->nrows++;
+            lua_pushinteger(L, (lua_Integer)t->row);
+            lua_rawset(L, rows);
+        }
+    }
+    lua_settop(L, g - 1);
+    return 0;
+}
+
+/* Copies a Lua error message into err. Lua shortens long file names in messages to
+ * "..." and the last LUA_IDSIZE - 4 characters; the full path is put back so that every
+ * message names the file exactly as the user gave it. */
+static void set_lua_error(struct load_ctx *c, const char *msg)
+{
+    const size_t tail = LUA_IDSIZE - 4; /* what luaO_chunkid keeps of an "@file" name */
+    size_t flen = strlen(c->file);
+    c->rc = SL_EINVAL;
+    if (flen + 1 > LUA_IDSIZE && strncmp(msg, "...", 3) == 0 &&
+        strncmp(msg + 3, c->file + flen - tail, tail) == 0 && msg[3 + tail] == ':') {
+        sl_err_set(c->err, "%s%s", c->file, msg + 3 + tail);
+        return;
+    }
+    sl_err_set(c->err, "%s", msg);
+}
+
+/* Everything that touches Lua, run under lua_pcall so that even an allocation failure
+ * while opening the libraries is an error code, not a panic. */
+static int run(lua_State *L)
+{
+    struct load_ctx *c = lua_touserdata(L, 1);
+    luaL_openlibs(L);
+
+    luaL_newmetatable(L, TASK_MT);
+    lua_pushliteral(L, "Task");
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
+    lua_register(L, "Task", l_task);
+
+    lua_pushcfunction(L, msgh);
+    int h = lua_gettop(L);
+    /* As luaL_loadfile does: skip a UTF-8 byte-order mark and a "#!" first line, keeping
+     * the newline so that line numbers in messages stay right. */
+    const char *src = c->src;
+    size_t len = c->len;
+    if (len >= 3 && memcmp(src, "\xEF\xBB\xBF", 3) == 0) {
+        src += 3;
+        len -= 3;
+    }
+    if (len > 0 && src[0] == '#') {
+        const char *nl = memchr(src, '\n', len);
+        len = nl ? len - (size_t)(nl - src) : 0;
+        src = nl ? nl : src;
+    }
+    /* Text only: precompiled bytecode is not verified by Lua and can crash the process.
+     * Checked here as well as by the "t" mode so the message names the file. */
+    if (len > 0 && src[0] == LUA_SIGNATURE[0]) {
+        sl_err_set(c->err, "%s: precompiled Lua is not accepted; give the source file", c->file);
+        c->rc = SL_EINVAL;
+        return 0;
+    }
+    int st = luaL_loadbufferx(L, src, len, c->chunkname, "t");
+    if (st == LUA_OK)
+        st = lua_pcall(L, 0, 0, h);
+    if (st == LUA_ERRMEM) {
+        c->rc = SL_ENOMEM;
+        sl_err_set(c->err, "%s: out of memory", c->file);
+        return 0;
+    }
+    if (st != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        set_lua_error(c, msg ? msg : "unknown error");
+        return 0;
+    }
+    lua_settop(L, h - 1);
+    return collect(L, c);
+}
+
+int sl_scenario_load_string(const char *src, size_t len, const char *chunkname, sl_plan_t *plan,
+                            sl_err_t *err)
+{
+    /* Lua prints "@name" chunks as "name:line:"; accept a caller's '@' or '=' too. */
+    const char *file = chunkname ? chunkname : "scenario";
+    if (file[0] == '@' || file[0] == '=')
+        file++;
+    struct load_ctx c = {.src = src, .len = len, .file = file, .plan = plan, .err = err};
+
+    memset(plan, 0, sizeof(*plan));
+    plan->file = strdup(file);
+    char *chunk = malloc(strlen(file) + 2);
+    if (!plan->file || !chunk) {
+        free(chunk);
+        sl_plan_dispose(plan);
+        sl_err_set(err, "%s: out of memory", file);
+        return SL_ENOMEM;
+    }
+    chunk[0] = '@';
+    strcpy(chunk + 1, file);
+    c.chunkname = chunk;
+
+    lua_State *L = luaL_newstate();
+    if (!L) {
+        free(chunk);
+        sl_plan_dispose(plan);
+        sl_err_set(err, "%s: out of memory", file);
+        return SL_ENOMEM;
+    }
+    lua_pushcfunction(L, run);
+    lua_pushlightuserdata(L, &c);
+    int st = lua_pcall(L, 1, 0, 0);
+    if (st == LUA_ERRMEM) {
+        c.rc = SL_ENOMEM;
+        sl_err_set(err, "%s: out of memory", file);
+    } else if (st != LUA_OK) {
+        /* Only reachable through a bug in this file: run() reports user errors itself. */
+        const char *msg = lua_tostring(L, -1);
+        sl_err_set(err, "%s: %s", file, msg ? msg : "internal error");
+        c.rc = SL_EINVAL;
+    }
+    lua_close(L);
+    free(chunk);
+    if (c.rc != SL_OK)
+        sl_plan_dispose(plan);
+    return c.rc;
+}
+
+int sl_scenario_load(const char *path, sl_plan_t *plan, sl_err_t *err)
+{
+    memset(plan, 0, sizeof(*plan));
+    /* Read the file ourselves rather than with luaL_loadfile, for our message format
+     * ("cannot open 'path': ...") and so the same code path serves strings and files. */
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        sl_err_set(err, "cannot open '%s': %s", path, strerror(errno));
+        return SL_EINVAL;
+    }
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int rc = SL_OK;
+    for (;;) {
+        if (cap - len < 4096) {
+            cap = cap ? cap * 2 : 8192;
+            if (cap > SL_MAX_FILE_BYTES + 4096) {
+                sl_err_set(err, "cannot read '%s': larger than 64 MiB", path);
+                rc = SL_EINVAL;
+                break;
+            }
+            char *p = realloc(buf, cap);
+            if (!p) {
+                sl_err_set(err, "cannot read '%s': out of memory", path);
+                rc = SL_ENOMEM;
+                break;
+            }
+            buf = p;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0) {
+            if (ferror(f)) {
+                sl_err_set(err, "cannot read '%s': %s", path, strerror(errno));
+                rc = SL_EINVAL;
+            }
+            break;
+        }
+    }
+    fclose(f);
+    if (rc == SL_OK)
+        rc = sl_scenario_load_string(buf ? buf : "", len, path, plan, err);
+    free(buf);
+    return rc;
+}

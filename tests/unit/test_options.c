@@ -1,0 +1,257 @@
+/* Command-line options: defaults, every flag in both spellings, and one clear error per
+ * kind of mistake, always naming the flag. */
+#include <criterion/criterion.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/options.h"
+
+#define MAXARGS 32
+
+/* Parses "stormlight" followed by the given words. getopt_long permutes argv, so a copy
+ * is handed to it; optind = 0 fully resets glibc's getopt between parses. */
+static int parse(sl_options_t *o, sl_err_t *err, const char *const *words)
+{
+    static char store[MAXARGS][128];
+    char *argv[MAXARGS + 1];
+    int argc = 0;
+    strcpy(store[argc], "stormlight");
+    argv[argc] = store[argc];
+    argc++;
+    for (; words[argc - 1]; argc++) {
+        cr_assert(argc < MAXARGS);
+        snprintf(store[argc], sizeof(store[argc]), "%s", words[argc - 1]);
+        argv[argc] = store[argc];
+    }
+    argv[argc] = NULL;
+    memset(err, 0, sizeof(*err));
+    optind = 0;
+    return sl_options_parse(argc, argv, o, err);
+}
+
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+Test(options, defaults)
+{
+    sl_options_t o;
+    sl_err_t err;
+    cr_assert_eq(parse(&o, &err, (const char *const[]){NULL}), SL_OK, "%s", err.msg);
+    cr_expect_str_eq(o.file, "stormlight_file.lua");
+    cr_expect_null(o.host);
+    cr_expect_eq(o.users, 1);
+    cr_expect(o.spawn_rate == 1.0);
+    cr_expect_eq(o.duration_us, 0);
+    cr_expect_eq(o.threads, 0);
+    cr_expect_eq(o.timeout_us, 60 * SL_US_PER_S);
+    cr_expect_null(o.json_path);
+    cr_expect_not(o.insecure);
+    cr_expect_not(o.seed_set);
+    cr_expect_not(o.quiet);
+    cr_expect_not(o.help);
+    cr_expect_not(o.version);
+}
+
+Test(options, every_flag_long)
+{
+    sl_options_t o;
+    sl_err_t err;
+    int rc = parse(&o, &err,
+                   ARGS("--file", "x.lua", "--host", "http://127.0.0.1:8000", "--users", "10",
+                        "--spawn-rate", "2.5", "--duration", "1h30m", "--threads", "4", "--timeout",
+                        "250ms", "--json", "-", "--insecure", "--seed", "42", "--quiet"));
+    cr_assert_eq(rc, SL_OK, "%s", err.msg);
+    cr_expect_str_eq(o.file, "x.lua");
+    cr_expect_str_eq(o.host, "http://127.0.0.1:8000");
+    cr_expect_eq(o.users, 10);
+    cr_expect(o.spawn_rate == 2.5);
+    cr_expect_eq(o.duration_us, 5400 * SL_US_PER_S);
+    cr_expect_eq(o.threads, 4);
+    cr_expect_eq(o.timeout_us, 250 * SL_US_PER_MS);
+    cr_expect_str_eq(o.json_path, "-");
+    cr_expect(o.insecure);
+    cr_expect(o.seed_set);
+    cr_expect_eq(o.seed, 42);
+    cr_expect(o.quiet);
+}
+
+Test(options, every_flag_short_and_equals)
+{
+    sl_options_t o;
+    sl_err_t err;
+    int rc = parse(&o, &err,
+                   ARGS("-f", "y.lua", "-H", "https://example.com/api", "-u", "10000000", "-r",
+                        "0.5", "-t", "30", "-q", "--threads=1024", "--json=out.json",
+                        "--seed=18446744073709551615"));
+    cr_assert_eq(rc, SL_OK, "%s", err.msg);
+    cr_expect_str_eq(o.file, "y.lua");
+    cr_expect_str_eq(o.host, "https://example.com/api");
+    cr_expect_eq(o.users, 10000000);
+    cr_expect(o.spawn_rate == 0.5);
+    cr_expect_eq(o.duration_us, 30 * SL_US_PER_S);
+    cr_expect(o.quiet);
+    cr_expect_eq(o.threads, 1024);
+    cr_expect_str_eq(o.json_path, "out.json");
+    cr_expect_eq(o.seed, UINT64_MAX);
+}
+
+Test(options, run_time_alias_and_last_wins)
+{
+    sl_options_t o;
+    sl_err_t err;
+    cr_assert_eq(parse(&o, &err, ARGS("--run-time", "5m")), SL_OK, "%s", err.msg);
+    cr_expect_eq(o.duration_us, 300 * SL_US_PER_S);
+    cr_assert_eq(parse(&o, &err, ARGS("-t", "1m", "--run-time", "2m", "-u", "3", "-u", "4")), SL_OK,
+                 "%s", err.msg);
+    cr_expect_eq(o.duration_us, 120 * SL_US_PER_S);
+    cr_expect_eq(o.users, 4);
+}
+
+Test(options, clustered_short_flags)
+{
+    sl_options_t o;
+    sl_err_t err;
+    cr_assert_eq(parse(&o, &err, ARGS("-qu5", "-r3")), SL_OK, "%s", err.msg);
+    cr_expect(o.quiet);
+    cr_expect_eq(o.users, 5);
+    cr_expect(o.spawn_rate == 3.0);
+}
+
+Test(options, help_and_version)
+{
+    sl_options_t o;
+    sl_err_t err;
+    cr_assert_eq(parse(&o, &err, ARGS("-h")), SL_OK);
+    cr_expect(o.help);
+    cr_assert_eq(parse(&o, &err, ARGS("--version")), SL_OK);
+    cr_expect(o.version);
+    cr_expect_not(o.help);
+    /* Help wins over a later mistake: the user is asking how to fix it. */
+    cr_assert_eq(parse(&o, &err, ARGS("--help", "--users", "abc")), SL_OK);
+    cr_expect(o.help);
+}
+
+static const struct {
+    const char *args[4];
+    const char *msg; /* exact message */
+} invalid[] = {
+    {{"--users", "abc"}, "--users: expected a positive integer, got 'abc'"},
+    {{"-u", "abc"}, "--users: expected a positive integer, got 'abc'"},
+    {{"--users", "0"}, "--users: must be between 1 and 10000000, got '0'"},
+    {{"--users", "10000001"}, "--users: must be between 1 and 10000000, got '10000001'"},
+    {{"--users", "-5"}, "--users: expected a positive integer, got '-5'"},
+    {{"--users", "1.5"}, "--users: expected a positive integer, got '1.5'"},
+    {{"--users", " 5"}, "--users: expected a positive integer, got ' 5'"},
+    {{"--users", "99999999999999999999999"},
+     "--users: must be between 1 and 10000000, got '99999999999999999999999'"},
+    {{"--users", ""}, "--users: expected a positive integer, got ''"},
+    {{"--users"}, "--users: missing value"},
+    {{"-u"}, "--users: missing value"},
+    {{"--spawn-rate", "0"}, "--spawn-rate: expected a positive number (e.g. 10 or 0.5), got '0'"},
+    {{"-r", "-1"}, "--spawn-rate: expected a positive number (e.g. 10 or 0.5), got '-1'"},
+    {{"-r", "inf"}, "--spawn-rate: expected a positive number (e.g. 10 or 0.5), got 'inf'"},
+    {{"-r", "nan"}, "--spawn-rate: expected a positive number (e.g. 10 or 0.5), got 'nan'"},
+    {{"-r", "1e999"}, "--spawn-rate: expected a positive number (e.g. 10 or 0.5), got '1e999'"},
+    {{"-r", "2x"}, "--spawn-rate: expected a positive number (e.g. 10 or 0.5), got '2x'"},
+    {{"--spawn-rate"}, "--spawn-rate: missing value"},
+    {{"--threads", "0"}, "--threads: must be between 1 and 1024, got '0'"},
+    {{"--threads", "1025"}, "--threads: must be between 1 and 1024, got '1025'"},
+    {{"--threads", "x"}, "--threads: expected a positive integer, got 'x'"},
+    {{"--threads"}, "--threads: missing value"},
+    {{"--timeout", "0"}, "--timeout: must be greater than zero, got '0'"},
+    {{"--timeout", "5x"},
+     "--timeout: invalid duration '5x': unknown unit (use h, m, s or ms) (e.g. 30, 90s, 5m, "
+     "1h30m, 250ms)"},
+    {{"--timeout"}, "--timeout: missing value"},
+    {{"-t", "0s"}, "--duration: must be greater than zero, got '0s'"},
+    {{"--duration", "soon"},
+     "--duration: invalid duration 'soon': expected a number (e.g. 30, 90s, 5m, 1h30m, 250ms)"},
+    {{"--run-time", "-1m"},
+     "--run-time: invalid duration '-1m': must not be negative (e.g. 30, 90s, 5m, 1h30m, "
+     "250ms)"},
+    {{"-t"}, "--duration: missing value"},
+    {{"--seed", "-1"}, "--seed: expected an unsigned integer below 2^64, got '-1'"},
+    {{"--seed", "18446744073709551616"},
+     "--seed: expected an unsigned integer below 2^64, got '18446744073709551616'"},
+    {{"--seed"}, "--seed: missing value"},
+    {{"--json", ""}, "--json: expected a path or '-' for stdout, got ''"},
+    {{"--json"}, "--json: missing value"},
+    {{"-f", ""}, "--file: expected a path, got ''"},
+    {{"--file"}, "--file: missing value"},
+    {{"-H", "localhost:8000"},
+     "--host: invalid URL 'localhost:8000': missing scheme (expected http://HOST[:PORT] or "
+     "https://...)"},
+    {{"--host", "ftp://x"},
+     "--host: invalid URL 'ftp://x': unsupported scheme (use http:// or "
+     "https://)"},
+    {{"--host"}, "--host: missing value"},
+    {{"--insecure=yes"}, "--insecure: does not take a value"},
+    {{"--quiet=1"}, "--quiet: does not take a value"},
+    {{"--foo"}, "unknown option '--foo' (see --help)"},
+    {{"--foo=bar"}, "unknown option '--foo' (see --help)"},
+    {{"-x"}, "unknown option '-x' (see --help)"},
+    {{"-qx"}, "unknown option '-x' (see --help)"},
+    {{"--t", "5"}, "ambiguous option '--t' (see --help)"},
+    {{"stray"}, "unexpected argument 'stray' (see --help)"},
+    {{"-u", "5", "stray"}, "unexpected argument 'stray' (see --help)"},
+    {{"--", "-u"}, "unexpected argument '-u' (see --help)"},
+};
+
+Test(options, invalid)
+{
+    for (size_t i = 0; i < SL_ARRAY_LEN(invalid); i++) {
+        sl_options_t o;
+        sl_err_t err;
+        const char *words[5] = {0};
+        memcpy(words, invalid[i].args, sizeof(invalid[i].args));
+        int rc = parse(&o, &err, words);
+        cr_expect_eq(rc, SL_EINVAL, "case %zu (%s): rc %d", i, invalid[i].args[0], rc);
+        cr_expect_str_eq(err.msg, invalid[i].msg, "case %zu", i);
+        cr_expect_null(strchr(err.msg, '\n'), "case %zu: message is not one line", i);
+    }
+}
+
+Test(options, usage_lists_every_flag)
+{
+    const char *u = sl_options_usage();
+    static const char *const needles[] = {
+        "--file",
+        "--host",
+        "--users",
+        "--spawn-rate",
+        "--duration",
+        "--run-time",
+        "--threads",
+        "--timeout",
+        "--json",
+        "--insecure",
+        "--seed",
+        "--quiet",
+        "--help",
+        "--version",
+        "-f,",
+        "-H,",
+        "-u,",
+        "-r,",
+        "-t,",
+        "-q,",
+        "-h,",
+        "-V,",
+        "default: 60s",
+        "online CPUs",
+        "stormlight_file.lua",
+        "Exit codes",
+        "0  the run completed",
+        "1  the run completed with failed",
+        "2  bad usage",
+        "Example",
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(needles); i++)
+        cr_expect(strstr(u, needles[i]) != NULL, "usage lacks '%s'", needles[i]);
+    /* 80 columns, so it reads well in any terminal. */
+    for (const char *line = u; *line;) {
+        size_t len = strcspn(line, "\n");
+        cr_expect_leq(len, 80, "usage line too long: %.*s", (int)len, line);
+        line += len + (line[len] == '\n');
+    }
+}
