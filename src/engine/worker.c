@@ -140,7 +140,9 @@ static void user_conn_error(sl_user_t *u, bool eof)
     user_fail(u, (sl_fail_t)u->conn.fail, u->conn.err, false);
 }
 
-static void user_read(sl_user_t *u)
+/* hup: the readiness event also reported the peer's close (or an error). That edge will
+ * not come again, so the socket is read until it says EOF, error or would-block. */
+static void user_read(sl_user_t *u, bool hup)
 {
     sl_worker_t *w = u->w;
     sl_conn_t *c = &u->conn;
@@ -161,7 +163,9 @@ static void user_read(sl_user_t *u)
         if (rr == SL_RESP_DONE) {
             uint16_t st = u->resp.status;
             user_finish(u, u->resp.body_bytes, st >= 400 ? SL_FAIL_HTTP : SL_FAIL_NONE, st);
-            if (!u->resp.keep_alive || u->resp.trailing)
+            /* A server that already closed its end cannot take the next request: open a
+             * fresh connection rather than provoke a reset and a retry. */
+            if (!u->resp.keep_alive || u->resp.trailing || hup)
                 user_close(u, false);
             else
                 u->reused = true;
@@ -170,7 +174,7 @@ static void user_read(sl_user_t *u)
         }
         /* A short read on TCP means the socket was drained: the next byte brings a new
          * edge. TLS hands out one record at a time, so it reads until it would block. */
-        if ((size_t)n < sizeof(w->rbuf) && !tls)
+        if ((size_t)n < sizeof(w->rbuf) && !tls && !hup)
             return;
     }
 }
@@ -273,7 +277,7 @@ static void worker_on_io(sl_loop_t *loop, uint64_t token, uint32_t events)
     sl_user_t *u = &w->users[idx];
     if ((uint32_t)token != u->gen || u->conn.fd < 0)
         return; /* an event for a socket that has since been closed */
-    (void)events;
+    bool hup = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
     switch (u->state) {
     case SL_USER_CONNECTING:
         user_establish(u);
@@ -282,12 +286,12 @@ static void worker_on_io(sl_loop_t *loop, uint64_t token, uint32_t events)
         user_send(u);
         break;
     case SL_USER_READING:
-        user_read(u);
+        user_read(u, hup);
         break;
     case SL_USER_IDLE:
         /* Between requests (only while stopping or after a failure): the server may close
          * the idle connection; notice it now so the next request does not need a retry. */
-        if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        if (hup)
             user_close(u, false);
         break;
     }
