@@ -117,8 +117,10 @@ int main(int argc, char **argv)
         usage_error("no host: give --host URL or set host = \"http://...\" in the scenario file");
         goto out;
     }
+    /* Name where the host came from: the flag, or the scenario file. */
+    const char *host_origin = opts.host ? "--host" : opts.file;
     if (sl_url_parse(host, &url, &err) != 0) {
-        fprintf(stderr, "stormlight: --host: %s\n", err.msg);
+        fprintf(stderr, "stormlight: %s: %s\n", host_origin, err.msg);
         goto out;
     }
     if (sl_plan_render(&plan, &url) != 0) {
@@ -126,7 +128,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (sl_endpoint_resolve(&ep, url.host, url.port, &err) != 0) {
-        fprintf(stderr, "stormlight: --host: %s\n", err.msg);
+        fprintf(stderr, "stormlight: %s: %s\n", host_origin, err.msg);
         goto out;
     }
     if (url.tls) {
