@@ -60,10 +60,55 @@ static const sl_task_t *user_pick(sl_user_t *u)
     return &plan->tasks[lo];
 }
 
+static void wait_remove(sl_user_t *u)
+{
+    sl_worker_t *w = u->w;
+    if (!u->waiting)
+        return;
+    if (u->wait_prev != SL_NO_USER)
+        w->users[u->wait_prev].wait_next = u->wait_next;
+    else
+        w->wait_head = u->wait_next;
+    if (u->wait_next != SL_NO_USER)
+        w->users[u->wait_next].wait_prev = u->wait_prev;
+    else
+        w->wait_tail = u->wait_prev;
+    u->waiting = false;
+}
+
+static void wait_push(sl_user_t *u)
+{
+    sl_worker_t *w = u->w;
+    uint32_t idx = user_index(u);
+    u->wait_next = SL_NO_USER;
+    u->wait_prev = w->wait_tail;
+    if (w->wait_tail != SL_NO_USER)
+        w->users[w->wait_tail].wait_next = idx;
+    else
+        w->wait_head = idx;
+    w->wait_tail = idx;
+    u->waiting = true;
+}
+
+/* Gives back a connect slot; the queue is pumped from a timer so that a connect that
+ * fails at once cannot recurse through the whole queue. */
+static void connect_slot_release(sl_user_t *u)
+{
+    sl_worker_t *w = u->w;
+    if (!u->connect_slot)
+        return;
+    u->connect_slot = false;
+    w->connecting--;
+    if (w->wait_head != SL_NO_USER && !sl_loop_timer_armed(&w->connect_timer))
+        sl_loop_timer_start(&w->loop, &w->connect_timer, w->loop.now_us);
+}
+
 /* Closing bumps the generation so that events already queued for the old socket are
  * recognised as stale. */
 static void user_close(sl_user_t *u, bool abortive)
 {
+    wait_remove(u);
+    connect_slot_release(u);
     sl_conn_close(&u->conn, abortive);
     u->gen++;
     u->reused = false;
@@ -209,7 +254,36 @@ static void user_establish(sl_user_t *u)
         user_fail(u, (sl_fail_t)u->conn.fail, u->conn.err, false);
         return;
     }
+    connect_slot_release(u);
     user_send(u);
+}
+
+static void user_connect(sl_user_t *u)
+{
+    sl_worker_t *w = u->w;
+    u->connect_slot = true;
+    w->connecting++;
+    if (sl_conn_open(&u->conn, w->cfg->ep) != 0) {
+        user_fail(u, (sl_fail_t)u->conn.fail, u->conn.err, false);
+        return;
+    }
+    if (sl_loop_add_fd(&w->loop, u->conn.fd, USER_TOKEN(user_index(u), u->gen)) != 0) {
+        int e = errno;
+        user_fail(u, SL_FAIL_CONNECT, e, false);
+        return;
+    }
+    user_establish(u);
+}
+
+static void worker_on_connect_pump(sl_loop_t *loop, sl_timer_t *t)
+{
+    sl_worker_t *w = loop->data;
+    (void)t;
+    while (w->wait_head != SL_NO_USER && w->connecting < SL_WORKER_MAX_CONNECTING && !w->stop) {
+        sl_user_t *u = &w->users[w->wait_head];
+        wait_remove(u);
+        user_connect(u);
+    }
 }
 
 /* Sends the current task, opening a connection first when there is none. */
@@ -220,16 +294,10 @@ static void user_begin(sl_user_t *u)
     sl_resp_start(&u->resp, u->task->is_head);
     if (u->conn.fd < 0) {
         u->state = SL_USER_CONNECTING;
-        if (sl_conn_open(&u->conn, w->cfg->ep) != 0) {
-            user_fail(u, (sl_fail_t)u->conn.fail, u->conn.err, false);
-            return;
-        }
-        if (sl_loop_add_fd(&w->loop, u->conn.fd, USER_TOKEN(user_index(u), u->gen)) != 0) {
-            int e = errno;
-            user_fail(u, SL_FAIL_CONNECT, e, false);
-            return;
-        }
-        user_establish(u);
+        if (w->connecting >= SL_WORKER_MAX_CONNECTING || w->wait_head != SL_NO_USER)
+            wait_push(u);
+        else
+            user_connect(u);
         return;
     }
     user_send(u);
@@ -386,6 +454,8 @@ int sl__worker_init(sl_worker_t *w, uint32_t index, const sl_run_cfg_t *cfg, uin
         u->timer.cb = user_on_timer;
         u->rng = splitmix64(cfg->seed ^ splitmix64(global_id + 1)) | 1;
     }
+    w->wait_head = w->wait_tail = SL_NO_USER;
+    w->connect_timer.cb = worker_on_connect_pump;
     w->spawn_timer.cb = worker_on_spawn;
     w->tick_timer.cb = worker_on_tick;
     return 0;

@@ -13,6 +13,13 @@
  * per connection. */
 #define SL_WORKER_RBUF_BYTES (64 * 1024)
 
+/* Connects in progress per worker. Spawning thousands of users at once would otherwise
+ * overflow the server's SYN and accept queues, and the dropped SYNs come back as
+ * one-second retransmits, i.e. as fake latency. Further users wait their turn in a FIFO;
+ * their wait counts in their response time, as it should. */
+#define SL_WORKER_MAX_CONNECTING 64
+#define SL_NO_USER UINT32_MAX
+
 typedef enum sl_user_state {
     SL_USER_IDLE = 0,   /* not started, or between requests */
     SL_USER_CONNECTING, /* TCP connect or TLS handshake for the current request */
@@ -34,6 +41,10 @@ typedef struct sl_user {
     uint32_t gen;            /* bumped per connection; stale events are ignored */
     uint32_t wpos;           /* bytes of the request written */
     uint8_t state;
+    uint32_t wait_prev;      /* links in the worker's connect queue, SL_NO_USER at ends */
+    uint32_t wait_next;
+    bool waiting;            /* queued for a connect slot */
+    bool connect_slot;       /* holds one of the worker's connect slots */
     bool reused;             /* the connection already carried a complete exchange */
     bool retried;            /* the current request was already retried once */
     bool started;
@@ -52,6 +63,9 @@ struct sl_worker {
     sl_stats_t *cur;
     sl_timer_t spawn_timer;
     sl_timer_t tick_timer;
+    sl_timer_t connect_timer; /* pumps the connect queue outside any user's call stack */
+    uint32_t connecting;
+    uint32_t wait_head, wait_tail;
     uint64_t next_tick_us;
     atomic_bool stop;
     /* Mailbox, guarded by mu: the reporter takes `full` and returns an emptied block in
