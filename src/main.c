@@ -109,6 +109,7 @@ int main(int argc, char **argv)
     SSL_CTX *tls = NULL;
     sl_runner_t *runner = NULL;
     sl_reporter_t *rep = NULL;
+    sl_rows_t *rows = sl_rows_new();
     const char *host = opts.host ? opts.host : plan.host;
     sl_url_t url;
     sl_endpoint_t ep;
@@ -154,8 +155,22 @@ int main(int argc, char **argv)
     if (!opts.seed_set)
         opts.seed = sl_wall_us() ^ ((uint64_t)getpid() << 32);
 
+    /* The plan's rows take ids 0..nrows-1 in order, the ids its tasks already carry. */
+    for (size_t i = 0; rows && i < plan.nrows; i++) {
+        uint32_t id;
+        if (sl_rows_intern(rows, plan.rows[i].method, plan.rows[i].name, &id) != 0 || id != i) {
+            sl_rows_free(rows);
+            rows = NULL;
+        }
+    }
+    if (!rows) {
+        usage_error("out of memory");
+        goto out;
+    }
+
     install_signals();
     sl_run_cfg_t cfg = {.plan = &plan,
+                        .rows = rows,
                         .ep = &ep,
                         .users = opts.users,
                         .spawn_rate = opts.spawn_rate,
@@ -168,7 +183,7 @@ int main(int argc, char **argv)
         usage_error(err.msg);
         goto out;
     }
-    sl_snapshot_t base = {.plan = &plan,
+    sl_snapshot_t base = {.registry = rows,
                           .host = host,
                           .started_wall_us = started_wall,
                           .duration_us = opts.duration_us,
@@ -220,6 +235,7 @@ int main(int argc, char **argv)
 out:
     sl_runner_free(runner);
     sl_reporter_free(rep);
+    sl_rows_free(rows);
     sl_tls_ctx_free(tls);
     sl_plan_dispose(&plan);
     return code;

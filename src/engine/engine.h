@@ -12,11 +12,13 @@
 
 #include "net/conn.h"
 #include "scenario/plan.h"
+#include "stats/rows.h"
 #include "stats/stats.h"
 
 /* Everything a run needs; read-only once the workers start. */
 typedef struct sl_run_cfg {
     const sl_plan_t *plan;     /* borrowed */
+    sl_rows_t *rows;           /* the run's row registry, borrowed */
     const sl_endpoint_t *ep;   /* borrowed */
     uint32_t users;
     double spawn_rate;         /* users per second */

@@ -62,8 +62,8 @@ int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
     cJSON_AddNumberToObject(root, "spawn_rate", s->spawn_rate);
     cJSON_AddNumberToObject(root, "threads", s->threads);
     cJSON *stats = cJSON_AddArrayToObject(root, "stats");
-    for (size_t i = 0; i < s->plan->nrows; i++)
-        cJSON_AddItemToArray(stats, row_json(s->plan->rows[i].method, s->plan->rows[i].name,
+    for (size_t i = 0; i < s->nrows; i++)
+        cJSON_AddItemToArray(stats, row_json(s->rows[i].method, s->rows[i].name,
                                              &s->stats->rows[i], secs));
     cJSON_AddItemToObject(root, "total", row_json("", "Aggregated", s->total, secs));
     cJSON *errors = cJSON_AddArrayToObject(root, "errors");
@@ -71,8 +71,8 @@ int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
         const sl_error_entry_t *e = &s->stats->errors[i];
         char buf[128];
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "method", s->plan->rows[e->row].method);
-        cJSON_AddStringToObject(o, "name", s->plan->rows[e->row].name);
+        cJSON_AddStringToObject(o, "method", s->rows[e->row].method);
+        cJSON_AddStringToObject(o, "name", s->rows[e->row].name);
         cJSON_AddStringToObject(o, "error",
                                 sl_fail_describe((sl_fail_t)e->kind, e->detail, buf, sizeof(buf)));
         cJSON_AddNumberToObject(o, "occurrences", (double)e->occurrences);

@@ -47,13 +47,13 @@ static int print_stats(const sl_snapshot_t *s, FILE *out, bool whole_run)
             "# reqs", "# fails", whole_run ? "req/s" : "cur req/s", "fail/s", "Med(ms)", "95%",
             "99%", "Avg", "Min", "Max");
     lines++;
-    for (size_t i = 0; i < s->plan->nrows; i++) {
+    for (size_t i = 0; i < s->nrows; i++) {
         const sl_row_stats_t *r = &s->stats->rows[i];
         double rps = whole_run ? (double)r->num_requests / secs : s->cur_rps[i];
         double fps = whole_run ? (double)r->num_failures / secs : s->cur_fail_per_s[i];
-        lines += print_row(out, s->plan->rows[i].method, s->plan->rows[i].name, r, rps, fps);
+        lines += print_row(out, s->rows[i].method, s->rows[i].name, r, rps, fps);
     }
-    size_t n = s->plan->nrows;
+    size_t n = s->nrows;
     double rps = whole_run ? (double)s->total->num_requests / secs : s->cur_rps[n];
     double fps = whole_run ? (double)s->total->num_failures / secs : s->cur_fail_per_s[n];
     fprintf(out, "%.*s\n", 140, "-------------------------------------------------------------------"
@@ -102,12 +102,12 @@ void sl_report_summary(const sl_snapshot_t *s, FILE *out)
     for (int p = 0; p < SL_REPORT_NPCTS; p++)
         fprintf(out, " %8s", sl_report_pct_keys[p]);
     fprintf(out, " %9s\n", "# reqs");
-    for (size_t i = 0; i <= s->plan->nrows; i++) {
-        bool total = i == s->plan->nrows;
+    for (size_t i = 0; i <= s->nrows; i++) {
+        bool total = i == s->nrows;
         const sl_row_stats_t *r = total ? s->total : &s->stats->rows[i];
         char nb[48];
-        fprintf(out, "%-7s %-32s", total ? "" : s->plan->rows[i].method,
-                fit(total ? "Aggregated" : s->plan->rows[i].name, nb, 32));
+        fprintf(out, "%-7s %-32s", total ? "" : s->rows[i].method,
+                fit(total ? "Aggregated" : s->rows[i].name, nb, 32));
         for (int p = 0; p < SL_REPORT_NPCTS; p++)
             fprintf(out, " %8.2f", ms(sl_hist_percentile(&r->latency, sl_report_pcts[p])));
         fprintf(out, " %9" PRIu64 "\n", r->num_requests);
@@ -119,7 +119,7 @@ void sl_report_summary(const sl_snapshot_t *s, FILE *out)
             const sl_error_entry_t *e = &s->stats->errors[i];
             char buf[128], nb[48];
             fprintf(out, "%12" PRIu64 "  %-7s %-32s %s\n", e->occurrences,
-                    s->plan->rows[e->row].method, fit(s->plan->rows[e->row].name, nb, 32),
+                    s->rows[e->row].method, fit(s->rows[e->row].name, nb, 32),
                     sl_fail_describe((sl_fail_t)e->kind, e->detail, buf, sizeof(buf)));
         }
     }

@@ -19,7 +19,61 @@ struct sl_reporter {
     uint64_t last_tick_us;
     double *rps;
     double *fps;
+    sl_row_t *names;
 };
+
+/* Follows the registry: rows registered since the last tick get names, statistics and
+ * rate columns. The ring is re-laid with the new width, old columns kept. */
+static int follow_rows(sl_reporter_t *rep)
+{
+    uint32_t n = sl_rows_count(rep->snap.registry);
+    if (n <= rep->nrows && rep->names)
+        return 0;
+    size_t old_cols = rep->nrows + 1, cols = (size_t)n + 1;
+    uint64_t *req = calloc(SL_RATE_WINDOW_S * cols, sizeof(uint64_t));
+    uint64_t *fail = calloc(SL_RATE_WINDOW_S * cols, sizeof(uint64_t));
+    double *rps = calloc(cols, sizeof(double));
+    double *fps = calloc(cols, sizeof(double));
+    sl_row_t *names = realloc(rep->names, cols * sizeof(*names));
+    if (!req || !fail || !rps || !fps || !names || sl_stats_reserve(rep->cum, n) != 0 ||
+        sl_stats_reserve(rep->interval, n) != 0) {
+        free(req);
+        free(fail);
+        free(rps);
+        free(fps);
+        if (names)
+            rep->names = names;
+        return SL_ENOMEM;
+    }
+    for (uint32_t slot = 0; slot < SL_RATE_WINDOW_S && rep->ring_req; slot++) {
+        for (size_t c = 0; c + 1 < old_cols; c++) {
+            req[slot * cols + c] = rep->ring_req[slot * old_cols + c];
+            fail[slot * cols + c] = rep->ring_fail[slot * old_cols + c];
+        }
+        req[slot * cols + n] = rep->ring_req[slot * old_cols + old_cols - 1];
+        fail[slot * cols + n] = rep->ring_fail[slot * old_cols + old_cols - 1];
+    }
+    for (uint32_t i = rep->nrows; i < n; i++) {
+        const char *m, *nm;
+        sl_rows_get(rep->snap.registry, i, &m, &nm);
+        names[i] = (sl_row_t){(char *)m, (char *)nm};
+    }
+    free(rep->ring_req);
+    free(rep->ring_fail);
+    free(rep->rps);
+    free(rep->fps);
+    rep->ring_req = req;
+    rep->ring_fail = fail;
+    rep->rps = rps;
+    rep->fps = fps;
+    rep->names = names;
+    rep->nrows = n;
+    rep->snap.rows = names;
+    rep->snap.nrows = n;
+    rep->snap.cur_rps = rps;
+    rep->snap.cur_fail_per_s = fps;
+    return 0;
+}
 
 sl_reporter_t *sl_reporter_new(const sl_snapshot_t *base)
 {
@@ -27,24 +81,16 @@ sl_reporter_t *sl_reporter_new(const sl_snapshot_t *base)
     if (!rep)
         return NULL;
     rep->snap = *base;
-    rep->nrows = (uint32_t)base->plan->nrows;
-    size_t cols = rep->nrows + 1;
-    rep->cum = sl_stats_new(rep->nrows);
-    rep->interval = sl_stats_new(rep->nrows);
-    rep->ring_req = calloc(SL_RATE_WINDOW_S * cols, sizeof(uint64_t));
-    rep->ring_fail = calloc(SL_RATE_WINDOW_S * cols, sizeof(uint64_t));
+    rep->cum = sl_stats_new(0);
+    rep->interval = sl_stats_new(0);
     rep->ring_len_us = calloc(SL_RATE_WINDOW_S, sizeof(uint64_t));
-    rep->rps = calloc(cols, sizeof(double));
-    rep->fps = calloc(cols, sizeof(double));
-    if (!rep->cum || !rep->interval || !rep->ring_req || !rep->ring_fail || !rep->ring_len_us ||
-        !rep->rps || !rep->fps || sl_hist_init(&rep->total.latency) != 0) {
+    if (!rep->cum || !rep->interval || !rep->ring_len_us ||
+        sl_hist_init(&rep->total.latency) != 0 || follow_rows(rep) != 0) {
         sl_reporter_free(rep);
         return NULL;
     }
     rep->snap.stats = rep->cum;
     rep->snap.total = &rep->total;
-    rep->snap.cur_rps = rep->rps;
-    rep->snap.cur_fail_per_s = rep->fps;
     return rep;
 }
 
@@ -60,6 +106,7 @@ void sl_reporter_free(sl_reporter_t *rep)
     free(rep->ring_len_us);
     free(rep->rps);
     free(rep->fps);
+    free(rep->names);
     free(rep);
 }
 
@@ -70,6 +117,9 @@ sl_stats_t *sl_reporter_interval(sl_reporter_t *rep)
 
 void sl_reporter_tick(sl_reporter_t *rep, uint64_t elapsed_us, uint32_t users_running)
 {
+    follow_rows(rep); /* on failure the new rows wait for the next tick */
+    if (sl_stats_reserve(rep->interval, rep->nrows) != 0)
+        return;
     size_t cols = rep->nrows + 1;
     uint64_t *req = &rep->ring_req[rep->ring_pos * cols];
     uint64_t *fail = &rep->ring_fail[rep->ring_pos * cols];

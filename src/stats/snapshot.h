@@ -9,13 +9,16 @@
 #include <stdint.h>
 
 #include "scenario/plan.h"
+#include "stats/rows.h"
 #include "stats/stats.h"
 
 /* Current rates are averaged over this many most recent one-second intervals. */
 #define SL_RATE_WINDOW_S 10
 
 typedef struct sl_snapshot {
-    const sl_plan_t *plan;       /* row names: plan->rows[i] */
+    sl_rows_t *registry;         /* where row names come from (borrowed) */
+    const sl_row_t *rows;        /* names of rows 0..nrows-1 */
+    size_t nrows;                /* rows in this snapshot; stats has at least as many */
     const sl_stats_t *stats;     /* cumulative since the start */
     const sl_row_stats_t *total; /* all rows summed */
     const double *cur_rps;       /* per row, then the total at [nrows] */
@@ -33,8 +36,8 @@ typedef struct sl_snapshot {
 
 typedef struct sl_reporter sl_reporter_t;
 
-/* Makes a reporter for a plan; the snapshot fields that describe the run are copied from
- * `base` (plan, host, duration, users_target, spawn_rate, threads, started_wall_us). */
+/* Makes a reporter; the snapshot fields that describe the run are copied from `base`
+ * (registry, host, duration, users_target, spawn_rate, threads, started_wall_us). */
 sl_reporter_t *sl_reporter_new(const sl_snapshot_t *base);
 void sl_reporter_free(sl_reporter_t *rep);
 

@@ -101,22 +101,31 @@ const char *sl_fail_describe(sl_fail_t kind, int detail, char *buf, size_t len)
     return buf;
 }
 
+int sl_stats_reserve(sl_stats_t *s, uint32_t nrows)
+{
+    if (nrows <= s->nrows)
+        return 0;
+    sl_row_stats_t *rows = realloc(s->rows, nrows * sizeof(*rows));
+    if (!rows)
+        return SL_ENOMEM;
+    s->rows = rows;
+    for (uint32_t i = s->nrows; i < nrows; i++) {
+        memset(&rows[i], 0, sizeof(rows[i]));
+        if (sl_hist_init(&rows[i].latency) != 0)
+            return SL_ENOMEM;
+        s->nrows = i + 1;
+    }
+    return 0;
+}
+
 sl_stats_t *sl_stats_new(uint32_t nrows)
 {
     sl_stats_t *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
-    s->nrows = nrows;
-    s->rows = calloc(nrows ? nrows : 1, sizeof(*s->rows));
-    if (!s->rows) {
-        free(s);
+    if (sl_stats_reserve(s, nrows) != 0) {
+        sl_stats_free(s);
         return NULL;
-    }
-    for (uint32_t i = 0; i < nrows; i++) {
-        if (sl_hist_init(&s->rows[i].latency) != 0) {
-            sl_stats_free(s);
-            return NULL;
-        }
     }
     return s;
 }
@@ -182,6 +191,7 @@ void sl_stats_error(sl_stats_t *s, uint32_t row, sl_fail_t kind, int detail, uin
 
 void sl_stats_merge(sl_stats_t *dst, const sl_stats_t *src)
 {
+    sl_stats_reserve(dst, src->nrows);
     for (uint32_t i = 0; i < dst->nrows && i < src->nrows; i++) {
         sl_row_stats_t *d = &dst->rows[i];
         const sl_row_stats_t *r = &src->rows[i];

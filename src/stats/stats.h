@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sl.h"
 #include "stats/hist.h"
 
 /* Failure categories. Each failed request gets exactly one; `detail` refines it (the
@@ -55,7 +56,7 @@ typedef struct sl_error_entry {
 #define SL_STATS_MAX_ERRORS 256
 
 typedef struct sl_stats {
-    uint32_t nrows;
+    uint32_t nrows;          /* rows allocated (with histograms); grows on demand */
     sl_row_stats_t *rows;
     sl_error_entry_t *errors;
     uint32_t nerrors, errors_cap;
@@ -65,16 +66,21 @@ typedef struct sl_stats {
 
 /* Allocates a block for nrows rows (each with its histogram). NULL on out of memory. */
 sl_stats_t *sl_stats_new(uint32_t nrows);
+/* Grows the block to at least nrows rows. Allocates; called only when a row id is met
+ * for the first time in this block. Returns 0 or SL_ENOMEM. */
+int sl_stats_reserve(sl_stats_t *s, uint32_t nrows);
 void sl_stats_free(sl_stats_t *s);
 /* Zeroes every counter and histogram, keeping the memory. */
 void sl_stats_reset(sl_stats_t *s);
-/* Adds src into dst (same nrows). Exact. */
+/* Adds src into dst (growing dst to src's rows). Exact. */
 void sl_stats_merge(sl_stats_t *dst, const sl_stats_t *src);
 
 /* Records one completed request. Hot path: no allocation. */
 static inline void sl_stats_record(sl_stats_t *s, uint32_t row, uint64_t latency_us,
                                    uint64_t bytes, bool failed)
 {
+    if (SL_UNLIKELY(row >= s->nrows) && sl_stats_reserve(s, row + 1) != 0)
+        return; /* out of memory: the request cannot be recorded */
     sl_row_stats_t *r = &s->rows[row];
     r->num_requests++;
     r->num_failures += failed;
