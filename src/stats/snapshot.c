@@ -10,6 +10,11 @@ struct sl_reporter {
     sl_stats_t *cum;
     sl_stats_t *interval;
     sl_row_stats_t total;
+    /* The interval folded at the last tick, kept whole until the next one, and its sum. */
+    sl_stats_t *last;
+    sl_row_stats_t last_total;
+    sl_history_point_t *history;
+    size_t nhistory, history_cap;
     uint32_t nrows;
     /* Ring of per-second request and failure counts, nrows + 1 (total) per slot. */
     uint64_t *ring_req;
@@ -36,7 +41,7 @@ static int follow_rows(sl_reporter_t *rep)
     double *fps = calloc(cols, sizeof(double));
     sl_row_t *names = realloc(rep->names, cols * sizeof(*names));
     if (!req || !fail || !rps || !fps || !names || sl_stats_reserve(rep->cum, n) != 0 ||
-        sl_stats_reserve(rep->interval, n) != 0) {
+        sl_stats_reserve(rep->interval, n) != 0 || sl_stats_reserve(rep->last, n) != 0) {
         free(req);
         free(fail);
         free(rps);
@@ -75,6 +80,34 @@ static int follow_rows(sl_reporter_t *rep)
     return 0;
 }
 
+/* One history point from the interval just folded (rep->last_total). A failed allocation
+ * drops the point: the history is a report, not an invariant. */
+static void append_history(sl_reporter_t *rep, uint64_t elapsed_us, uint64_t interval_us,
+                           uint32_t users)
+{
+    if (rep->nhistory == rep->history_cap) {
+        size_t cap = rep->history_cap ? rep->history_cap * 2 : 64;
+        sl_history_point_t *h = realloc(rep->history, cap * sizeof(*h));
+        if (!h)
+            return;
+        rep->history = h;
+        rep->history_cap = cap;
+    }
+    const sl_row_stats_t *t = &rep->last_total;
+    rep->history[rep->nhistory++] = (sl_history_point_t){
+        .elapsed_us = elapsed_us,
+        .interval_us = interval_us,
+        .users = users,
+        .requests = t->num_requests,
+        .failures = t->num_failures,
+        .p50_us = sl_hist_percentile(&t->latency, 50),
+        .p95_us = sl_hist_percentile(&t->latency, 95),
+        .p99_us = sl_hist_percentile(&t->latency, 99),
+    };
+    rep->snap.history = rep->history;
+    rep->snap.nhistory = rep->nhistory;
+}
+
 sl_reporter_t *sl_reporter_new(const sl_snapshot_t *base)
 {
     sl_reporter_t *rep = calloc(1, sizeof(*rep));
@@ -83,14 +116,18 @@ sl_reporter_t *sl_reporter_new(const sl_snapshot_t *base)
     rep->snap = *base;
     rep->cum = sl_stats_new(0);
     rep->interval = sl_stats_new(0);
+    rep->last = sl_stats_new(0);
     rep->ring_len_us = calloc(SL_RATE_WINDOW_S, sizeof(uint64_t));
-    if (!rep->cum || !rep->interval || !rep->ring_len_us ||
-        sl_hist_init(&rep->total.latency) != 0 || follow_rows(rep) != 0) {
+    if (!rep->cum || !rep->interval || !rep->last || !rep->ring_len_us ||
+        sl_hist_init(&rep->total.latency) != 0 || sl_hist_init(&rep->last_total.latency) != 0 ||
+        follow_rows(rep) != 0) {
         sl_reporter_free(rep);
         return NULL;
     }
     rep->snap.stats = rep->cum;
     rep->snap.total = &rep->total;
+    rep->snap.interval = rep->last;
+    rep->snap.interval_total = &rep->last_total;
     return rep;
 }
 
@@ -100,7 +137,10 @@ void sl_reporter_free(sl_reporter_t *rep)
         return;
     sl_stats_free(rep->cum);
     sl_stats_free(rep->interval);
+    sl_stats_free(rep->last);
     sl_hist_dispose(&rep->total.latency);
+    sl_hist_dispose(&rep->last_total.latency);
+    free(rep->history);
     free(rep->ring_req);
     free(rep->ring_fail);
     free(rep->ring_len_us);
@@ -118,8 +158,10 @@ sl_stats_t *sl_reporter_interval(sl_reporter_t *rep)
 void sl_reporter_tick(sl_reporter_t *rep, uint64_t elapsed_us, uint32_t users_running)
 {
     follow_rows(rep); /* on failure the new rows wait for the next tick */
-    if (sl_stats_reserve(rep->interval, rep->nrows) != 0)
+    if (sl_stats_reserve(rep->interval, rep->nrows) != 0 ||
+        sl_stats_reserve(rep->last, rep->nrows) != 0)
         return;
+    uint64_t interval_start_us = rep->last_tick_us;
     size_t cols = rep->nrows + 1;
     uint64_t *req = &rep->ring_req[rep->ring_pos * cols];
     uint64_t *fail = &rep->ring_fail[rep->ring_pos * cols];
@@ -151,8 +193,19 @@ void sl_reporter_tick(sl_reporter_t *rep, uint64_t elapsed_us, uint32_t users_ru
     }
 
     sl_stats_merge(rep->cum, rep->interval);
+    /* The folded interval stays readable until the next tick; the previous one, emptied,
+     * collects the next second. A swap, so no histogram is copied. */
+    sl_stats_t *done = rep->interval;
+    rep->interval = rep->last;
+    rep->last = done;
     sl_stats_reset(rep->interval);
     sl_stats_total(rep->cum, &rep->total);
+    sl_stats_total(rep->last, &rep->last_total);
+    rep->snap.interval = rep->last;
+    rep->snap.interval_start_us = interval_start_us;
+    append_history(rep, elapsed_us,
+                   elapsed_us > interval_start_us ? elapsed_us - interval_start_us : 0,
+                   users_running);
     rep->snap.elapsed_us = elapsed_us;
     rep->snap.users_running = users_running;
 }

@@ -15,6 +15,20 @@
 /* Current rates are averaged over this many most recent one-second intervals. */
 #define SL_RATE_WINDOW_S 10
 
+/* One reporting interval (about a second) of the whole run, kept for the run's history
+ * (the JSON "history", the HTML charts). Rates are over the interval's real length;
+ * percentiles are of the response times completed in the interval (0 when none). */
+typedef struct sl_history_point {
+    uint64_t elapsed_us;  /* end of the interval, since t0 */
+    uint64_t interval_us; /* its length */
+    uint32_t users;       /* running at its end */
+    uint64_t requests;    /* completed in the interval */
+    uint64_t failures;
+    uint64_t p50_us, p95_us, p99_us;
+} sl_history_point_t;
+
+struct sl_thresholds;
+
 typedef struct sl_snapshot {
     sl_rows_t *registry;         /* where row names come from (borrowed) */
     const sl_row_t *rows;        /* names of rows 0..nrows-1 */
@@ -31,13 +45,25 @@ typedef struct sl_snapshot {
     uint32_t users_target;
     double spawn_rate;
     uint32_t threads;
+    /* The run's --threshold set (borrowed, NULL when none), so that every report can
+     * evaluate it on the final snapshot; see report/threshold.h. */
+    const struct sl_thresholds *thresholds;
+    /* The last tick's interval alone (per second, before it was merged into `stats`):
+     * rows 0..nrows-1 and their sum. Valid until the next tick. */
+    const sl_stats_t *interval;
+    const sl_row_stats_t *interval_total;
+    uint64_t interval_start_us; /* since t0 */
+    /* One point per tick since the start, oldest first. */
+    const sl_history_point_t *history;
+    size_t nhistory;
     bool final;
 } sl_snapshot_t;
 
 typedef struct sl_reporter sl_reporter_t;
 
 /* Makes a reporter; the snapshot fields that describe the run are copied from `base`
- * (registry, host, duration, users_target, spawn_rate, threads, started_wall_us). */
+ * (registry, host, duration, users_target, spawn_rate, threads, started_wall_us,
+ * thresholds). */
 sl_reporter_t *sl_reporter_new(const sl_snapshot_t *base);
 void sl_reporter_free(sl_reporter_t *rep);
 
@@ -45,7 +71,9 @@ void sl_reporter_free(sl_reporter_t *rep);
 sl_stats_t *sl_reporter_interval(sl_reporter_t *rep);
 
 /* Folds the interval block (filled by sl_runner_collect since the last tick) into the
- * cumulative statistics and the rate window, then empties it. */
+ * cumulative statistics, the rate window and the history, then empties it. Until the next
+ * tick the snapshot's `interval` still shows that block (the per-second view the CSV
+ * history and the HDR log are written from). */
 void sl_reporter_tick(sl_reporter_t *rep, uint64_t elapsed_us, uint32_t users_running);
 
 /* The current snapshot. */
