@@ -49,6 +49,12 @@ static int on_headers_complete(llhttp_t *p)
 {
     sl_resp_t *r = RESP(p);
     r->status = (uint16_t)p->status_code;
+    /* llhttp takes any three digits; RFC 9110 15 makes codes outside 100..599 invalid,
+     * and "020" must not count as a success. */
+    if (r->status < 100 || r->status > 599) {
+        r->fail = SL_FAIL_MALFORMED;
+        return -1;
+    }
     /* 1 tells llhttp that no body follows, whatever the headers say: a response to HEAD,
      * an interim 1xx, 204 and 304 (RFC 9110 6.4.1; llhttp 8 does not infer 304 itself). */
     uint16_t st = r->status;

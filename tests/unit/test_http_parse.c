@@ -59,6 +59,11 @@ static const resp_case_t cases[] = {
      0, false, false, SL_RESP_ERROR, 200, 0, SL_FAIL_MALFORMED, false},
     {"not http at all", "SSH-2.0-OpenSSH_9.2\r\n", 0, false, false, SL_RESP_ERROR, 0, 0,
      SL_FAIL_MALFORMED, false},
+    /* Found by fuzz_response: llhttp accepts any three digits as a status. */
+    {"status below 100", "HTTP/1.1 020 OK\r\nContent-Length: 0\r\n\r\n", 0, false, false,
+     SL_RESP_ERROR, 20, 0, SL_FAIL_MALFORMED, false},
+    {"status above 599", "HTTP/1.1 600 Odd\r\nContent-Length: 0\r\n\r\n", 0, false, false,
+     SL_RESP_ERROR, 600, 0, SL_FAIL_MALFORMED, false},
 };
 
 static sl_resp_result_t feed_split(sl_resp_t *r, const resp_case_t *c, size_t chunk)
