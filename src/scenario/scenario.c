@@ -884,6 +884,33 @@ static void set_lua_error(struct load_ctx *c, const char *msg)
     sl_err_set(c->err, "%s", msg);
 }
 
+/* An endless loop in a scenario file would hang the tool before the test starts, so the
+ * file's code runs on a budget of VM instructions (100 million, about a second; real files
+ * use thousands). 0 means no budget. */
+static int instruction_limit = 100000000;
+
+void sl_scenario_set_instruction_limit(int max_instructions)
+{
+    instruction_limit = max_instructions > 0 ? max_instructions : 0;
+}
+
+/* Count hook: the budget is spent. From now on every instruction of the main thread and
+ * of this one fails, so neither a pcall nor a fresh coroutine lets the script carry on.
+ * msgh adds the file and the line being run. */
+static void on_budget_spent(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    lua_State *main_thread = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    if (main_thread)
+        lua_sethook(main_thread, on_budget_spent, LUA_MASKCOUNT, 1);
+    lua_sethook(L, on_budget_spent, LUA_MASKCOUNT, 1);
+    lua_pushfstring(L, "scenario took too long to load (over %d Lua instructions: an endless "
+                       "loop?)", instruction_limit);
+    lua_error(L);
+}
+
 /* Everything that touches Lua, run under lua_pcall so that even an allocation failure
  * while opening the libraries is an error code, not a panic. */
 static int run(lua_State *L)
@@ -920,8 +947,12 @@ static int run(lua_State *L)
         return 0;
     }
     int st = luaL_loadbufferx(L, src, len, c->chunkname, "t");
-    if (st == LUA_OK)
+    if (st == LUA_OK) {
+        if (instruction_limit > 0)
+            lua_sethook(L, on_budget_spent, LUA_MASKCOUNT, instruction_limit);
         st = lua_pcall(L, 0, 0, h);
+        lua_sethook(L, NULL, 0, 0);
+    }
     if (st == LUA_ERRMEM) {
         c->rc = SL_ENOMEM;
         sl_err_set(c->err, "%s: out of memory", c->file);

@@ -313,6 +313,37 @@ Test(scenario, errors)
     }
 }
 
+/* An endless loop while loading ends with a message at its line, even when the script
+ * catches errors or loops inside coroutines; the default budget leaves real files alone. */
+Test(scenario, endless_loop_is_cut)
+{
+    static const char *const loops[] = {
+        "local x = 0\nwhile true do x = x + 1 end\n",
+        "for i = 1, 3 do\n  pcall(function() while true do end end)\nend\nwhile true do end\n",
+        "while true do\n  coroutine.wrap(function() while true do end end)()\nend\n",
+        "local ok = pcall(function() while true do end end)\n"
+        "endpoints = {Task{'GET', '/'}}\n",
+    };
+    sl_scenario_set_instruction_limit(1000000);
+    for (size_t i = 0; i < SL_ARRAY_LEN(loops); i++) {
+        sl_plan_t plan;
+        sl_err_t err;
+        cr_expect_eq(load(loops[i], &plan, &err), SL_EINVAL, "case %zu", i);
+        cr_expect(strncmp(err.msg, CHUNK ":", strlen(CHUNK ":")) == 0, "case %zu: %s", i,
+                  err.msg);
+        cr_expect(strstr(err.msg, "scenario took too long to load"), "case %zu: %s", i, err.msg);
+    }
+    sl_scenario_set_instruction_limit(100000000);
+
+    sl_plan_t plan;
+    sl_err_t err;
+    cr_assert_eq(load("local t = {}\nfor i = 1, 100000 do t[i] = i * 2 end\n"
+                      "endpoints = {Task{'GET', '/'}}\n",
+                      &plan, &err),
+                 SL_OK, "%s", err.msg);
+    sl_plan_dispose(&plan);
+}
+
 Test(scenario, cycle_and_depth)
 {
     sl_plan_t plan;
