@@ -41,6 +41,17 @@ tsan:
 	cmake --build build-tsan -j $(JOBS)
 	cd build-tsan && ctest --output-on-failure -j 1 -R e2e
 
+# libFuzzer targets (tests/fuzz/fuzz_*.c), built with clang-14 in build-fuzz and run
+# FUZZ_SECONDS each from their seed corpora (tests/fuzz/run.sh).
+FUZZ_SECONDS ?= 20
+FUZZ_TARGETS = $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
+fuzz:
+	@scripts/install-deps.sh fuzz
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_C_COMPILER=clang-14 -DSL_FUZZ=ON
+	cmake --build build-fuzz -j $(JOBS) --target $(FUZZ_TARGETS)
+	tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 bench:
 	@scripts/install-deps.sh bench
 	@$(MAKE) --no-print-directory build
