@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cli/url.h"
 #include "net/conn.h"
 #include "scenario/plan.h"
 #include "stats/rows.h"
@@ -20,12 +21,16 @@ typedef struct sl_run_cfg {
     const sl_plan_t *plan;     /* borrowed */
     sl_rows_t *rows;           /* the run's row registry, borrowed */
     const sl_endpoint_t *ep;   /* borrowed */
+    const sl_url_t *url;       /* the base URL, for scripted requests (borrowed) */
     uint32_t users;
     double spawn_rate;         /* users per second */
     uint32_t threads;
     uint64_t timeout_us;
     uint64_t duration_us;      /* 0: until stopped */
     uint64_t seed;
+    uint64_t stop_timeout_us;  /* how long on_stop may run after the stop */
+    const uint16_t *class_of_user; /* scripted plans: class index per global user id */
+    sl_rows_t *texts;          /* interned messages of script failures and exceptions */
 } sl_run_cfg_t;
 
 typedef struct sl_runner sl_runner_t;

@@ -7,6 +7,8 @@
  * previous response completes. */
 #include "engine/worker.h"
 
+#include "engine/script.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,11 @@ static void user_next(sl_user_t *u);
 static void user_send(sl_user_t *u);
 static void user_begin(sl_user_t *u);
 
+uint32_t sl__user_index(const sl_user_t *u)
+{
+    return (uint32_t)(u - u->w->users);
+}
+
 static inline uint32_t user_index(const sl_user_t *u)
 {
     return (uint32_t)(u - u->w->users);
@@ -25,12 +32,22 @@ static inline uint32_t user_index(const sl_user_t *u)
 
 /* splitmix64: seeds each user's xorshift state from the run seed and the user's id, so
  * a user's sequence of tasks does not depend on which thread runs it. */
-static uint64_t splitmix64(uint64_t x)
+uint64_t sl__splitmix64(uint64_t x);
+uint64_t sl__splitmix64(uint64_t x)
 {
     x += 0x9e3779b97f4a7c15ULL;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
     x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
     return x ^ (x >> 31);
+}
+
+uint64_t sl__user_rand(sl_user_t *u)
+{
+    uint64_t x = u->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return u->rng = x;
 }
 
 static inline uint64_t user_rand(sl_user_t *u)
@@ -128,28 +145,44 @@ static void user_arm_timeout(sl_user_t *u)
         sl_loop_timer_start(&u->w->loop, &u->timer, u->deadline_us);
 }
 
-static void user_finish(sl_user_t *u, uint64_t bytes, sl_fail_t fail, int detail)
+/* Records a finished request of a Task{} user. */
+static void user_record(sl_user_t *u, sl_fail_t fail, int detail)
 {
     sl_worker_t *w = u->w;
     uint64_t now = sl_loop_update_now(&w->loop);
     uint64_t lat = now > u->intended_us ? now - u->intended_us : 0;
-    sl_stats_record(w->cur, u->task->row, lat, bytes, fail != SL_FAIL_NONE);
+    sl_stats_record(w->cur, u->task->row, lat, u->resp.body_bytes, fail != SL_FAIL_NONE);
     if (fail != SL_FAIL_NONE)
         sl_stats_error(w->cur, u->task->row, fail, detail, 1);
-    u->state = SL_USER_IDLE;
 }
 
-/* A request failed before a complete response: count it, drop the connection, and start
- * the next request from the timer queue rather than recursively, so a server that refuses
- * every connection cannot drive the stack deep. */
-static void user_fail(sl_user_t *u, sl_fail_t fail, int detail, bool abortive)
+/* The exchange is over; broken: it ended without a complete response and the connection
+ * is already closed. A Task{} user records and goes on at once, or, after a broken
+ * exchange, from the timer queue rather than recursively, so a server that refuses every
+ * connection cannot drive the stack deep. A scripted user hands the outcome to its
+ * coroutine. */
+static void user_done(sl_user_t *u, sl_fail_t fail, int detail, bool broken)
 {
-    user_finish(u, u->resp.body_bytes, fail, detail);
-    user_close(u, abortive);
+    u->state = SL_USER_IDLE;
+    if (u->script) {
+        sl__script_done(u, fail, detail, broken);
+        return;
+    }
+    user_record(u, fail, detail);
+    if (!broken) {
+        user_next(u);
+        return;
+    }
     if (u->w->stop)
         return;
     u->deadline_us = 0; /* marks "start the next request when the timer fires" */
     sl_loop_timer_start(&u->w->loop, &u->timer, u->w->loop.now_us);
+}
+
+static void user_fail(sl_user_t *u, sl_fail_t fail, int detail, bool abortive)
+{
+    user_close(u, abortive);
+    user_done(u, fail, detail, true);
 }
 
 /* The contract's retry rule: a request on a reused keep-alive connection that the server
@@ -174,9 +207,8 @@ static void user_conn_error(sl_user_t *u, bool eof)
         sl_resp_result_t rr = sl_resp_eof(&u->resp);
         if (rr == SL_RESP_DONE) {
             uint16_t st = u->resp.status;
-            user_finish(u, u->resp.body_bytes, st >= 400 ? SL_FAIL_HTTP : SL_FAIL_NONE, st);
             user_close(u, false);
-            user_next(u);
+            user_done(u, st >= 400 ? SL_FAIL_HTTP : SL_FAIL_NONE, st, false);
             return;
         }
         user_fail(u, (sl_fail_t)u->resp.fail, 0, false);
@@ -207,14 +239,13 @@ static void user_read(sl_user_t *u, bool hup)
         }
         if (rr == SL_RESP_DONE) {
             uint16_t st = u->resp.status;
-            user_finish(u, u->resp.body_bytes, st >= 400 ? SL_FAIL_HTTP : SL_FAIL_NONE, st);
             /* A server that already closed its end cannot take the next request: open a
              * fresh connection rather than provoke a reset and a retry. */
             if (!u->resp.keep_alive || u->resp.trailing || hup)
                 user_close(u, false);
             else
                 u->reused = true;
-            user_next(u);
+            user_done(u, st >= 400 ? SL_FAIL_HTTP : SL_FAIL_NONE, st, false);
             return;
         }
         /* A short read on TCP means the socket was drained: the next byte brings a new
@@ -279,7 +310,8 @@ static void worker_on_connect_pump(sl_loop_t *loop, sl_timer_t *t)
 {
     sl_worker_t *w = loop->data;
     (void)t;
-    while (w->wait_head != SL_NO_USER && w->connecting < SL_WORKER_MAX_CONNECTING && !w->stop) {
+    while (w->wait_head != SL_NO_USER && w->connecting < SL_WORKER_MAX_CONNECTING &&
+           (!w->stop || w->stopping)) {
         sl_user_t *u = &w->users[w->wait_head];
         wait_remove(u);
         user_connect(u);
@@ -292,6 +324,8 @@ static void user_begin(sl_user_t *u)
     sl_worker_t *w = u->w;
     u->wpos = 0;
     sl_resp_start(&u->resp, u->task->is_head);
+    if (u->script)
+        sl__script_capture(u);
     if (u->conn.fd < 0) {
         u->state = SL_USER_CONNECTING;
         if (w->connecting >= SL_WORKER_MAX_CONNECTING || w->wait_head != SL_NO_USER)
@@ -303,7 +337,15 @@ static void user_begin(sl_user_t *u)
     user_send(u);
 }
 
-/* Starts the user's next request at once (closed model, no wait between tasks). */
+void sl__user_send(sl_user_t *u, uint64_t timeout_us)
+{
+    u->deadline_us = u->intended_us + timeout_us;
+    u->retried = false;
+    user_arm_timeout(u);
+    user_begin(u);
+}
+
+/* Starts a Task{} user's next request at once (closed model, no wait between tasks). */
 static void user_next(sl_user_t *u)
 {
     sl_worker_t *w = u->w;
@@ -311,20 +353,17 @@ static void user_next(sl_user_t *u)
         return;
     u->task = user_pick(u);
     u->intended_us = w->loop.now_us;
-    u->deadline_us = u->intended_us + w->cfg->timeout_us;
-    u->retried = false;
-    user_arm_timeout(u);
-    user_begin(u);
+    sl__user_send(u, w->cfg->timeout_us);
 }
 
 static void user_on_timer(sl_loop_t *loop, sl_timer_t *t)
 {
     sl_user_t *u = (sl_user_t *)((char *)t - offsetof(sl_user_t, timer));
     (void)loop;
-    if (u->w->stop)
+    if (u->w->stop && !u->w->stopping)
         return;
     if (!user_in_request(u)) {
-        if (u->deadline_us == 0)
+        if (u->deadline_us == 0 && !u->script)
             user_next(u); /* scheduled after a failure */
         return;
     }
@@ -379,7 +418,10 @@ static void worker_on_spawn(sl_loop_t *loop, sl_timer_t *t)
     while (w->nstarted < w->nusers && spawn_time(w, w->nstarted) <= loop->now_us && !w->stop) {
         sl_user_t *u = &w->users[w->nstarted++];
         u->started = true;
-        user_next(u);
+        if (w->sw)
+            sl__script_user_start(u);
+        else
+            user_next(u);
         sl_loop_update_now(loop);
     }
     if (w->nstarted < w->nusers && !w->stop)
@@ -415,16 +457,52 @@ static void worker_on_tick(sl_loop_t *loop, sl_timer_t *t)
     sl_loop_timer_start(loop, t, w->next_tick_us);
 }
 
+/* Counts the requests in flight; scripted users' are abandoned (their connections
+ * closed) so that on_stop can run. */
+static uint64_t worker_count_in_flight(sl_worker_t *w, bool abandon)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < w->nstarted; i++) {
+        sl_user_t *u = &w->users[i];
+        if (!user_in_request(u))
+            continue;
+        n++;
+        if (abandon) {
+            user_close(u, true);
+            u->state = SL_USER_IDLE;
+        }
+    }
+    return n;
+}
+
+static void worker_on_stop_timeout(sl_loop_t *loop, sl_timer_t *t)
+{
+    sl_worker_t *w = loop->data;
+    (void)t;
+    /* on_stop ran out of time: what it still had in flight is counted, not waited for. */
+    w->cur->in_flight_at_stop += worker_count_in_flight(w, false);
+    loop->stop = true;
+}
+
+void sl__worker_stopped(sl_worker_t *w)
+{
+    w->cur->in_flight_at_stop += worker_count_in_flight(w, false);
+    w->loop.stop = true;
+}
+
 static void worker_on_wake(sl_loop_t *loop)
 {
     sl_worker_t *w = loop->data;
-    if (!atomic_load(&w->stop))
+    if (!atomic_load(&w->stop) || w->stopping)
         return;
-    /* Stop: no new request starts; whatever is in flight is counted, not waited for. */
-    uint64_t in_flight = 0;
-    for (uint32_t i = 0; i < w->nstarted; i++)
-        in_flight += user_in_request(&w->users[i]);
-    w->cur->in_flight_at_stop += in_flight;
+    /* Stop: no new iteration starts; whatever is in flight is counted, not waited for.
+     * Then scripted users run on_stop (its requests counted) within --stop-timeout. */
+    w->cur->in_flight_at_stop += worker_count_in_flight(w, w->sw != NULL);
+    if (w->sw && sl__script_stop(w) > 0) {
+        w->stopping = true;
+        sl_loop_timer_start(loop, &w->stop_timer, loop->now_us + w->cfg->stop_timeout_us);
+        return;
+    }
     loop->stop = true;
 }
 
@@ -452,10 +530,18 @@ int sl__worker_init(sl_worker_t *w, uint32_t index, const sl_run_cfg_t *cfg, uin
         u->w = w;
         u->conn.fd = -1;
         u->timer.cb = user_on_timer;
-        u->rng = splitmix64(cfg->seed ^ splitmix64(global_id + 1)) | 1;
+        u->rng = sl__splitmix64(cfg->seed ^ sl__splitmix64(global_id + 1)) | 1;
+        u->global_id = (uint32_t)global_id;
+    }
+    if (cfg->plan->nclasses) {
+        sl_err_t err;
+        int rc = sl__script_worker_init(w, &err);
+        if (rc != 0)
+            return rc;
     }
     w->wait_head = w->wait_tail = SL_NO_USER;
     w->connect_timer.cb = worker_on_connect_pump;
+    w->stop_timer.cb = worker_on_stop_timeout;
     w->spawn_timer.cb = worker_on_spawn;
     w->tick_timer.cb = worker_on_tick;
     return 0;
@@ -487,6 +573,8 @@ void sl__worker_dispose(sl_worker_t *w)
         for (uint32_t i = 0; i < w->nusers; i++)
             sl_conn_close(&w->users[i].conn, false);
     }
+    if (w->sw)
+        sl__script_worker_dispose(w);
     free(w->users);
     sl_stats_free(w->cur);
     sl_stats_free(w->full);

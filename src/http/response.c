@@ -4,16 +4,22 @@
 
 #include <string.h>
 
+#include <stdlib.h>
+
 static int on_status(llhttp_t *p, const char *at, size_t len);
-static int on_header_bytes(llhttp_t *p, const char *at, size_t len);
+static int on_header_field(llhttp_t *p, const char *at, size_t len);
+static int on_header_value(llhttp_t *p, const char *at, size_t len);
+static int on_header_end(llhttp_t *p);
 static int on_headers_complete(llhttp_t *p);
 static int on_body(llhttp_t *p, const char *at, size_t len);
 static int on_message_complete(llhttp_t *p);
 
 static const llhttp_settings_t resp_settings = {
     .on_status = on_status,
-    .on_header_field = on_header_bytes,
-    .on_header_value = on_header_bytes,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_header_field_complete = on_header_end,
+    .on_header_value_complete = on_header_end,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
@@ -39,10 +45,74 @@ static int on_status(llhttp_t *p, const char *at, size_t len)
     return count_header_bytes(RESP(p), len);
 }
 
-static int on_header_bytes(llhttp_t *p, const char *at, size_t len)
+static bool cap_grow(char **buf, size_t *cap, size_t need)
 {
-    (void)at;
-    return count_header_bytes(RESP(p), len);
+    if (need <= *cap)
+        return true;
+    size_t n = *cap ? *cap : 256;
+    while (n < need)
+        n *= 2;
+    char *b = realloc(*buf, n);
+    if (!b)
+        return false;
+    *buf = b;
+    *cap = n;
+    return true;
+}
+
+static void cap_head(sl_resp_t *r, const char *at, size_t len)
+{
+    sl_resp_capture_t *c = r->cap;
+    size_t cap = c->head_cap;
+    /* The header block is bounded by SL_RESP_MAX_HEADER_BYTES, so this cannot grow far. */
+    if (!cap_grow(&c->head, &cap, (size_t)c->head_len + len)) {
+        c->oom = true;
+        return;
+    }
+    c->head_cap = (uint32_t)cap;
+    memcpy(c->head + c->head_len, at, len);
+    c->head_len += (uint32_t)len;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    sl_resp_t *r = RESP(p);
+    if (count_header_bytes(r, len) != 0)
+        return -1;
+    if (r->cap)
+        cap_head(r, at, len);
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    return on_header_field(p, at, len);
+}
+
+/* Ends a captured name or value; a value may be empty, so its end is always marked. */
+static int on_header_end(llhttp_t *p)
+{
+    sl_resp_t *r = RESP(p);
+    if (r->cap)
+        cap_head(r, "", 1);
+    return 0;
+}
+
+void sl_resp_capture_reset(sl_resp_capture_t *c)
+{
+    c->head_len = 0;
+    c->body_len = 0;
+    c->body_truncated = false;
+    c->oom = false;
+}
+
+void sl_resp_capture_free(sl_resp_capture_t *c)
+{
+    free(c->head);
+    free(c->body);
+    c->head = c->body = NULL;
+    c->head_len = c->head_cap = 0;
+    c->body_len = c->body_cap = 0;
 }
 
 static int on_headers_complete(llhttp_t *p)
@@ -65,8 +135,23 @@ static int on_headers_complete(llhttp_t *p)
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
-    (void)at;
-    RESP(p)->body_bytes += len;
+    sl_resp_t *r = RESP(p);
+    r->body_bytes += len;
+    sl_resp_capture_t *c = r->cap;
+    if (c && !c->body_truncated) {
+        size_t keep = len;
+        if (c->body_len + keep > SL_RESP_MAX_BODY_BYTES) {
+            keep = SL_RESP_MAX_BODY_BYTES - c->body_len;
+            c->body_truncated = true;
+        }
+        if (!cap_grow(&c->body, &c->body_cap, c->body_len + keep)) {
+            c->oom = true;
+            c->body_truncated = true;
+            return 0;
+        }
+        memcpy(c->body + c->body_len, at, keep);
+        c->body_len += keep;
+    }
     return 0;
 }
 
@@ -79,6 +164,8 @@ static int on_message_complete(llhttp_t *p)
          * the same connection. Start counting its header block afresh. */
         r->header_bytes = 0;
         r->status = 0;
+        if (r->cap)
+            sl_resp_capture_reset(r->cap);
         return 0;
     }
     r->status = status;
@@ -91,6 +178,7 @@ void sl_resp_start(sl_resp_t *r, bool is_head)
 {
     llhttp_init(&r->parser, HTTP_RESPONSE, &resp_settings);
     r->parser.data = r;
+    r->cap = NULL; /* the owner attaches a capture after starting, when it wants one */
     r->body_bytes = 0;
     r->header_bytes = 0;
     r->status = 0;

@@ -21,17 +21,34 @@ typedef enum sl_resp_result {
     SL_RESP_ERROR,    /* the response is broken: see resp.fail */
 } sl_resp_result_t;
 
+/* Optional capture of a response's headers and body, for scripted requests (Task{}
+ * requests never capture). Headers are kept as "name\0value\0" pairs, names as sent.
+ * Both buffers grow only as a response needs and are bounded. */
+#define SL_RESP_MAX_BODY_BYTES (64u * 1024 * 1024)
+typedef struct sl_resp_capture {
+    char *head;
+    uint32_t head_len, head_cap;
+    char *body;
+    size_t body_len, body_cap;
+    bool body_truncated; /* the body was over SL_RESP_MAX_BODY_BYTES: the rest was counted */
+    bool oom;            /* an allocation failed: what was captured is incomplete */
+} sl_resp_capture_t;
+
+void sl_resp_capture_reset(sl_resp_capture_t *c);
+void sl_resp_capture_free(sl_resp_capture_t *c);
+
 typedef struct sl_resp {
     llhttp_t parser;
+    sl_resp_capture_t *cap; /* NULL: discard headers and body */
     uint64_t body_bytes;
     uint32_t header_bytes;
     uint16_t status;
-    uint8_t fail;      /* sl_fail_t when the result was SL_RESP_ERROR */
+    uint8_t fail; /* sl_fail_t when the result was SL_RESP_ERROR */
     bool is_head;
-    bool got_bytes;    /* at least one byte of this response arrived */
+    bool got_bytes; /* at least one byte of this response arrived */
     bool complete;
-    bool keep_alive;   /* valid after SL_RESP_DONE */
-    bool trailing;     /* bytes followed the response: the connection must not be reused */
+    bool keep_alive; /* valid after SL_RESP_DONE */
+    bool trailing;   /* bytes followed the response: the connection must not be reused */
 } sl_resp_t;
 
 /* Prepares for the response to one request; is_head: the request was HEAD, so the

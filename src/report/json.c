@@ -74,9 +74,19 @@ int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
         cJSON_AddStringToObject(o, "method", s->rows[e->row].method);
         cJSON_AddStringToObject(o, "name", s->rows[e->row].name);
         cJSON_AddStringToObject(o, "error",
-                                sl_fail_describe((sl_fail_t)e->kind, e->detail, buf, sizeof(buf)));
+                                sl_snapshot_error_text(s, e, buf, sizeof(buf)));
         cJSON_AddNumberToObject(o, "occurrences", (double)e->occurrences);
         cJSON_AddItemToArray(errors, o);
+    }
+    cJSON *exc = cJSON_AddArrayToObject(root, "exceptions");
+    for (uint32_t i = 0; i < s->stats->nexceptions && s->texts; i++) {
+        const char *where, *msg;
+        sl_rows_get(s->texts, s->stats->exceptions[i].text, &where, &msg);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "message", msg);
+        cJSON_AddStringToObject(o, "location", where);
+        cJSON_AddNumberToObject(o, "occurrences", (double)s->stats->exceptions[i].occurrences);
+        cJSON_AddItemToArray(exc, o);
     }
     cJSON_AddNumberToObject(root, "in_flight_at_stop", (double)s->stats->in_flight_at_stop);
     cJSON_AddNumberToObject(root, "retries", (double)s->stats->retries);

@@ -120,7 +120,16 @@ void sl_report_summary(const sl_snapshot_t *s, FILE *out)
             char buf[128], nb[48];
             fprintf(out, "%12" PRIu64 "  %-7s %-32s %s\n", e->occurrences,
                     s->rows[e->row].method, fit(s->rows[e->row].name, nb, 32),
-                    sl_fail_describe((sl_fail_t)e->kind, e->detail, buf, sizeof(buf)));
+                    sl_snapshot_error_text(s, e, buf, sizeof(buf)));
+        }
+    }
+    if (s->stats->nexceptions && s->texts) {
+        fprintf(out, "\nExceptions\n%12s  %-40s %s\n", "# occurrences", "Location", "Message");
+        for (uint32_t i = 0; i < s->stats->nexceptions; i++) {
+            const char *where, *msg;
+            sl_rows_get(s->texts, s->stats->exceptions[i].text, &where, &msg);
+            fprintf(out, "%12" PRIu64 "  %-40s %s\n", s->stats->exceptions[i].occurrences, where,
+                    msg);
         }
     }
     if (s->stats->in_flight_at_stop || s->stats->retries)

@@ -34,10 +34,53 @@ typedef struct sl_task {
     uint32_t row;          /* index into plan.rows */
     bool idempotent;       /* may be retried on a stale keep-alive connection */
     bool is_head;          /* HEAD: the response has no body whatever it says */
+    char **tags;           /* Task{tags = {...}}: for --tags / --exclude-tags */
+    size_t ntags;
     /* Filled by sl_plan_render: the complete request bytes, shared by every user. */
     char *wire;
     size_t wire_len;
 } sl_task_t;
+
+/* Waits between a scripted user's iterations (Locust's wait_time functions). */
+typedef enum sl_wait_kind {
+    SL_WAIT_NONE = 0,   /* no wait (endpoints, or a class without `wait`) */
+    SL_WAIT_CONSTANT,   /* constant(a): a seconds after each iteration */
+    SL_WAIT_BETWEEN,    /* between(a, b): uniform in [a, b] seconds */
+    SL_WAIT_PACING,     /* pacing(a): iterations start every a seconds (constant_pacing) */
+    SL_WAIT_THROUGHPUT, /* throughput(a): a iterations per second, i.e. pacing(1/a) */
+} sl_wait_kind_t;
+
+typedef struct sl_wait {
+    sl_wait_kind_t kind;
+    double a_s;
+    double b_s;
+} sl_wait_t;
+
+/* One entry of a User{} class's tasks list. */
+typedef struct sl_class_task {
+    uint32_t lua_index;    /* 1-based position in the class's normalized `tasks` table */
+    int32_t task;          /* index into plan.tasks for a Task{}, -1 for a function */
+    uint32_t weight;
+    char *name;            /* shown by --list: the Task's "METHOD name", or the function
+                            * task's name= (or "function at file:line") */
+    char **tags;
+    size_t ntags;
+} sl_class_task_t;
+
+/* A User{} class. */
+typedef struct sl_class {
+    char *name;
+    uint32_t weight;       /* >= 1 unless fixed_count is set */
+    uint32_t fixed_count;  /* 0 = divided by weight */
+    sl_wait_t wait;
+    bool sequential;       /* run tasks in order rather than by weighted choice */
+    bool has_on_start;
+    bool has_on_stop;
+    uint32_t lua_index;    /* 1-based position in the Lua registry list of classes */
+    sl_class_task_t *tasks;
+    size_t ntasks;
+    uint64_t total_weight;
+} sl_class_t;
 
 typedef struct sl_plan {
     sl_task_t *tasks;
@@ -47,6 +90,13 @@ typedef struct sl_plan {
     size_t nrows;
     char *host;            /* `host = "..."` from the file, or NULL */
     char *file;            /* the scenario file's path, for messages */
+    /* User{} classes; none for a file with only `endpoints`, which runs in C alone. */
+    sl_class_t *classes;
+    size_t nclasses;
+    /* The file's text, so every worker can build its own Lua state from the same
+     * source (same line numbers in messages). */
+    char *source;
+    size_t source_len;
 } sl_plan_t;
 
 /* Renders every task's request into task->wire for the given base URL:

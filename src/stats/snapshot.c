@@ -2,6 +2,7 @@
  * Main thread only. */
 #include "stats/snapshot.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +79,18 @@ static int follow_rows(sl_reporter_t *rep)
     rep->snap.cur_rps = rps;
     rep->snap.cur_fail_per_s = fps;
     return 0;
+}
+
+const char *sl_snapshot_error_text(const sl_snapshot_t *s, const sl_error_entry_t *e, char *buf,
+                                   size_t len)
+{
+    if (e->kind == SL_FAIL_SCRIPT && s->texts) {
+        const char *where, *msg;
+        sl_rows_get(s->texts, (uint32_t)e->detail, &where, &msg);
+        snprintf(buf, len, "%s", msg);
+        return buf;
+    }
+    return sl_fail_describe((sl_fail_t)e->kind, e->detail, buf, len);
 }
 
 /* One history point from the interval just folded (rep->last_total). A failed allocation

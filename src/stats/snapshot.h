@@ -31,6 +31,7 @@ struct sl_thresholds;
 
 typedef struct sl_snapshot {
     sl_rows_t *registry;         /* where row names come from (borrowed) */
+    sl_rows_t *texts;            /* script messages: (location, message) by text id */
     const sl_row_t *rows;        /* names of rows 0..nrows-1 */
     size_t nrows;                /* rows in this snapshot; stats has at least as many */
     const sl_stats_t *stats;     /* cumulative since the start */
@@ -58,6 +59,11 @@ typedef struct sl_snapshot {
     size_t nhistory;
     bool final;
 } sl_snapshot_t;
+
+/* The text users see for an error entry: "HTTP 503 Service Unavailable", or a script's
+ * own r:failure() message. Returns buf. */
+const char *sl_snapshot_error_text(const sl_snapshot_t *s, const sl_error_entry_t *e, char *buf,
+                                   size_t len);
 
 typedef struct sl_reporter sl_reporter_t;
 

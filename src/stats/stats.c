@@ -8,41 +8,76 @@
 const char *sl_http_reason(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
+    case 100:
+        return "Continue";
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 406:
+        return "Not Acceptable";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 410:
+        return "Gone";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
     }
     return "";
 }
@@ -138,6 +173,7 @@ void sl_stats_free(sl_stats_t *s)
         sl_hist_dispose(&s->rows[i].latency);
     free(s->rows);
     free(s->errors);
+    free(s->exceptions);
     free(s);
 }
 
@@ -149,6 +185,7 @@ void sl_stats_reset(sl_stats_t *s)
         sl_hist_reset(&r->latency);
     }
     s->nerrors = 0;
+    s->nexceptions = 0;
     s->retries = 0;
     s->in_flight_at_stop = 0;
 }
@@ -189,6 +226,27 @@ void sl_stats_error(sl_stats_t *s, uint32_t row, sl_fail_t kind, int detail, uin
         (sl_error_entry_t){.row = row, .kind = (uint16_t)kind, .detail = detail, .occurrences = n};
 }
 
+void sl_stats_exception(sl_stats_t *s, uint32_t text, uint64_t n)
+{
+    for (uint32_t i = 0; i < s->nexceptions; i++) {
+        if (s->exceptions[i].text == text) {
+            s->exceptions[i].occurrences += n;
+            return;
+        }
+    }
+    if (s->nexceptions >= SL_STATS_MAX_ERRORS)
+        return; /* bounded: a script inventing messages cannot grow memory */
+    if (s->nexceptions == s->exceptions_cap) {
+        uint32_t cap = s->exceptions_cap ? s->exceptions_cap * 2 : 8;
+        sl_exception_entry_t *e = realloc(s->exceptions, cap * sizeof(*e));
+        if (!e)
+            return;
+        s->exceptions = e;
+        s->exceptions_cap = cap;
+    }
+    s->exceptions[s->nexceptions++] = (sl_exception_entry_t){.text = text, .occurrences = n};
+}
+
 void sl_stats_merge(sl_stats_t *dst, const sl_stats_t *src)
 {
     sl_stats_reserve(dst, src->nrows);
@@ -206,6 +264,8 @@ void sl_stats_merge(sl_stats_t *dst, const sl_stats_t *src)
         const sl_error_entry_t *e = &src->errors[i];
         sl_stats_error(dst, e->row, (sl_fail_t)e->kind, e->detail, e->occurrences);
     }
+    for (uint32_t i = 0; i < src->nexceptions; i++)
+        sl_stats_exception(dst, src->exceptions[i].text, src->exceptions[i].occurrences);
     dst->retries += src->retries;
     dst->in_flight_at_stop += src->in_flight_at_stop;
 }

@@ -15,10 +15,10 @@
  * HTTP status for SL_FAIL_HTTP, errno for SL_FAIL_CONNECT and SL_FAIL_IO). */
 typedef enum sl_fail {
     SL_FAIL_NONE = 0,
-    SL_FAIL_HTTP,             /* status >= 400 */
+    SL_FAIL_HTTP, /* status >= 400 */
     SL_FAIL_CONNECT_REFUSED,
     SL_FAIL_CONNECT_TIMEOUT,
-    SL_FAIL_CONNECT,          /* other connect errors, detail = errno */
+    SL_FAIL_CONNECT, /* other connect errors, detail = errno */
     SL_FAIL_TLS_HANDSHAKE,
     SL_FAIL_TLS_VERIFY,       /* certificate verification failed */
     SL_FAIL_RESET,            /* connection reset by peer */
@@ -28,6 +28,7 @@ typedef enum sl_fail {
     SL_FAIL_TRUNCATED,        /* body shorter than announced */
     SL_FAIL_HEADER_TOO_LARGE, /* header block over the limit */
     SL_FAIL_IO,               /* other socket error, detail = errno */
+    SL_FAIL_SCRIPT,           /* r:failure(msg) in a script, detail = text id of msg */
 } sl_fail_t;
 
 /* Renders the error text users see ("HTTP 503 Service Unavailable", "connection
@@ -51,15 +52,24 @@ typedef struct sl_error_entry {
     uint64_t occurrences;
 } sl_error_entry_t;
 
+/* An error raised by a script task: text id (file:line and message, interned in the run's
+ * text registry) and how often. */
+typedef struct sl_exception_entry {
+    uint32_t text;
+    uint64_t occurrences;
+} sl_exception_entry_t;
+
 /* Distinct errors beyond this many are counted in their row but folded into one entry
  * per row ("other errors"), so a server that invents error kinds cannot grow memory. */
 #define SL_STATS_MAX_ERRORS 256
 
 typedef struct sl_stats {
-    uint32_t nrows;          /* rows allocated (with histograms); grows on demand */
+    uint32_t nrows; /* rows allocated (with histograms); grows on demand */
     sl_row_stats_t *rows;
     sl_error_entry_t *errors;
     uint32_t nerrors, errors_cap;
+    sl_exception_entry_t *exceptions;
+    uint32_t nexceptions, exceptions_cap;
     uint64_t retries;
     uint64_t in_flight_at_stop;
 } sl_stats_t;
@@ -76,8 +86,8 @@ void sl_stats_reset(sl_stats_t *s);
 void sl_stats_merge(sl_stats_t *dst, const sl_stats_t *src);
 
 /* Records one completed request. Hot path: no allocation. */
-static inline void sl_stats_record(sl_stats_t *s, uint32_t row, uint64_t latency_us,
-                                   uint64_t bytes, bool failed)
+static inline void sl_stats_record(sl_stats_t *s, uint32_t row, uint64_t latency_us, uint64_t bytes,
+                                   bool failed)
 {
     if (SL_UNLIKELY(row >= s->nrows) && sl_stats_reserve(s, row + 1) != 0)
         return; /* out of memory: the request cannot be recorded */
@@ -91,6 +101,9 @@ static inline void sl_stats_record(sl_stats_t *s, uint32_t row, uint64_t latency
 /* Counts one occurrence of an error for a row (the request itself is recorded with
  * sl_stats_record). Allocates only when a new distinct error appears. */
 void sl_stats_error(sl_stats_t *s, uint32_t row, sl_fail_t kind, int detail, uint64_t n);
+
+/* Counts one occurrence of a script exception (text id from the run's text registry). */
+void sl_stats_exception(sl_stats_t *s, uint32_t text, uint64_t n);
 
 /* Sums every row into out (whose histogram must be initialised). */
 void sl_stats_total(const sl_stats_t *s, sl_row_stats_t *out);

@@ -1,0 +1,1290 @@
+/* The scripted runtime: User{} classes run as Lua coroutines, one lua_State per worker.
+ *
+ * Owns, per worker, the Lua state, a cache of statistics row ids, and per user a
+ * sl_script_user_t: the coroutine, the `u` table, the request buffer, the response
+ * capture, the cookie jar and the response still waiting for its verdict.
+ *
+ * A scripted request is recorded only when the script moves on (next request, sleep, end
+ * of the iteration), so r:failure() and r:success() can overrule the default verdict.
+ * Lua never sees C pointers: `u` carries the user's index in its worker, and the running
+ * coroutine must be that user's. */
+#include "engine/script.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "scenario/luajson.h"
+#include "scenario/scenario.h"
+
+/* TEMPORARY until the loader exports them (User{} classes are being added to it): weak
+ * references, only called when a plan has classes, which only that loader can make. */
+__attribute__((weak)) lua_State *sl_scenario_state_new(const sl_plan_t *plan, sl_err_t *err);
+__attribute__((weak)) void sl_scenario_push_class(lua_State *L, uint32_t lua_index);
+
+#define USER_MT "stormlight.user"
+#define RESP_MT "stormlight.response"
+#define MAX_REDIRECTS 10
+#define MAX_COOKIES 64
+
+typedef enum script_phase {
+    PHASE_IDLE = 0, /* running Lua, or not started */
+    PHASE_REQUEST,  /* waiting for a response */
+    PHASE_SLEEP,    /* waiting for its sleep timer */
+    PHASE_DEAD,     /* its coroutine failed outside any task: it does nothing more */
+} script_phase_t;
+
+typedef struct cookie {
+    char *name;
+    char *value;
+} cookie_t;
+
+struct sl_script_user {
+    lua_State *co; /* the running coroutine: the iterations, or on_stop */
+    int co_ref;    /* anchors co in the registry */
+    int u_ref;     /* the `u` table */
+    uint16_t class_idx;
+    uint8_t phase;
+    bool static_req;  /* the current request is a Task{} entry: no response object */
+    bool follow;      /* follow redirects for the current request */
+    bool did_request; /* the iteration made a request or slept */
+    uint8_t redirects;
+    uint32_t seq_pos; /* sequential = true: next task */
+    int32_t picked;   /* index into the class's tasks of the current iteration */
+    uint32_t req_seq; /* responses handed to Lua so far; r._seq identifies them */
+    int resume_nargs; /* values pushed on co for the timer's resume (0 or 1) */
+    uint64_t iter_start_us;
+    uint64_t timeout_us;
+    sl_timer_t sleep_timer;
+    sl_task_t dyn; /* the current request; dyn.wire points into wbuf */
+    char *wbuf;
+    size_t wlen, wcap;
+    sl_resp_capture_t cap;
+    /* The latest response, until its verdict is final. */
+    bool pending;
+    uint8_t p_fail;
+    int32_t p_detail;
+    uint32_t p_row;
+    uint64_t p_latency_us;
+    uint64_t p_bytes;
+    cookie_t *cookies;
+    uint32_t ncookies;
+    sl_user_t *user;
+};
+
+typedef struct row_slot {
+    uint64_t hash;
+    uint32_t id_plus_1;
+    const char *method; /* owned by the run's row registry */
+    const char *name;
+} row_slot_t;
+
+struct sl_script_worker {
+    lua_State *L;
+    int run_user_ref;
+    int run_stop_ref;
+    int *class_refs;
+    sl_script_user_t *users;
+    uint32_t running_stop; /* on_stop coroutines still running */
+    row_slot_t *rows;      /* worker-local cache: (method, name) -> row id */
+    uint32_t rows_cap, rows_len;
+};
+
+/* The user loop, in Lua: short enough to read, and every task runs under xpcall so an
+ * error in one iteration is counted and the user goes on with the next. */
+static const char prelude[] = "local pick, iter_begin, iter_end, exception, static_req = ...\n"
+                              "local function handler(e)\n"
+                              "  if type(e) ~= 'string' then e = tostring(e) end\n"
+                              "  return e\n"
+                              "end\n"
+                              "local function run_user(u, class)\n"
+                              "  if class.on_start then\n"
+                              "    local ok, e = xpcall(class.on_start, handler, u)\n"
+                              "    if not ok then exception(u, e) end\n"
+                              "  end\n"
+                              "  while true do\n"
+                              "    local t = pick(u)\n"
+                              "    iter_begin(u)\n"
+                              "    if t.fn then\n"
+                              "      local ok, e = xpcall(t.fn, handler, u)\n"
+                              "      if not ok then exception(u, e) end\n"
+                              "    else\n"
+                              "      static_req(u)\n"
+                              "    end\n"
+                              "    iter_end(u)\n"
+                              "  end\n"
+                              "end\n"
+                              "local function run_stop(u, class)\n"
+                              "  local ok, e = xpcall(class.on_stop, handler, u)\n"
+                              "  if not ok then exception(u, e) end\n"
+                              "  iter_end(u, true)\n"
+                              "end\n"
+                              "return run_user, run_stop\n";
+
+/* The worker owning a Lua state is kept in the state's extra space. */
+static sl_worker_t *worker_of(lua_State *L)
+{
+    return *(sl_worker_t **)lua_getextraspace(L);
+}
+
+/* The user behind `u` at idx; raises when it is not a user or when called from another
+ * coroutine than that user's (a request must resume the coroutine that made it). */
+static sl_user_t *check_user(lua_State *L, int idx)
+{
+    sl_worker_t *w = worker_of(L);
+    luaL_checktype(L, idx, LUA_TTABLE);
+    if (lua_getfield(L, idx, "_h") != LUA_TNUMBER)
+        luaL_error(L, "expected a user (u), got another table");
+    lua_Integer h = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (h < 0 || (uint64_t)h >= w->nusers)
+        luaL_error(L, "expected a user (u)");
+    sl_user_t *u = &w->users[h];
+    if (!u->script || u->script->co != L)
+        luaL_error(L, "requests and sleeps can only be made from the user's own tasks");
+    return u;
+}
+
+/* ---- statistics rows and texts ---- */
+
+static uint64_t hash_row(const char *method, const char *name)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = method; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL;
+    for (const char *p = name; *p; p++)
+        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+    return h;
+}
+
+/* Row id for (method, name): from the worker's cache, or the registry (one lock) when
+ * this worker meets the pair for the first time. */
+static int row_id(sl_worker_t *w, const char *method, const char *name, uint32_t *id)
+{
+    sl_script_worker_t *sw = w->sw;
+    uint64_t h = hash_row(method, name);
+    if (sw->rows_cap) {
+        for (uint32_t i = (uint32_t)h & (sw->rows_cap - 1);; i = (i + 1) & (sw->rows_cap - 1)) {
+            row_slot_t *s = &sw->rows[i];
+            if (!s->id_plus_1)
+                break;
+            if (s->hash == h && strcmp(s->method, method) == 0 && strcmp(s->name, name) == 0) {
+                *id = s->id_plus_1 - 1;
+                return 0;
+            }
+        }
+    }
+    int rc = sl_rows_intern(w->cfg->rows, method, name, id);
+    if (rc != 0)
+        return rc;
+    if ((sw->rows_len + 1) * 2 > sw->rows_cap) {
+        uint32_t cap = sw->rows_cap ? sw->rows_cap * 2 : 64;
+        row_slot_t *rows = calloc(cap, sizeof(*rows));
+        if (!rows)
+            return 0; /* the id is right; the cache just stays small */
+        for (uint32_t i = 0; i < sw->rows_cap; i++) {
+            if (!sw->rows[i].id_plus_1)
+                continue;
+            uint32_t j = (uint32_t)sw->rows[i].hash & (cap - 1);
+            while (rows[j].id_plus_1)
+                j = (j + 1) & (cap - 1);
+            rows[j] = sw->rows[i];
+        }
+        free(sw->rows);
+        sw->rows = rows;
+        sw->rows_cap = cap;
+    }
+    const char *m, *n;
+    sl_rows_get(w->cfg->rows, *id, &m, &n);
+    uint32_t j = (uint32_t)h & (sw->rows_cap - 1);
+    while (sw->rows[j].id_plus_1)
+        j = (j + 1) & (sw->rows_cap - 1);
+    sw->rows[j] = (row_slot_t){.hash = h, .id_plus_1 = *id + 1, .method = m, .name = n};
+    sw->rows_len++;
+    return 0;
+}
+
+/* Splits "file:line: message" into its location and message, as Lua formats errors. */
+static uint32_t intern_error(sl_worker_t *w, const char *text)
+{
+    char where[256] = "";
+    const char *msg = text;
+    const char *p = text;
+    while (*p && *p != ':' && *p != '\n')
+        p++;
+    if (*p == ':' && p[1] >= '0' && p[1] <= '9') {
+        const char *q = p + 1;
+        while (*q >= '0' && *q <= '9')
+            q++;
+        if (*q == ':' && (size_t)(q - text) < sizeof(where)) {
+            memcpy(where, text, (size_t)(q - text));
+            where[q - text] = '\0';
+            msg = q[1] == ' ' ? q + 2 : q + 1;
+        }
+    }
+    uint32_t id = 0;
+    if (sl_rows_intern(w->cfg->texts, where, msg, &id) != 0)
+        sl_rows_intern(w->cfg->texts, "", "(too many distinct messages)", &id);
+    return id;
+}
+
+/* ---- recording ---- */
+
+static void flush_pending(sl_script_user_t *su)
+{
+    if (!su->pending)
+        return;
+    sl_worker_t *w = su->user->w;
+    su->pending = false;
+    bool failed = su->p_fail != SL_FAIL_NONE;
+    sl_stats_record(w->cur, su->p_row, su->p_latency_us, su->p_bytes, failed);
+    if (failed)
+        sl_stats_error(w->cur, su->p_row, (sl_fail_t)su->p_fail, su->p_detail, 1);
+}
+
+/* ---- resuming ---- */
+
+static void user_release_coroutine(sl_script_user_t *su)
+{
+    sl_worker_t *w = su->user->w;
+    if (su->co_ref != LUA_NOREF) {
+        luaL_unref(w->sw->L, LUA_REGISTRYINDEX, su->co_ref);
+        su->co_ref = LUA_NOREF;
+    }
+    su->co = NULL;
+}
+
+static void count_exception(sl_worker_t *w, const char *msg)
+{
+    sl_stats_exception(w->cur, intern_error(w, msg ? msg : "(error object is not a string)"), 1);
+}
+
+/* Resumes the user's coroutine with nargs values already pushed on it. */
+static void resume(sl_script_user_t *su, int nargs)
+{
+    sl_worker_t *w = su->user->w;
+    lua_State *co = su->co;
+    if (!co)
+        return;
+    int nres = 0;
+    su->phase = PHASE_IDLE;
+    int st = lua_resume(co, w->sw->L, nargs, &nres);
+    if (st == LUA_YIELD) {
+        lua_pop(co, nres);
+        return;
+    }
+    if (st != LUA_OK) {
+        /* Outside any task (tasks run under xpcall): the user cannot go on. */
+        count_exception(w, lua_tostring(co, -1));
+        su->phase = PHASE_DEAD;
+    }
+    bool was_stop = w->stopping;
+    user_release_coroutine(su);
+    if (was_stop && w->sw->running_stop > 0 && --w->sw->running_stop == 0)
+        sl__worker_stopped(w);
+}
+
+static void on_sleep_timer(sl_loop_t *loop, sl_timer_t *t)
+{
+    sl_script_user_t *su =
+        (sl_script_user_t *)((char *)t - offsetof(sl_script_user_t, sleep_timer));
+    (void)loop;
+    if (su->phase == PHASE_SLEEP) {
+        int n = su->resume_nargs;
+        su->resume_nargs = 0;
+        resume(su, n);
+    }
+}
+
+/* Suspends the coroutine until the timer fires; must be returned from the C function. */
+static int sleep_yield(lua_State *L, sl_script_user_t *su, uint64_t us)
+{
+    sl_worker_t *w = su->user->w;
+    su->phase = PHASE_SLEEP;
+    su->did_request = true;
+    sl_loop_timer_start(&w->loop, &su->sleep_timer, sl_loop_update_now(&w->loop) + us);
+    return lua_yield(L, 0);
+}
+
+/* ---- request rendering ---- */
+
+static bool wb_reserve(sl_script_user_t *su, size_t more)
+{
+    if (su->wlen + more <= su->wcap)
+        return true;
+    size_t cap = su->wcap ? su->wcap : 512;
+    while (cap < su->wlen + more)
+        cap *= 2;
+    char *b = realloc(su->wbuf, cap);
+    if (!b)
+        return false;
+    su->wbuf = b;
+    su->wcap = cap;
+    return true;
+}
+
+static void wb_add(sl_script_user_t *su, const char *s, size_t len)
+{
+    if (!wb_reserve(su, len))
+        return;
+    memcpy(su->wbuf + su->wlen, s, len);
+    su->wlen += len;
+}
+
+static void wb_str(sl_script_user_t *su, const char *s)
+{
+    wb_add(su, s, strlen(s));
+}
+
+static bool header_ok(const char *s)
+{
+    for (; *s; s++)
+        if (*s == '\r' || *s == '\n')
+            return false;
+    return true;
+}
+
+/* What the user's own headers already say, so defaults are not added twice. */
+typedef struct given {
+    bool host, ua, accept, ctype, cookie;
+} given_t;
+
+static void note_header(given_t *g, const char *name)
+{
+    if (!strcasecmp(name, "host"))
+        g->host = true;
+    else if (!strcasecmp(name, "user-agent"))
+        g->ua = true;
+    else if (!strcasecmp(name, "accept"))
+        g->accept = true;
+    else if (!strcasecmp(name, "content-type"))
+        g->ctype = true;
+    else if (!strcasecmp(name, "cookie"))
+        g->cookie = true;
+}
+
+/* "METHOD base_path" — the caller appends the target, then calls render_line_end. */
+static void render_line_start(sl_script_user_t *su, const char *method)
+{
+    su->wlen = 0;
+    wb_str(su, method);
+    wb_add(su, " ", 1);
+    wb_str(su, su->user->w->cfg->url->base_path);
+}
+
+static void render_line_end(sl_script_user_t *su)
+{
+    wb_str(su, " HTTP/1.1\r\n");
+}
+
+static void render_head(sl_script_user_t *su, const char *method, const char *target)
+{
+    render_line_start(su, method);
+    wb_str(su, target);
+    render_line_end(su);
+}
+
+static void render_header(sl_script_user_t *su, const char *name, const char *value)
+{
+    wb_str(su, name);
+    wb_add(su, ": ", 2);
+    wb_str(su, value);
+    wb_add(su, "\r\n", 2);
+}
+
+static void render_tail(sl_script_user_t *su, const given_t *g, const char *body, size_t body_len,
+                        bool json)
+{
+    const sl_url_t *url = su->user->w->cfg->url;
+    if (!g->host)
+        render_header(su, "Host", url->authority);
+    if (!g->ua)
+        render_header(su, "User-Agent", "stormlight/" SL_VERSION);
+    if (!g->accept)
+        render_header(su, "Accept", "*/*");
+    if (json && !g->ctype)
+        render_header(su, "Content-Type", "application/json");
+    if (!g->cookie && su->ncookies) {
+        wb_str(su, "Cookie: ");
+        for (uint32_t i = 0; i < su->ncookies; i++) {
+            if (i)
+                wb_add(su, "; ", 2);
+            wb_str(su, su->cookies[i].name);
+            wb_add(su, "=", 1);
+            wb_str(su, su->cookies[i].value);
+        }
+        wb_add(su, "\r\n", 2);
+    }
+    if (body) {
+        char cl[48];
+        snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", body_len);
+        wb_str(su, cl);
+    }
+    wb_add(su, "\r\n", 2);
+    if (body)
+        wb_add(su, body, body_len);
+}
+
+static bool method_idempotent(const char *m)
+{
+    return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "PUT") || !strcmp(m, "DELETE") ||
+           !strcmp(m, "OPTIONS") || !strcmp(m, "TRACE");
+}
+
+/* Sends what is in wbuf as the user's current request, intended now. */
+static int send_rendered(sl_user_t *u, const char *method, uint32_t row)
+{
+    sl_script_user_t *su = u->script;
+    sl_worker_t *w = u->w;
+    if (su->wlen == 0 || su->wcap < su->wlen)
+        return SL_ENOMEM;
+    su->dyn.wire = su->wbuf;
+    su->dyn.wire_len = su->wlen;
+    su->dyn.row = row;
+    su->dyn.is_head = !strcmp(method, "HEAD");
+    su->dyn.idempotent = method_idempotent(method);
+    u->task = &su->dyn;
+    u->intended_us = sl_loop_update_now(&w->loop);
+    su->phase = PHASE_REQUEST;
+    su->redirects = 0;
+    su->did_request = true;
+    sl__user_send(u, su->timeout_us);
+    return 0;
+}
+
+static void wb_encoded(sl_script_user_t *su, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t j = 0; j < len; j++) {
+        unsigned char c = (unsigned char)s[j];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~') {
+            wb_add(su, (const char *)&c, 1);
+        } else {
+            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
+            wb_add(su, e, 3);
+        }
+    }
+}
+
+/* Appends "?k=v&..." from the table of query parameters at idx, keys sorted so the bytes
+ * do not depend on Lua's hash order, percent-encoded. */
+static void render_query(lua_State *L, sl_script_user_t *su, int idx, bool has_query)
+{
+    lua_newtable(L);
+    int keys = lua_gettop(L);
+    int n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            luaL_error(L, "opts.query: keys must be strings");
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_rawseti(L, keys, ++n);
+    }
+    lua_getglobal(L, "table");
+    lua_getfield(L, -1, "sort");
+    lua_pushvalue(L, keys);
+    lua_call(L, 1, 0);
+    lua_pop(L, 1);
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, keys, i);
+        lua_pushvalue(L, -1);
+        lua_gettable(L, idx);
+        size_t kl, vl;
+        const char *k = lua_tolstring(L, -2, &kl);
+        const char *v = luaL_tolstring(L, -1, &vl);
+        wb_add(su, (i == 1 && !has_query) ? "?" : "&", 1);
+        wb_encoded(su, k, kl);
+        wb_add(su, "=", 1);
+        wb_encoded(su, v, vl);
+        lua_pop(L, 3);
+    }
+    lua_pop(L, 1);
+}
+
+/* u:request(method, path, opts) */
+static int l_request_impl(lua_State *L, const char *method_in, int path_idx)
+{
+    sl_user_t *u = check_user(L, 1);
+    sl_script_user_t *su = u->script;
+    sl_worker_t *w = u->w;
+    if (w->stopping && !w->sw->running_stop)
+        return luaL_error(L, "the test is over");
+    char method[32];
+    size_t mlen = strlen(method_in);
+    if (mlen == 0 || mlen >= sizeof(method))
+        return luaL_error(L, "invalid HTTP method '%s'", method_in);
+    for (size_t i = 0; i <= mlen; i++) {
+        char c = method_in[i];
+        method[i] = (c >= 'a' && c <= 'z') ? (char)(c - 32) : c;
+        if (i < mlen && !((method[i] >= 'A' && method[i] <= 'Z') || method[i] == '-'))
+            return luaL_error(L, "invalid HTTP method '%s'", method_in);
+    }
+    size_t plen;
+    const char *path = luaL_checklstring(L, path_idx, &plen);
+    if (plen == 0 || path[0] != '/')
+        return luaL_error(L, "path must start with '/', got '%s'", path);
+    for (size_t i = 0; i < plen; i++)
+        if ((unsigned char)path[i] <= 0x20 || path[i] == 0x7f)
+            return luaL_error(L, "path must not contain spaces or control characters");
+    int opts = path_idx + 1;
+    bool have_opts = lua_type(L, opts) == LUA_TTABLE;
+    if (!have_opts && !lua_isnoneornil(L, opts))
+        return luaL_error(L, "opts must be a table");
+
+    flush_pending(su);
+    su->static_req = false;
+    su->follow = true;
+    su->timeout_us = w->cfg->timeout_us;
+
+    /* The statistics row: opts.name, else the path as written (without opts.query). */
+    const char *name = path;
+    if (have_opts && lua_getfield(L, opts, "name") != LUA_TNIL) {
+        if (lua_type(L, -1) != LUA_TSTRING)
+            return luaL_error(L, "opts.name must be a string");
+        name = lua_tostring(L, -1);
+    }
+    uint32_t row;
+    if (row_id(w, method, name, &row) != 0)
+        return luaL_error(L, "too many distinct request names (at most %d)", SL_ROWS_MAX);
+
+    const char *body = NULL;
+    size_t body_len = 0;
+    char *json = NULL;
+    if (have_opts) {
+        if (lua_getfield(L, opts, "timeout") != LUA_TNIL) {
+            double t = luaL_checknumber(L, -1);
+            if (!(t > 0) || t > 86400)
+                return luaL_error(L, "opts.timeout must be a number of seconds > 0");
+            su->timeout_us = (uint64_t)(t * 1e6);
+        }
+        lua_pop(L, 1);
+        if (lua_getfield(L, opts, "redirects") != LUA_TNIL)
+            su->follow = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        if (lua_getfield(L, opts, "json") != LUA_TNIL) {
+            sl_err_t err;
+            if (sl_luajson_encode(L, lua_gettop(L), "opts.json", &json, &body_len, &err) != 0)
+                return luaL_error(L, "%s", err.msg);
+            body = json;
+        }
+        lua_pop(L, 1);
+        if (!body && lua_getfield(L, opts, "body") != LUA_TNIL) {
+            if (lua_type(L, -1) != LUA_TSTRING)
+                return luaL_error(L, "opts.body must be a string");
+            body = lua_tolstring(L, -1, &body_len);
+            lua_pushvalue(L, -1); /* keep it alive while rendering */
+            lua_remove(L, -2);
+        } else if (!body) {
+            lua_pop(L, 1);
+        }
+    }
+
+    /* The request line: base path, path, then opts.query. */
+    given_t g = {0};
+    render_line_start(su, method);
+    wb_add(su, path, plen);
+    if (have_opts && lua_getfield(L, opts, "query") != LUA_TNIL) {
+        if (lua_type(L, -1) != LUA_TTABLE) {
+            free(json);
+            return luaL_error(L, "opts.query must be a table");
+        }
+        render_query(L, su, lua_gettop(L), memchr(path, '?', plen) != NULL);
+    }
+    if (have_opts)
+        lua_pop(L, 1);
+    render_line_end(su);
+    if (have_opts && lua_getfield(L, opts, "headers") == LUA_TTABLE) {
+        int h = lua_gettop(L);
+        lua_pushnil(L);
+        while (lua_next(L, h)) {
+            if (lua_type(L, -2) != LUA_TSTRING ||
+                (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)) {
+                free(json);
+                return luaL_error(L, "opts.headers must map names to strings");
+            }
+            lua_pushvalue(L, -1);
+            const char *v = lua_tostring(L, -1);
+            const char *k = lua_tostring(L, -3);
+            if (!header_ok(k) || !header_ok(v)) {
+                free(json);
+                return luaL_error(L, "opts.headers: CR or LF in header '%s'", k);
+            }
+            if (strcasecmp(k, "content-length") != 0) {
+                note_header(&g, k);
+                render_header(su, k, v);
+            }
+            lua_pop(L, 2);
+        }
+    }
+    if (have_opts)
+        lua_pop(L, 1);
+    render_tail(su, &g, body, body_len, json != NULL);
+    free(json);
+    if (send_rendered(u, method, row) != 0)
+        return luaL_error(L, "out of memory");
+    return lua_yield(L, 0);
+}
+
+static int l_request(lua_State *L)
+{
+    /* The method string stays at index 2 for the whole call, so it cannot be collected. */
+    return l_request_impl(L, luaL_checkstring(L, 2), 3);
+}
+
+#define VERB(fn, m)                                                                                \
+    static int fn(lua_State *L)                                                                    \
+    {                                                                                              \
+        return l_request_impl(L, m, 2);                                                            \
+    }
+VERB(l_get, "GET")
+VERB(l_post, "POST")
+VERB(l_put, "PUT")
+VERB(l_patch, "PATCH")
+VERB(l_delete, "DELETE")
+VERB(l_head, "HEAD")
+VERB(l_options, "OPTIONS")
+
+static int l_sleep(lua_State *L)
+{
+    sl_user_t *u = check_user(L, 1);
+    double s = luaL_checknumber(L, 2);
+    if (!(s >= 0) || s > 86400 * 365)
+        return luaL_error(L, "u:sleep(seconds): expected a number >= 0");
+    flush_pending(u->script);
+    return sleep_yield(L, u->script, (uint64_t)(s * 1e6));
+}
+
+/* ---- responses ---- */
+
+static const char *find_header(const sl_resp_capture_t *c, const char *name, size_t *from)
+{
+    size_t i = *from;
+    while (i < c->head_len) {
+        const char *k = c->head + i;
+        size_t kl = strnlen(k, c->head_len - i);
+        size_t vi = i + kl + 1;
+        if (vi > c->head_len)
+            break;
+        const char *v = c->head + vi;
+        size_t vl = strnlen(v, c->head_len - vi);
+        i = vi + vl + 1;
+        if (kl == strlen(name) && !strncasecmp(k, name, kl)) {
+            *from = i;
+            return v;
+        }
+    }
+    *from = c->head_len;
+    return NULL;
+}
+
+static void jar_set(sl_script_user_t *su, const char *name, size_t nl, const char *value, size_t vl,
+                    bool remove)
+{
+    for (uint32_t i = 0; i < su->ncookies; i++) {
+        cookie_t *c = &su->cookies[i];
+        if (strlen(c->name) == nl && !memcmp(c->name, name, nl)) {
+            free(c->value);
+            if (remove) {
+                free(c->name);
+                su->cookies[i] = su->cookies[--su->ncookies];
+                return;
+            }
+            c->value = strndup(value, vl);
+            if (!c->value)
+                c->value = strdup("");
+            return;
+        }
+    }
+    if (remove || su->ncookies >= MAX_COOKIES)
+        return;
+    if (!su->cookies) {
+        su->cookies = calloc(MAX_COOKIES, sizeof(*su->cookies));
+        if (!su->cookies)
+            return;
+    }
+    cookie_t c = {strndup(name, nl), strndup(value, vl)};
+    if (!c.name || !c.value) {
+        free(c.name);
+        free(c.value);
+        return;
+    }
+    su->cookies[su->ncookies++] = c;
+}
+
+/* Set-Cookie: name=value[; attributes]. One host per run, so Domain and Path do not
+ * select anything; Max-Age <= 0 (and an Expires in the past, which servers pair with it)
+ * deletes the cookie. */
+static void update_cookies(sl_script_user_t *su)
+{
+    size_t from = 0;
+    const char *v;
+    while ((v = find_header(&su->cap, "set-cookie", &from))) {
+        const char *eq = strchr(v, '=');
+        const char *semi = strchr(v, ';');
+        if (!eq || (semi && semi < eq) || eq == v)
+            continue;
+        const char *val = eq + 1;
+        size_t vl = semi ? (size_t)(semi - val) : strlen(val);
+        while (vl && val[vl - 1] == ' ')
+            vl--;
+        const char *name = v;
+        while (*name == ' ')
+            name++;
+        bool remove = false;
+        for (const char *a = semi; a; a = strchr(a + 1, ';')) {
+            const char *p = a + 1;
+            while (*p == ' ')
+                p++;
+            if (!strncasecmp(p, "max-age=", 8) && (p[8] == '-' || p[8] == '0'))
+                remove = true;
+        }
+        if (memchr(val, '\r', vl) || memchr(val, '\n', vl))
+            continue;
+        jar_set(su, name, (size_t)(eq - name), val, vl, remove);
+    }
+}
+
+/* Follows a redirect on the same origin; returns false when it does not apply. */
+static bool follow_redirect(sl_user_t *u)
+{
+    sl_script_user_t *su = u->script;
+    uint16_t st = u->resp.status;
+    if (!su->follow || su->redirects >= MAX_REDIRECTS ||
+        !(st == 301 || st == 302 || st == 303 || st == 307 || st == 308))
+        return false;
+    size_t from = 0;
+    const char *loc = find_header(&su->cap, "location", &from);
+    if (!loc || !*loc)
+        return false;
+    const sl_url_t *url = u->w->cfg->url;
+    /* Absolute URLs must point at the run's own origin; then keep the path. */
+    char prefix[300];
+    snprintf(prefix, sizeof(prefix), "%s://%s", url->tls ? "https" : "http", url->authority);
+    if (!strncasecmp(loc, prefix, strlen(prefix)))
+        loc += strlen(prefix);
+    if (loc[0] != '/' || !header_ok(loc))
+        return false;
+    size_t bl = strlen(url->base_path);
+    const char *target = loc;
+    if (bl && !strncmp(loc, url->base_path, bl))
+        target = loc + bl; /* render_head adds the base path again */
+    /* 303, and 301/302 after anything but GET/HEAD, become a GET without a body, as
+     * browsers and curl do; 307/308 repeat the request as it was. */
+    const char *old = su->dyn.wire;
+    char method[32];
+    size_t ml = strcspn(old, " ");
+    if (ml >= sizeof(method))
+        return false;
+    memcpy(method, old, ml);
+    method[ml] = '\0';
+    bool keep = st == 307 || st == 308;
+    if (!keep && strcmp(method, "HEAD") != 0)
+        strcpy(method, "GET");
+    char *copy = NULL;
+    size_t copy_len = 0;
+    if (keep) {
+        /* Re-render from the old bytes: same headers and body, new target. */
+        copy_len = su->wlen;
+        copy = malloc(copy_len + 1);
+        if (!copy)
+            return false;
+        memcpy(copy, su->wbuf, copy_len);
+        copy[copy_len] = '\0';
+    }
+    uint64_t intended = u->intended_us;
+    uint8_t redirects = su->redirects;
+    render_head(su, method, target);
+    given_t g = {0};
+    const char *body = NULL;
+    size_t body_len = 0;
+    if (keep) {
+        const char *line = strstr(copy, "\r\n");
+        const char *end = strstr(copy, "\r\n\r\n");
+        if (line && end) {
+            for (const char *p = line + 2; p < end;) {
+                const char *e = strstr(p, "\r\n");
+                const char *colon = memchr(p, ':', (size_t)(e - p));
+                if (colon) {
+                    char k[256];
+                    size_t kl = (size_t)(colon - p);
+                    if (kl < sizeof(k)) {
+                        memcpy(k, p, kl);
+                        k[kl] = '\0';
+                        if (strcasecmp(k, "content-length") && strcasecmp(k, "cookie")) {
+                            note_header(&g, k);
+                            wb_add(su, p, (size_t)(e - p) + 2);
+                        }
+                    }
+                }
+                p = e + 2;
+            }
+            body = end + 4;
+            body_len = copy_len - (size_t)(body - copy);
+        }
+    }
+    render_tail(su, &g, keep ? body : NULL, body_len, false);
+    free(copy);
+    uint32_t row = su->dyn.row;
+    if (send_rendered(u, method, row) != 0)
+        return false;
+    /* Still one request: the original start and name. */
+    u->intended_us = intended;
+    u->deadline_us = intended + su->timeout_us;
+    su->redirects = (uint8_t)(redirects + 1);
+    return true;
+}
+
+static void push_response(sl_script_user_t *su, lua_State *co, sl_fail_t fail, int detail,
+                          uint64_t latency_us)
+{
+    sl_user_t *u = su->user;
+    lua_createtable(co, 0, 8);
+    lua_pushinteger(co, u->resp.status);
+    lua_setfield(co, -2, "status");
+    lua_pushboolean(co, fail == SL_FAIL_NONE);
+    lua_setfield(co, -2, "ok");
+    lua_pushlstring(co, su->cap.body ? su->cap.body : "", su->cap.body_len);
+    lua_setfield(co, -2, "body");
+    lua_pushlstring(co, su->cap.head ? su->cap.head : "", su->cap.head_len);
+    lua_setfield(co, -2, "_hdr");
+    lua_pushnumber(co, (double)latency_us / 1000.0);
+    lua_setfield(co, -2, "elapsed_ms");
+    lua_pushinteger(co, su->req_seq);
+    lua_setfield(co, -2, "_seq");
+    lua_pushinteger(co, sl__user_index(u));
+    lua_setfield(co, -2, "_h");
+    if (fail != SL_FAIL_NONE) {
+        char buf[128];
+        lua_pushstring(co, sl_fail_describe(fail, detail, buf, sizeof(buf)));
+        lua_setfield(co, -2, "error");
+    }
+    luaL_setmetatable(co, RESP_MT);
+}
+
+/* Resumes from the timer queue rather than from deep inside the I/O path, so that a
+ * request failing at once cannot recurse through the script. */
+static void resume_soon(sl_script_user_t *su)
+{
+    sl_worker_t *w = su->user->w;
+    su->phase = PHASE_SLEEP;
+    sl_loop_timer_start(&w->loop, &su->sleep_timer, w->loop.now_us);
+}
+
+void sl__script_done(sl_user_t *u, sl_fail_t fail, int detail, bool broken)
+{
+    sl_script_user_t *su = u->script;
+    sl_worker_t *w = u->w;
+    if (!su->co || su->phase != PHASE_REQUEST)
+        return;
+    if (!broken) {
+        update_cookies(su);
+        if (follow_redirect(u))
+            return;
+    }
+    uint64_t now = sl_loop_update_now(&w->loop);
+    uint64_t lat = now > u->intended_us ? now - u->intended_us : 0;
+    su->pending = true;
+    su->p_fail = (uint8_t)fail;
+    su->p_detail = detail;
+    su->p_row = u->task->row;
+    su->p_latency_us = lat;
+    su->p_bytes = u->resp.body_bytes;
+    if (su->static_req) {
+        flush_pending(su);
+    } else {
+        su->req_seq++;
+        push_response(su, su->co, fail, detail, lat);
+    }
+    if (broken) {
+        /* The pushed response stays on the coroutine's stack for the resume. */
+        su->resume_nargs = su->static_req ? 0 : 1;
+        resume_soon(su);
+        return;
+    }
+    resume(su, su->static_req ? 0 : 1);
+}
+
+/* r:failure(msg), r:success(): overrule the verdict of the latest response. */
+static sl_script_user_t *resp_owner(lua_State *L)
+{
+    sl_worker_t *w = worker_of(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "_h");
+    lua_getfield(L, 1, "_seq");
+    lua_Integer h = lua_tointeger(L, -2), seq = lua_tointeger(L, -1);
+    lua_pop(L, 2);
+    if (h < 0 || (uint64_t)h >= w->nusers || !w->users[h].script)
+        luaL_error(L, "expected a response");
+    sl_script_user_t *su = w->users[h].script;
+    if (!su->pending || (lua_Integer)su->req_seq != seq)
+        luaL_error(L, "the response was already recorded: call r:failure()/r:success() "
+                      "before the next request");
+    return su;
+}
+
+static int l_failure(lua_State *L)
+{
+    sl_script_user_t *su = resp_owner(L);
+    const char *msg = luaL_optstring(L, 2, "marked as failed by the script");
+    su->p_fail = SL_FAIL_SCRIPT;
+    su->p_detail = (int32_t)intern_error(su->user->w, msg);
+    lua_pushboolean(L, 0);
+    lua_setfield(L, 1, "ok");
+    return 0;
+}
+
+static int l_success(lua_State *L)
+{
+    sl_script_user_t *su = resp_owner(L);
+    su->p_fail = SL_FAIL_NONE;
+    su->p_detail = 0;
+    lua_pushboolean(L, 1);
+    lua_setfield(L, 1, "ok");
+    return 0;
+}
+
+static int l_json(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "body");
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    if (!s)
+        return luaL_error(L, "r:json(): the response has no body");
+    if (sl_luajson_decode(L, s, len) != 0)
+        return luaL_error(L, "r:json(): %s", lua_tostring(L, -1));
+    return 1;
+}
+
+/* r.headers is built on first use: most scripts never read it. */
+static int resp_index(lua_State *L)
+{
+    const char *k = lua_tostring(L, 2);
+    if (k && !strcmp(k, "headers")) {
+        lua_getfield(L, 1, "_hdr");
+        size_t len;
+        const char *h = lua_tolstring(L, -1, &len);
+        lua_newtable(L);
+        for (size_t i = 0; h && i < len;) {
+            size_t kl = strnlen(h + i, len - i);
+            size_t vi = i + kl + 1;
+            if (vi > len)
+                break;
+            size_t vl = strnlen(h + vi, len - vi);
+            luaL_Buffer b;
+            luaL_buffinit(L, &b);
+            for (size_t j = 0; j < kl; j++) {
+                char c = h[i + j];
+                luaL_addchar(&b, (char)((c >= 'A' && c <= 'Z') ? c + 32 : c));
+            }
+            luaL_pushresult(&b);
+            lua_pushvalue(L, -1);
+            if (lua_rawget(L, -3) == LUA_TSTRING) {
+                /* Repeated header: joined with ", " as RFC 9110 allows. */
+                lua_pushliteral(L, ", ");
+                lua_pushlstring(L, h + vi, vl);
+                lua_concat(L, 3);
+            } else {
+                lua_pop(L, 1);
+                lua_pushlstring(L, h + vi, vl);
+            }
+            lua_rawset(L, -3);
+            i = vi + vl + 1;
+        }
+        lua_pushvalue(L, -1);
+        lua_setfield(L, 1, "headers");
+        return 1;
+    }
+    if (k && !strcmp(k, "json")) {
+        lua_pushcfunction(L, l_json);
+        return 1;
+    }
+    if (k && !strcmp(k, "failure")) {
+        lua_pushcfunction(L, l_failure);
+        return 1;
+    }
+    if (k && !strcmp(k, "success")) {
+        lua_pushcfunction(L, l_success);
+        return 1;
+    }
+    lua_pushnil(L);
+    return 1;
+}
+
+/* ---- the iteration ---- */
+
+static sl_script_user_t *su_of(lua_State *L)
+{
+    return check_user(L, 1)->script;
+}
+
+static int l_pick(lua_State *L)
+{
+    sl_script_user_t *su = su_of(L);
+    sl_worker_t *w = su->user->w;
+    const sl_class_t *cls = &w->cfg->plan->classes[su->class_idx];
+    uint32_t k = 0;
+    if (cls->sequential) {
+        k = su->seq_pos++ % (uint32_t)cls->ntasks;
+    } else if (cls->ntasks > 1) {
+        uint64_t x = sl__user_rand(su->user) % cls->total_weight;
+        while (k + 1 < cls->ntasks && x >= cls->tasks[k].weight) {
+            x -= cls->tasks[k].weight;
+            k++;
+        }
+    }
+    su->picked = (int32_t)k;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, w->sw->class_refs[su->class_idx]);
+    lua_getfield(L, -1, "tasks");
+    lua_rawgeti(L, -1, cls->tasks[k].lua_index);
+    return 1;
+}
+
+static int l_iter_begin(lua_State *L)
+{
+    sl_script_user_t *su = su_of(L);
+    su->iter_start_us = sl_loop_update_now(&su->user->w->loop);
+    su->did_request = false;
+    return 0;
+}
+
+static int l_iter_end(lua_State *L)
+{
+    sl_script_user_t *su = su_of(L);
+    sl_worker_t *w = su->user->w;
+    flush_pending(su);
+    if (lua_toboolean(L, 2))
+        return 0; /* after on_stop: nothing more */
+    const sl_wait_t *wt = &w->cfg->plan->classes[su->class_idx].wait;
+    uint64_t now = sl_loop_update_now(&w->loop);
+    double wait_s = 0;
+    switch (wt->kind) {
+    case SL_WAIT_NONE:
+        break;
+    case SL_WAIT_CONSTANT:
+        wait_s = wt->a_s;
+        break;
+    case SL_WAIT_BETWEEN: {
+        double r = (double)(sl__user_rand(su->user) >> 11) / 9007199254740992.0;
+        wait_s = wt->a_s + (wt->b_s - wt->a_s) * r;
+        break;
+    }
+    case SL_WAIT_PACING:
+    case SL_WAIT_THROUGHPUT: {
+        double period = wt->kind == SL_WAIT_PACING ? wt->a_s : 1.0 / wt->a_s;
+        double spent = (double)(now - su->iter_start_us) / 1e6;
+        wait_s = period > spent ? period - spent : 0;
+        break;
+    }
+    }
+    if (wait_s > 0)
+        return sleep_yield(L, su, (uint64_t)(wait_s * 1e6));
+    if (!su->did_request)
+        return sleep_yield(L, su, 0); /* never spin without giving the loop a turn */
+    return 0;
+}
+
+static int l_exception(lua_State *L)
+{
+    sl_script_user_t *su = su_of(L);
+    count_exception(su->user->w, lua_tostring(L, 2));
+    return 0;
+}
+
+/* A Task{} entry of a class: its rendered bytes when no cookie needs adding. */
+static int l_static(lua_State *L)
+{
+    sl_user_t *u = check_user(L, 1);
+    sl_script_user_t *su = u->script;
+    sl_worker_t *w = u->w;
+    const sl_plan_t *plan = w->cfg->plan;
+    const sl_class_t *cls = &plan->classes[su->class_idx];
+    const sl_task_t *t = &plan->tasks[cls->tasks[su->picked].task];
+    flush_pending(su);
+    su->static_req = true;
+    su->follow = false;
+    su->timeout_us = w->cfg->timeout_us;
+    if (su->ncookies == 0) {
+        u->task = t;
+        u->intended_us = sl_loop_update_now(&w->loop);
+        su->phase = PHASE_REQUEST;
+        su->did_request = true;
+        sl__user_send(u, su->timeout_us);
+        return lua_yield(L, 0);
+    }
+    given_t g = {0};
+    render_head(su, t->method, t->path);
+    for (size_t i = 0; i < t->nheaders; i++) {
+        if (strcasecmp(t->headers[i].name, "content-length") == 0)
+            continue;
+        note_header(&g, t->headers[i].name);
+        render_header(su, t->headers[i].name, t->headers[i].value);
+    }
+    render_tail(su, &g, t->body, t->body_len, t->body_is_json);
+    if (send_rendered(u, t->method, t->row) != 0)
+        return luaL_error(L, "out of memory");
+    return lua_yield(L, 0);
+}
+
+/* ---- set-up ---- */
+
+static int open_runtime(lua_State *L)
+{
+    luaL_newmetatable(L, USER_MT);
+    static const luaL_Reg methods[] = {
+        {"request", l_request}, {"get", l_get},       {"post", l_post}, {"put", l_put},
+        {"patch", l_patch},     {"delete", l_delete}, {"head", l_head}, {"options", l_options},
+        {"sleep", l_sleep},     {NULL, NULL},
+    };
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushliteral(L, "user");
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
+
+    luaL_newmetatable(L, RESP_MT);
+    lua_pushcfunction(L, resp_index);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+
+    if (luaL_loadbufferx(L, prelude, sizeof(prelude) - 1, "=stormlight", "t") != LUA_OK)
+        return lua_error(L);
+    lua_pushcfunction(L, l_pick);
+    lua_pushcfunction(L, l_iter_begin);
+    lua_pushcfunction(L, l_iter_end);
+    lua_pushcfunction(L, l_exception);
+    lua_pushcfunction(L, l_static);
+    lua_call(L, 5, 2);
+    return 2;
+}
+
+int sl__script_worker_init(sl_worker_t *w, sl_err_t *err)
+{
+    const sl_plan_t *plan = w->cfg->plan;
+    sl_script_worker_t *sw = calloc(1, sizeof(*sw));
+    if (!sw)
+        return SL_ENOMEM;
+    w->sw = sw;
+    sw->L = sl_scenario_state_new(plan, err);
+    if (!sw->L)
+        return SL_EINVAL;
+    *(sl_worker_t **)lua_getextraspace(sw->L) = w;
+    lua_pushcfunction(sw->L, open_runtime);
+    if (lua_pcall(sw->L, 0, 2, 0) != LUA_OK) {
+        sl_err_set(err, "cannot start the script runtime: %s", lua_tostring(sw->L, -1));
+        return SL_EINVAL;
+    }
+    sw->run_stop_ref = luaL_ref(sw->L, LUA_REGISTRYINDEX);
+    sw->run_user_ref = luaL_ref(sw->L, LUA_REGISTRYINDEX);
+    sw->class_refs = calloc(plan->nclasses, sizeof(int));
+    sw->users = calloc(w->nusers ? w->nusers : 1, sizeof(*sw->users));
+    if (!sw->class_refs || !sw->users)
+        return SL_ENOMEM;
+    for (size_t i = 0; i < plan->nclasses; i++) {
+        sl_scenario_push_class(sw->L, plan->classes[i].lua_index);
+        sw->class_refs[i] = luaL_ref(sw->L, LUA_REGISTRYINDEX);
+    }
+    for (uint32_t i = 0; i < w->nusers; i++) {
+        sl_script_user_t *su = &sw->users[i];
+        sl_user_t *u = &w->users[i];
+        su->user = u;
+        su->co_ref = su->u_ref = LUA_NOREF;
+        su->sleep_timer.cb = on_sleep_timer;
+        su->class_idx = w->cfg->class_of_user[u->global_id];
+        u->script = su;
+    }
+    return 0;
+}
+
+void sl__script_worker_dispose(sl_worker_t *w)
+{
+    sl_script_worker_t *sw = w->sw;
+    if (!sw)
+        return;
+    for (uint32_t i = 0; sw->users && i < w->nusers; i++) {
+        sl_script_user_t *su = &sw->users[i];
+        free(su->wbuf);
+        sl_resp_capture_free(&su->cap);
+        for (uint32_t c = 0; c < su->ncookies; c++) {
+            free(su->cookies[c].name);
+            free(su->cookies[c].value);
+        }
+        free(su->cookies);
+        if (w->users)
+            w->users[i].script = NULL;
+    }
+    if (sw->L)
+        lua_close(sw->L);
+    free(sw->users);
+    free(sw->class_refs);
+    free(sw->rows);
+    free(sw);
+    w->sw = NULL;
+}
+
+void sl__script_capture(sl_user_t *u)
+{
+    u->resp.cap = &u->script->cap;
+    sl_resp_capture_reset(&u->script->cap);
+}
+
+/* Starts fn (run_user or run_stop) for the user in a fresh coroutine. */
+static void start_coroutine(sl_script_user_t *su, int fn_ref)
+{
+    sl_worker_t *w = su->user->w;
+    lua_State *L = w->sw->L;
+    user_release_coroutine(su);
+    su->co = lua_newthread(L);
+    su->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_rawgeti(su->co, LUA_REGISTRYINDEX, fn_ref);
+    lua_rawgeti(su->co, LUA_REGISTRYINDEX, su->u_ref);
+    lua_rawgeti(su->co, LUA_REGISTRYINDEX, w->sw->class_refs[su->class_idx]);
+    resume(su, 2);
+}
+
+void sl__script_user_start(sl_user_t *u)
+{
+    sl_script_user_t *su = u->script;
+    lua_State *L = u->w->sw->L;
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, (lua_Integer)u->global_id + 1);
+    lua_setfield(L, -2, "id");
+    lua_pushinteger(L, sl__user_index(u));
+    lua_setfield(L, -2, "_h");
+    luaL_setmetatable(L, USER_MT);
+    su->u_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    start_coroutine(su, u->w->sw->run_user_ref);
+}
+
+uint32_t sl__script_stop(sl_worker_t *w)
+{
+    sl_script_worker_t *sw = w->sw;
+    /* Responses that completed before the stop are counted; the iterations end here. */
+    for (uint32_t i = 0; i < w->nstarted; i++) {
+        sl_script_user_t *su = &sw->users[i];
+        flush_pending(su);
+        sl_loop_timer_stop(&w->loop, &su->sleep_timer);
+        su->phase = PHASE_IDLE;
+        user_release_coroutine(su);
+    }
+    w->stopping = true;
+    /* One count held while starting, so an on_stop that finishes at once cannot end the
+     * worker before the others have started. */
+    sw->running_stop = 1;
+    for (uint32_t i = 0; i < w->nstarted; i++) {
+        sl_script_user_t *su = &sw->users[i];
+        if (!w->cfg->plan->classes[su->class_idx].has_on_stop || su->u_ref == LUA_NOREF)
+            continue;
+        sw->running_stop++;
+        start_coroutine(su, sw->run_stop_ref);
+    }
+    return --sw->running_stop;
+}
