@@ -1265,6 +1265,16 @@ static void route(sl_target_conn_t *c, const sl_target_req_t *r)
         conn_respond(c, 304, NULL, NULL, 0, "Content-Length: 5\r\nETag: \"sl-target\"\r\n");
     } else if (path_is(r, "/big")) {
         route_big(c, r);
+    } else if (path_is(r, "/login")) {
+        /* A token in the body and a session cookie, for scripted-user tests. */
+        static uint64_t logins;
+        char body[64], hdr[96];
+        logins++;
+        int n = snprintf(body, sizeof(body), "{\"token\":\"tok-%llu\"}",
+                         (unsigned long long)logins);
+        snprintf(hdr, sizeof(hdr), "Set-Cookie: session=s%llu; Path=/; HttpOnly\r\n",
+                 (unsigned long long)logins);
+        conn_respond(c, 200, "application/json", body, (size_t)n, hdr);
     } else if (path_is(r, "/redirect")) {
         conn_respond(c, 302, "text/plain", "redirecting to /\n", 17, "Location: /\r\n");
     } else if (path_is(r, "/slow")) {
