@@ -1,6 +1,8 @@
-/* Pre-serialisation of the plan's requests. Each task is rendered once, at load time, into
- * one immutable buffer that every virtual user on every thread sends as is (as wrk does):
- * the hot path never formats a header. The plan owns every string and buffer in it. */
+/* The plan after loading: pre-serialisation of its requests, --tags filtering, the
+ * division of users among User{} classes, and --list. Each task is rendered once, at load
+ * time, into one immutable buffer that every virtual user on every thread sends as is (as
+ * wrk does): the hot path never formats a header. The plan owns every string and buffer
+ * in it. */
 #include "scenario/plan.h"
 
 #include <stdio.h>
@@ -119,30 +121,421 @@ int sl_plan_render(sl_plan_t *plan, const sl_url_t *base)
     return SL_OK;
 }
 
+static void free_tags(char **tags, size_t n)
+{
+    for (size_t i = 0; tags && i < n; i++)
+        free(tags[i]);
+    free(tags);
+}
+
+static void task_dispose(sl_task_t *t)
+{
+    free(t->method);
+    free(t->path);
+    free(t->name);
+    free(t->body);
+    for (size_t j = 0; t->headers && j < t->nheaders; j++) {
+        free(t->headers[j].name);
+        free(t->headers[j].value);
+    }
+    free(t->headers);
+    free_tags(t->tags, t->ntags);
+    free(t->wire);
+}
+
+static void class_dispose(sl_class_t *k)
+{
+    free(k->name);
+    for (size_t j = 0; k->tasks && j < k->ntasks; j++) {
+        free(k->tasks[j].name);
+        free_tags(k->tasks[j].tags, k->tasks[j].ntags);
+    }
+    free(k->tasks);
+}
+
 void sl_plan_dispose(sl_plan_t *plan)
 {
     if (!plan)
         return;
-    for (size_t i = 0; plan->tasks && i < plan->ntasks; i++) {
-        sl_task_t *t = &plan->tasks[i];
-        free(t->method);
-        free(t->path);
-        free(t->name);
-        free(t->body);
-        for (size_t j = 0; t->headers && j < t->nheaders; j++) {
-            free(t->headers[j].name);
-            free(t->headers[j].value);
-        }
-        free(t->headers);
-        free(t->wire);
-    }
+    for (size_t i = 0; plan->tasks && i < plan->ntasks; i++)
+        task_dispose(&plan->tasks[i]);
     free(plan->tasks);
     for (size_t i = 0; plan->rows && i < plan->nrows; i++) {
         free(plan->rows[i].method);
         free(plan->rows[i].name);
     }
     free(plan->rows);
+    for (size_t i = 0; plan->classes && i < plan->nclasses; i++)
+        class_dispose(&plan->classes[i]);
+    free(plan->classes);
     free(plan->host);
     free(plan->file);
+    free(plan->source);
     memset(plan, 0, sizeof(*plan));
+}
+
+/* True when tag is one of the comma-separated words of list (spaces around words are
+ * ignored; empty words never match). */
+static bool in_list(const char *list, const char *tag)
+{
+    size_t tlen = strlen(tag);
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *w = p;
+        while (*p && *p != ',')
+            p++;
+        const char *e = p;
+        while (e > w && e[-1] == ' ')
+            e--;
+        if ((size_t)(e - w) == tlen && tlen > 0 && memcmp(w, tag, tlen) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool list_given(const char *list)
+{
+    return list && list[strspn(list, " ,")] != '\0';
+}
+
+static bool tags_match(char *const *tags, size_t n, const char *include, const char *exclude)
+{
+    bool included = !list_given(include);
+    for (size_t i = 0; i < n; i++) {
+        if (list_given(exclude) && in_list(exclude, tags[i]))
+            return false;
+        if (!included && in_list(include, tags[i]))
+            included = true;
+    }
+    return included;
+}
+
+/* Keeps the tasks with keep[i], in order, and the rows they use; frees the others and
+ * renumbers rows. remap[i] receives the new index of task i (or SIZE_MAX). */
+static int compact_tasks(sl_plan_t *plan, const bool *keep, size_t *remap)
+{
+    bool *row_used = calloc(plan->nrows ? plan->nrows : 1, sizeof(*row_used));
+    size_t *row_remap = calloc(plan->nrows ? plan->nrows : 1, sizeof(*row_remap));
+    if (!row_used || !row_remap) {
+        free(row_used);
+        free(row_remap);
+        return SL_ENOMEM;
+    }
+    size_t n = 0;
+    plan->total_weight = 0;
+    for (size_t i = 0; i < plan->ntasks; i++) {
+        if (!keep[i]) {
+            task_dispose(&plan->tasks[i]);
+            remap[i] = SIZE_MAX;
+            continue;
+        }
+        remap[i] = n;
+        plan->tasks[n] = plan->tasks[i];
+        plan->total_weight += plan->tasks[n].weight;
+        row_used[plan->tasks[n].row] = true;
+        n++;
+    }
+    plan->ntasks = n;
+
+    size_t nr = 0;
+    for (size_t r = 0; r < plan->nrows; r++) {
+        if (!row_used[r]) {
+            free(plan->rows[r].method);
+            free(plan->rows[r].name);
+            continue;
+        }
+        row_remap[r] = nr;
+        plan->rows[nr++] = plan->rows[r];
+    }
+    plan->nrows = nr;
+    for (size_t i = 0; i < plan->ntasks; i++)
+        plan->tasks[i].row = (uint32_t)row_remap[plan->tasks[i].row];
+    free(row_used);
+    free(row_remap);
+    return SL_OK;
+}
+
+int sl_plan_filter_tags(sl_plan_t *plan, const char *tags, const char *exclude, sl_err_t *err)
+{
+    if (!list_given(tags) && !list_given(exclude))
+        return SL_OK;
+    size_t ntasks = plan->ntasks;
+    bool *keep = calloc(ntasks ? ntasks : 1, sizeof(*keep));
+    size_t *remap = calloc(ntasks ? ntasks : 1, sizeof(*remap));
+    if (!keep || !remap) {
+        free(keep);
+        free(remap);
+        return SL_ENOMEM;
+    }
+
+    /* Decide everything first, so that "nothing matches" leaves the plan as it was. */
+    bool any = false;
+    if (plan->nclasses == 0) {
+        for (size_t i = 0; i < ntasks; i++) {
+            const sl_task_t *t = &plan->tasks[i];
+            keep[i] = tags_match(t->tags, t->ntags, tags, exclude);
+            any = any || keep[i];
+        }
+    } else {
+        for (size_t c = 0; c < plan->nclasses; c++) {
+            const sl_class_t *k = &plan->classes[c];
+            for (size_t j = 0; j < k->ntasks; j++) {
+                const sl_class_task_t *ct = &k->tasks[j];
+                if (tags_match(ct->tags, ct->ntags, tags, exclude)) {
+                    any = true;
+                    if (ct->task >= 0)
+                        keep[ct->task] = true;
+                }
+            }
+        }
+    }
+    if (!any) {
+        free(keep);
+        free(remap);
+        sl_err_set(err, "no task matches --tags/--exclude-tags");
+        return SL_EINVAL;
+    }
+
+    size_t nc = 0;
+    for (size_t c = 0; c < plan->nclasses; c++) {
+        sl_class_t *k = &plan->classes[c];
+        size_t n = 0;
+        k->total_weight = 0;
+        for (size_t j = 0; j < k->ntasks; j++) {
+            sl_class_task_t *ct = &k->tasks[j];
+            if (!tags_match(ct->tags, ct->ntags, tags, exclude)) {
+                free(ct->name);
+                free_tags(ct->tags, ct->ntags);
+                continue;
+            }
+            k->tasks[n++] = *ct;
+            k->total_weight += ct->weight;
+        }
+        k->ntasks = n;
+        if (n == 0) {
+            class_dispose(k);
+            continue;
+        }
+        plan->classes[nc++] = *k;
+    }
+    plan->nclasses = nc;
+
+    int rc = compact_tasks(plan, keep, remap);
+    if (rc == SL_OK) {
+        for (size_t c = 0; c < plan->nclasses; c++) {
+            sl_class_t *k = &plan->classes[c];
+            for (size_t j = 0; j < k->ntasks; j++) {
+                if (k->tasks[j].task >= 0)
+                    k->tasks[j].task = (int32_t)remap[k->tasks[j].task];
+            }
+        }
+    }
+    free(keep);
+    free(remap);
+    return rc;
+}
+
+/* The spawn order's heap: classes ordered by the ideal position (2j + 1) / (2n) of their
+ * next user j of n, then by class index. */
+struct slot {
+    uint32_t cls;
+    uint32_t next;  /* j */
+    uint32_t count; /* n */
+};
+
+static bool slot_before(const struct slot *a, const struct slot *b)
+{
+    /* (2ja + 1) / na < (2jb + 1) / nb, cross-multiplied: at most 2e7 * 1e7, no overflow. */
+    uint64_t x = (2 * (uint64_t)a->next + 1) * b->count;
+    uint64_t y = (2 * (uint64_t)b->next + 1) * a->count;
+    return x != y ? x < y : a->cls < b->cls;
+}
+
+static void heap_down(struct slot *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && slot_before(&h[l], &h[m]))
+            m = l;
+        if (r < n && slot_before(&h[r], &h[m]))
+            m = r;
+        if (m == i)
+            return;
+        struct slot t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+int sl_plan_assign_users(const sl_plan_t *plan, uint32_t users, uint16_t *class_of_user,
+                         uint32_t *per_class_counts, sl_err_t *err)
+{
+    size_t nc = plan->nclasses;
+    if (nc == 0) {
+        sl_err_set(err, "the plan has no User{} classes");
+        return SL_EINVAL;
+    }
+    uint64_t fixed = 0, weights = 0;
+    for (size_t c = 0; c < nc; c++) {
+        const sl_class_t *k = &plan->classes[c];
+        if (k->fixed_count)
+            fixed += k->fixed_count;
+        else
+            weights += k->weight;
+        per_class_counts[c] = k->fixed_count;
+    }
+    if (fixed > users) {
+        sl_err_set(err,
+                   "--users: the User{} classes' fixed_count add up to %llu, more than the %u "
+                   "users",
+                   (unsigned long long)fixed, users);
+        return SL_EINVAL;
+    }
+    uint64_t rest = users - fixed;
+    if (rest > 0 && weights == 0) {
+        sl_err_set(err,
+                   "--users: %u users, but the User{} classes all have a fixed_count, adding up "
+                   "to %llu",
+                   users, (unsigned long long)fixed);
+        return SL_EINVAL;
+    }
+
+    /* Largest remainder: floor(rest * w / W) each, then one more to the largest
+     * remainders, earlier classes first on ties. rest <= 2^32 and w < 2^32: no overflow. */
+    uint64_t *rem = calloc(nc, sizeof(*rem));
+    struct slot *heap = calloc(nc, sizeof(*heap));
+    if (!rem || !heap) {
+        free(rem);
+        free(heap);
+        return SL_ENOMEM;
+    }
+    uint64_t given = 0;
+    for (size_t c = 0; c < nc && rest > 0; c++) {
+        const sl_class_t *k = &plan->classes[c];
+        if (k->fixed_count)
+            continue;
+        uint64_t q = rest * k->weight;
+        per_class_counts[c] = (uint32_t)(q / weights);
+        rem[c] = q % weights;
+        given += per_class_counts[c];
+    }
+    while (given < rest) {
+        size_t best = SIZE_MAX;
+        for (size_t c = 0; c < nc; c++) {
+            if (plan->classes[c].fixed_count == 0 && rem[c] != UINT64_MAX &&
+                (best == SIZE_MAX || rem[c] > rem[best]))
+                best = c;
+        }
+        per_class_counts[best]++;
+        rem[best] = UINT64_MAX; /* at most one extra each */
+        given++;
+    }
+
+    size_t n = 0;
+    for (size_t c = 0; c < nc; c++) {
+        if (per_class_counts[c])
+            heap[n++] = (struct slot){.cls = (uint32_t)c, .count = per_class_counts[c]};
+    }
+    for (size_t i = n / 2; i-- > 0;)
+        heap_down(heap, n, i);
+    for (uint32_t u = 0; u < users; u++) {
+        class_of_user[u] = (uint16_t)heap[0].cls;
+        if (++heap[0].next == heap[0].count)
+            heap[0] = heap[--n];
+        heap_down(heap, n, 0);
+    }
+    free(rem);
+    free(heap);
+    return SL_OK;
+}
+
+static void print_wait(const sl_wait_t *w, FILE *out)
+{
+    switch (w->kind) {
+    case SL_WAIT_BETWEEN:
+        fprintf(out, "between(%g, %g)", w->a_s, w->b_s);
+        break;
+    case SL_WAIT_CONSTANT:
+        fprintf(out, "constant(%g)", w->a_s);
+        break;
+    case SL_WAIT_PACING:
+        fprintf(out, "pacing(%g)", w->a_s);
+        break;
+    case SL_WAIT_THROUGHPUT:
+        fprintf(out, "throughput(%g)", w->a_s);
+        break;
+    default:
+        fputs("none", out);
+    }
+}
+
+static void print_tags(char *const *tags, size_t n, FILE *out)
+{
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "%s%s", i ? "," : "", tags[i]);
+}
+
+static void print_task_row(uint32_t weight, uint64_t total, const char *name, char *const *tags,
+                           size_t ntags, FILE *out)
+{
+    double share = total ? 100.0 * weight / (double)total : 0;
+    fprintf(out, "    %8u %6.1f%%  %-40s  ", weight, share, name);
+    print_tags(tags, ntags, out);
+    fputc('\n', out);
+}
+
+void sl_plan_list(const sl_plan_t *plan, FILE *out)
+{
+    if (plan->nclasses == 0) {
+        fprintf(out, "endpoints: %zu task%s, each user picks one at random by weight\n",
+                plan->ntasks, plan->ntasks == 1 ? "" : "s");
+        fprintf(out, "    %8s %7s  %-40s  %s\n", "weight", "share", "task", "tags");
+        for (size_t i = 0; i < plan->ntasks; i++) {
+            const sl_task_t *t = &plan->tasks[i];
+            char name[512];
+            snprintf(name, sizeof(name), "%s %s", t->method, t->name);
+            print_task_row(t->weight, plan->total_weight, name, t->tags, t->ntags, out);
+        }
+        return;
+    }
+    uint64_t weights = 0;
+    for (size_t c = 0; c < plan->nclasses; c++) {
+        if (!plan->classes[c].fixed_count)
+            weights += plan->classes[c].weight;
+    }
+    for (size_t c = 0; c < plan->nclasses; c++) {
+        const sl_class_t *k = &plan->classes[c];
+        if (c > 0)
+            fputc('\n', out);
+        fprintf(out, "%s: ", k->name);
+        if (k->fixed_count)
+            fprintf(out, "fixed_count %u", k->fixed_count);
+        else
+            fprintf(out, "weight %u (%.1f%% of the users)", k->weight,
+                    weights ? 100.0 * k->weight / (double)weights : 0.0);
+        fputs(", wait ", out);
+        print_wait(&k->wait, out);
+        if (k->sequential)
+            fputs(", sequential", out);
+        if (k->has_on_start)
+            fputs(", on_start", out);
+        if (k->has_on_stop)
+            fputs(", on_stop", out);
+        fputc('\n', out);
+        fprintf(out, "    %8s %7s  %-40s  %s\n", k->sequential ? "order" : "weight",
+                k->sequential ? "" : "share", "task", "tags");
+        for (size_t j = 0; j < k->ntasks; j++) {
+            const sl_class_task_t *ct = &k->tasks[j];
+            if (k->sequential) {
+                fprintf(out, "    %8zu %7s  %-40s  ", j + 1, "", ct->name);
+                print_tags(ct->tags, ct->ntags, out);
+                fputc('\n', out);
+            } else {
+                print_task_row(ct->weight, k->total_weight, ct->name, ct->tags, ct->ntags, out);
+            }
+        }
+    }
 }

@@ -6,12 +6,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cli/url.h"
 #include "sl.h"
 
 typedef struct sl_header {
-    char *name;  /* as written by the user */
+    char *name; /* as written by the user */
     char *value;
 } sl_header_t;
 
@@ -22,19 +23,19 @@ typedef struct sl_row {
 } sl_row_t;
 
 typedef struct sl_task {
-    char *method;          /* upper-cased */
-    char *path;            /* as written, starts with '/' */
-    char *name;            /* statistics name; the path when not given */
-    uint32_t weight;       /* >= 1 */
-    char *body;            /* NULL when there is no body */
+    char *method;    /* upper-cased */
+    char *path;      /* as written, starts with '/' */
+    char *name;      /* statistics name; the path when not given */
+    uint32_t weight; /* >= 1 */
+    char *body;      /* NULL when there is no body */
     size_t body_len;
-    bool body_is_json;     /* data was a table, encoded as JSON */
-    sl_header_t *headers;  /* user headers, sorted by lower-case name */
+    bool body_is_json;    /* data was a table, encoded as JSON */
+    sl_header_t *headers; /* user headers, sorted by lower-case name */
     size_t nheaders;
-    uint32_t row;          /* index into plan.rows */
-    bool idempotent;       /* may be retried on a stale keep-alive connection */
-    bool is_head;          /* HEAD: the response has no body whatever it says */
-    char **tags;           /* Task{tags = {...}}: for --tags / --exclude-tags */
+    uint32_t row;    /* index into plan.rows */
+    bool idempotent; /* may be retried on a stale keep-alive connection */
+    bool is_head;    /* HEAD: the response has no body whatever it says */
+    char **tags;     /* Task{tags = {...}}: for --tags / --exclude-tags */
     size_t ntags;
     /* Filled by sl_plan_render: the complete request bytes, shared by every user. */
     char *wire;
@@ -52,17 +53,17 @@ typedef enum sl_wait_kind {
 
 typedef struct sl_wait {
     sl_wait_kind_t kind;
-    double a_s;
-    double b_s;
+    double a_s; /* seconds; for SL_WAIT_THROUGHPUT iterations per second (a > 0) */
+    double b_s; /* SL_WAIT_BETWEEN only; 0 otherwise */
 } sl_wait_t;
 
 /* One entry of a User{} class's tasks list. */
 typedef struct sl_class_task {
-    uint32_t lua_index;    /* 1-based position in the class's normalized `tasks` table */
-    int32_t task;          /* index into plan.tasks for a Task{}, -1 for a function */
+    uint32_t lua_index; /* 1-based position in the class's normalized `tasks` table */
+    int32_t task;       /* index into plan.tasks for a Task{}, -1 for a function */
     uint32_t weight;
-    char *name;            /* shown by --list: the Task's "METHOD name", or the function
-                            * task's name= (or "function at file:line") */
+    char *name; /* shown by --list: the Task's "METHOD name", or the function
+                 * task's name= (or "function at file:line") */
     char **tags;
     size_t ntags;
 } sl_class_task_t;
@@ -70,29 +71,37 @@ typedef struct sl_class_task {
 /* A User{} class. */
 typedef struct sl_class {
     char *name;
-    uint32_t weight;       /* >= 1 unless fixed_count is set */
-    uint32_t fixed_count;  /* 0 = divided by weight */
+    uint32_t weight;      /* >= 1 unless fixed_count is set */
+    uint32_t fixed_count; /* 0 = divided by weight */
     sl_wait_t wait;
-    bool sequential;       /* run tasks in order rather than by weighted choice */
+    bool sequential; /* run tasks in order rather than by weighted choice */
     bool has_on_start;
     bool has_on_stop;
-    uint32_t lua_index;    /* 1-based position in the Lua registry list of classes */
+    uint32_t lua_index; /* 1-based position in the Lua registry list of classes */
     sl_class_task_t *tasks;
     size_t ntasks;
     uint64_t total_weight;
 } sl_class_t;
 
 typedef struct sl_plan {
+    /* Every Task{}: the endpoints first (in order), then the Task{} entries of the User{}
+     * classes (class by class, in order). Each is rendered to wire bytes. */
     sl_task_t *tasks;
     size_t ntasks;
-    uint64_t total_weight;
+    uint64_t total_weight; /* sum of tasks[].weight: the endpoint picker's range */
     sl_row_t *rows;
     size_t nrows;
-    char *host;            /* `host = "..."` from the file, or NULL */
-    char *file;            /* the scenario file's path, for messages */
-    /* User{} classes; none for a file with only `endpoints`, which runs in C alone. */
+    char *host; /* `host = "..."` from the file, or NULL */
+    char *file; /* the scenario file's path, for messages */
+    /* User{} classes; none for a file with only `endpoints`, which runs in C alone.
+     * When a file has both, the endpoints are one more class, "endpoints" (weight 1),
+     * after the User{} classes. sl_plan_filter_tags may drop classes; the others keep
+     * their lua_index. */
     sl_class_t *classes;
     size_t nclasses;
+    /* How many classes the file registers in a Lua state (before any filtering): what
+     * sl_scenario_state_new must find again in each worker's state. */
+    uint32_t nlua_classes;
     /* The file's text, so every worker can build its own Lua state from the same
      * source (same line numbers in messages). */
     char *source;
@@ -113,5 +122,45 @@ int sl_plan_render(sl_plan_t *plan, const sl_url_t *base);
 
 /* Frees everything the plan owns. Accepts a zeroed plan. */
 void sl_plan_dispose(sl_plan_t *plan);
+
+/* Applies --tags / --exclude-tags (comma lists, borrowed; NULL or "" = not given). A task
+ * runs when (no include list is given, or it has one of those tags) and it has none of
+ * the excluded tags. A class task's tags are its own plus its class's.
+ *
+ * Filtered tasks are removed, not disabled: in an endpoints-only plan plan->tasks is
+ * compacted and total_weight recomputed; in a plan with classes each class's tasks list
+ * is compacted (the survivors keep their lua_index) and its total_weight recomputed, a
+ * class left without tasks is removed from plan->classes (the others keep their
+ * lua_index), and plan->tasks is compacted to the Task{}s still referenced, with the
+ * class tasks' `task` indices renumbered. Rows no task uses any more are removed and the
+ * tasks' row indices renumbered, so every row can receive requests. Call it after loading
+ * and before rendering and interning rows.
+ *
+ * Returns SL_OK, or SL_EINVAL with "no task matches --tags/--exclude-tags" and the plan
+ * unchanged, or SL_ENOMEM (the plan may then be partly filtered but stays consistent
+ * enough to dispose). Main thread. */
+int sl_plan_filter_tags(sl_plan_t *plan, const char *tags, const char *exclude, sl_err_t *err);
+
+/* Divides users among the classes exactly as Locust does: classes with fixed_count get
+ * that many first (in order); the rest are divided by weight among the other classes
+ * with the largest-remainder method, ties going to the earlier class (40 users at 3:1
+ * give 30 and 10; 10 at 1:1:1 give 4, 3, 3). per_class_counts (plan->nclasses entries,
+ * caller's) receives the counts. class_of_user (users entries, caller's) receives the
+ * spawn order: user k belongs to class class_of_user[k], interleaved so that every prefix
+ * holds each class in proportion to its count (the j-th user of a class with n users
+ * goes at its ideal position (j + 1/2) / n of the order; ties to the earlier class).
+ *
+ * Returns SL_OK; SL_EINVAL with err set when the plan has no classes, when the fixed
+ * counts add up to more than users ("--users: the User{} classes' fixed_count add up to
+ * 12, more than the 10 users"), or when users are left over but every class has a
+ * fixed_count ("--users: 12 users, but the User{} classes all have a fixed_count, adding
+ * up to 10"); SL_ENOMEM. Any thread; reads the plan only. */
+int sl_plan_assign_users(const sl_plan_t *plan, uint32_t users, uint16_t *class_of_user,
+                         uint32_t *per_class_counts, sl_err_t *err);
+
+/* Prints what -l/--list shows: each class with its weight or fixed_count, wait, hooks
+ * and order, then its tasks with weights, share and tags; or, for an endpoints-only plan,
+ * the tasks. */
+void sl_plan_list(const sl_plan_t *plan, FILE *out);
 
 #endif

@@ -1,6 +1,8 @@
 /* Scenario loader. Runs the user's Lua file once, in a private lua_State that is closed
- * before returning, and copies what it declared (`endpoints`, `host`) into an sl_plan_t
- * of plain C data that needs no Lua afterwards.
+ * before returning, and copies what it declared (`endpoints`, `host`, User{} classes) into
+ * an sl_plan_t of plain C data; an endpoints-only plan needs no Lua afterwards. For a plan
+ * with classes, each worker runs the same file again in its own state
+ * (sl_scenario_state_new), and the two are checked to agree.
  *
  * Validation happens inside Task{} itself, so that a mistake is reported with the line of
  * the Task call ("stormlight_file.lua:12: Task: method must be a string"); the JSON body
@@ -20,14 +22,19 @@
 #include <lua.h>
 #include <lualib.h>
 
-/* Registry key of the private metatable that marks a table as made by Task{}. Its
- * __metatable field hides it from getmetatable/setmetatable, so a script cannot forge a
- * task or untag one by accident. */
-#define TASK_MT "stormlight.Task"
+#include "scenario/csvdata.h"
+#include "scenario/internal.h"
+#include "scenario/luajson.h"
 
-/* Limits that keep a broken or hostile file from exhausting memory or the C stack. */
-#define SL_JSON_MAX_DEPTH 100
-#define SL_MAX_TASKS 1000000
+/* The private metatable SL__TASK_MT marks a table as made by Task{}. Its __metatable
+ * field hides it from getmetatable/setmetatable, so a script cannot forge a task or untag
+ * one by accident. */
+
+/* Registry key of the metatable of the box that holds an encoded body while Task{} turns
+ * it into a Lua string: if that raises, the box's __gc frees the buffer. */
+#define JBOX_MT "stormlight.jsonbox"
+
+/* Limits that keep a broken or hostile file from exhausting memory. */
 #define SL_MAX_FILE_BYTES (64u << 20)
 
 /* HTTP token characters (RFC 9110 tchar), for methods and header names. */
@@ -51,7 +58,7 @@ static bool is_token(const char *s, size_t len)
 
 /* Pushes a printable, shortened copy of s for use inside an error message, so that a
  * value containing CR, LF or megabytes of data still gives one short line. */
-static const char *printable(lua_State *L, const char *s, size_t len)
+const char *sl__printable(lua_State *L, const char *s, size_t len)
 {
     enum { MAX = 60 };
     luaL_Buffer b;
@@ -64,347 +71,6 @@ static const char *printable(lua_State *L, const char *s, size_t len)
         luaL_addstring(&b, "...");
     luaL_pushresult(&b);
     return lua_tostring(L, -1);
-}
-
-/* Output goes through a small C scratch buffer that is flushed as Lua strings into a
- * parts table, then concatenated. Everything that outlives a flush is owned by Lua, so
- * a luaL_error (which longjmps) in the middle of encoding leaks nothing. */
-struct jenc {
-    lua_State *L;
-    int parts; /* absolute stack index of the parts table */
-    lua_Integer nparts;
-    char scratch[512];
-    size_t used;
-    char path[128]; /* where we are in `data`, for messages: ".items[2].name" */
-    size_t pathlen;
-};
-
-static void j_flush(struct jenc *e)
-{
-    if (e->used == 0)
-        return;
-    lua_pushlstring(e->L, e->scratch, e->used);
-    lua_rawseti(e->L, e->parts, ++e->nparts);
-    e->used = 0;
-}
-
-static void j_add(struct jenc *e, const char *s, size_t n)
-{
-    while (n > 0) {
-        if (e->used == sizeof(e->scratch))
-            j_flush(e);
-        size_t k = sizeof(e->scratch) - e->used;
-        if (k > n)
-            k = n;
-        memcpy(e->scratch + e->used, s, k);
-        e->used += k;
-        s += k;
-        n -= k;
-    }
-}
-
-static void j_str(struct jenc *e, const char *s)
-{
-    j_add(e, s, strlen(s));
-}
-
-static int j_fail(struct jenc *e, const char *what)
-{
-    return luaL_error(e->L, "Task: data%s: %s", e->path, what);
-}
-
-/* Extends the message path; returns the old length for j_path_pop. Truncates silently:
- * the path is only for people. */
-static size_t j_path_push_key(struct jenc *e, const char *k, size_t klen)
-{
-    size_t old = e->pathlen;
-    char buf[64];
-    size_t n = klen < 40 ? klen : 40;
-    size_t o = 0;
-    buf[o++] = '.';
-    for (size_t i = 0; i < n; i++)
-        buf[o++] = ((unsigned char)k[i] < 0x20) ? '?' : k[i];
-    if (klen > n) {
-        memcpy(buf + o, "...", 3);
-        o += 3;
-    }
-    if (e->pathlen + o < sizeof(e->path)) {
-        memcpy(e->path + e->pathlen, buf, o);
-        e->pathlen += o;
-        e->path[e->pathlen] = '\0';
-    }
-    return old;
-}
-
-static size_t j_path_push_index(struct jenc *e, lua_Integer i)
-{
-    size_t old = e->pathlen;
-    int n = snprintf(e->path + e->pathlen, sizeof(e->path) - e->pathlen, "[%lld]", (long long)i);
-    if (n > 0 && e->pathlen + (size_t)n < sizeof(e->path))
-        e->pathlen += (size_t)n;
-    e->path[e->pathlen] = '\0';
-    return old;
-}
-
-static void j_path_pop(struct jenc *e, size_t old)
-{
-    e->pathlen = old;
-    e->path[old] = '\0';
-}
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when invalid. Rejects
- * overlong forms, surrogates and values above U+10FFFF, as JSON (RFC 8259) requires. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    }
-    return len;
-}
-
-static void j_string(struct jenc *e, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    j_add(e, "\"", 1);
-    for (size_t i = 0; i < len;) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x80) {
-            size_t n = utf8_seq((const unsigned char *)s + i, len - i);
-            if (n == 0)
-                j_fail(e, "string is not valid UTF-8");
-            j_add(e, s + i, n);
-            i += n;
-            continue;
-        }
-        switch (c) {
-        case '"':
-            j_add(e, "\\\"", 2);
-            break;
-        case '\\':
-            j_add(e, "\\\\", 2);
-            break;
-        case '\b':
-            j_add(e, "\\b", 2);
-            break;
-        case '\f':
-            j_add(e, "\\f", 2);
-            break;
-        case '\n':
-            j_add(e, "\\n", 2);
-            break;
-        case '\r':
-            j_add(e, "\\r", 2);
-            break;
-        case '\t':
-            j_add(e, "\\t", 2);
-            break;
-        default:
-            if (c < 0x20) {
-                char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-                j_add(e, u, 6);
-            } else {
-                j_add(e, (const char *)&c, 1);
-            }
-        }
-        i++;
-    }
-    j_add(e, "\"", 1);
-}
-
-static void j_number(struct jenc *e, lua_State *L, int idx)
-{
-    char buf[64];
-    if (lua_isinteger(L, idx)) {
-        snprintf(buf, sizeof(buf), "%lld", (long long)lua_tointeger(L, idx));
-        j_str(e, buf);
-        return;
-    }
-    double v = (double)lua_tonumber(L, idx);
-    if (!isfinite(v))
-        j_fail(e, "cannot encode NaN or infinity as JSON");
-    /* The shortest of 15..17 significant digits that reads back as the same double, so
-     * 1.5 stays "1.5" and 0.1 stays "0.1" rather than 0.10000000000000001. */
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, sizeof(buf), "%.*g", prec, v);
-        if (strtod(buf, NULL) == v)
-            break;
-    }
-    /* A float with an integral value keeps a ".0" (as Lua prints it), so data written as
-     * 10.0 is not silently turned into an integer. Guard against a ',' decimal point
-     * from a locale set elsewhere in the process. */
-    for (char *c = buf; *c; c++) {
-        if (*c == ',')
-            *c = '.';
-    }
-    j_str(e, buf);
-    if (!strpbrk(buf, ".eE"))
-        j_str(e, ".0");
-}
-
-struct jkey {
-    const char *s;
-    size_t len;
-};
-
-static int jkey_cmp(const void *a, const void *b)
-{
-    const struct jkey *x = a, *y = b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->s, y->s, n);
-    if (c)
-        return c;
-    return (x->len > y->len) - (x->len < y->len);
-}
-
-static void j_value(struct jenc *e, int idx, int depth);
-
-static void j_table(struct jenc *e, int idx, int depth)
-{
-    lua_State *L = e->L;
-    if (depth > SL_JSON_MAX_DEPTH)
-        j_fail(e, "tables nested more than 100 levels deep (is there a cycle?)");
-    luaL_checkstack(L, 8, "Task: data is nested too deeply");
-
-    /* Classify keys: all strings -> object; exactly 1..n -> array; anything else has no
-     * faithful JSON form and is rejected rather than guessed. Raw access throughout, so
-     * metamethods in the user's tables do not run here. */
-    lua_Integer count = 0, nstr = 0, nint = 0, maxint = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        count++;
-        if (lua_type(L, -2) == LUA_TSTRING) {
-            nstr++;
-        } else if (lua_isinteger(L, -2) && lua_tointeger(L, -2) >= 1) {
-            nint++;
-            if (lua_tointeger(L, -2) > maxint)
-                maxint = lua_tointeger(L, -2);
-        }
-        lua_pop(L, 1);
-    }
-
-    if (count == 0) {
-        /* Lua cannot tell an empty list from an empty object; an object is the more
-         * common meaning for a request body. */
-        j_str(e, "{}");
-        return;
-    }
-
-    if (nint == count && maxint == count) {
-        j_add(e, "[", 1);
-        for (lua_Integer i = 1; i <= count; i++) {
-            if (i > 1)
-                j_add(e, ",", 1);
-            size_t old = j_path_push_index(e, i);
-            lua_rawgeti(L, idx, i);
-            j_value(e, lua_gettop(L), depth + 1);
-            lua_pop(L, 1);
-            j_path_pop(e, old);
-        }
-        j_add(e, "]", 1);
-        return;
-    }
-
-    if (nstr != count)
-        j_fail(e, "a table must have only string keys (object) or be a list 1..n (array)");
-
-    /* Keys are sorted so that the body, and therefore the bytes on the wire, do not
-     * depend on Lua's hash order. The key array is a userdata so that an error below
-     * does not leak it; the key strings stay alive because the table holds them. */
-    struct jkey *keys = lua_newuserdatauv(L, (size_t)count * sizeof(*keys), 0);
-    int keys_idx = lua_gettop(L);
-    lua_Integer k = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        keys[k].s = lua_tolstring(L, -2, &keys[k].len);
-        k++;
-        lua_pop(L, 1);
-    }
-    qsort(keys, (size_t)count, sizeof(*keys), jkey_cmp);
-
-    j_add(e, "{", 1);
-    for (lua_Integer i = 0; i < count; i++) {
-        if (i > 0)
-            j_add(e, ",", 1);
-        j_string(e, keys[i].s, keys[i].len);
-        j_add(e, ":", 1);
-        size_t old = j_path_push_key(e, keys[i].s, keys[i].len);
-        lua_pushlstring(L, keys[i].s, keys[i].len);
-        lua_rawget(L, idx);
-        j_value(e, lua_gettop(L), depth + 1);
-        lua_pop(L, 1);
-        j_path_pop(e, old);
-    }
-    j_add(e, "}", 1);
-    lua_settop(L, keys_idx - 1);
-}
-
-static void j_value(struct jenc *e, int idx, int depth)
-{
-    lua_State *L = e->L;
-    switch (lua_type(L, idx)) {
-    case LUA_TSTRING: {
-        size_t len;
-        const char *s = lua_tolstring(L, idx, &len);
-        j_string(e, s, len);
-        break;
-    }
-    case LUA_TNUMBER:
-        j_number(e, L, idx);
-        break;
-    case LUA_TBOOLEAN:
-        j_str(e, lua_toboolean(L, idx) ? "true" : "false");
-        break;
-    case LUA_TTABLE:
-        j_table(e, idx, depth);
-        break;
-    default:
-        luaL_error(L, "Task: data%s: cannot encode a %s value as JSON", e->path,
-                   luaL_typename(L, idx));
-    }
-}
-
-/* Encodes the table at idx as JSON and pushes the resulting string. */
-static void json_encode(lua_State *L, int idx)
-{
-    struct jenc e = {.L = L};
-    lua_newtable(L);
-    e.parts = lua_gettop(L);
-    j_value(&e, idx, 1);
-    j_flush(&e);
-
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    for (lua_Integer i = 1; i <= e.nparts; i++) {
-        lua_rawgeti(L, e.parts, i);
-        luaL_addvalue(&b);
-    }
-    luaL_pushresult(&b);
-    lua_remove(L, e.parts);
 }
 
 static bool is_idempotent(const char *m)
@@ -421,7 +87,7 @@ static bool is_idempotent(const char *m)
  * not a silently ignored field. */
 static void task_check_keys(lua_State *L)
 {
-    static const char *const known[] = {"data", "headers", "name", "weight"};
+    static const char *const known[] = {"data", "headers", "name", "tags", "weight"};
     lua_pushnil(L);
     while (lua_next(L, 1)) {
         lua_pop(L, 1);
@@ -432,8 +98,10 @@ static void task_check_keys(lua_State *L)
             for (size_t i = 0; i < SL_ARRAY_LEN(known); i++)
                 ok = ok || strcmp(k, known[i]) == 0;
             if (!ok)
-                luaL_error(L, "Task: unknown field '%s' (expected data, headers, name, weight)",
-                           printable(L, k, len));
+                luaL_error(L,
+                           "Task: unknown field '%s' (expected data, headers, name, tags, "
+                           "weight)",
+                           sl__printable(L, k, len));
         } else if (lua_isinteger(L, -1)) {
             lua_Integer i = lua_tointeger(L, -1);
             if (i != 1 && i != 2)
@@ -465,7 +133,7 @@ static void task_headers(lua_State *L, int idx)
             luaL_error(L,
                        "Task: invalid header name '%s' (letters, digits and !#$%%&'*+-.^_`|~ "
                        "only)",
-                       printable(L, name, nlen));
+                       sl__printable(L, name, nlen));
         int vt = lua_type(L, -1);
         if (vt != LUA_TSTRING && vt != LUA_TNUMBER)
             luaL_error(L, "Task: header '%s' must be a string, got a %s", name,
@@ -500,6 +168,34 @@ static void task_headers(lua_State *L, int idx)
     lua_pop(L, 1); /* seen */
 }
 
+static int jbox_gc(lua_State *L)
+{
+    char **box = lua_touserdata(L, 1);
+    free(*box);
+    *box = NULL;
+    return 0;
+}
+
+/* Encodes the table at idx as JSON and pushes the string; raises "Task: data...: what is
+ * wrong" at level 1. */
+static void push_json(lua_State *L, int idx)
+{
+    char **box = lua_newuserdatauv(L, sizeof(*box), 0);
+    *box = NULL;
+    luaL_setmetatable(L, JBOX_MT);
+    size_t len;
+    sl_err_t err;
+    int rc = sl_luajson_encode(L, idx, "data", box, &len, &err);
+    if (rc == SL_ENOMEM)
+        luaL_error(L, "Task: out of memory while encoding data");
+    if (rc != SL_OK)
+        luaL_error(L, "Task: %s", err.msg);
+    lua_pushlstring(L, *box, len);
+    free(*box);
+    *box = NULL;
+    lua_remove(L, -2);
+}
+
 /* Pushes t[key] without metamethods and returns its type: the argument table is checked
  * with raw access (as the unknown-key check is), so what is validated is what is used. */
 static int rawfield(lua_State *L, int idx, const char *key)
@@ -529,7 +225,8 @@ static int l_task(lua_State *L)
     if (len == 0)
         return luaL_error(L, "Task: method must not be empty");
     if (!is_token(m, len))
-        return luaL_error(L, "Task: method '%s' is not a valid HTTP method", printable(L, m, len));
+        return luaL_error(L, "Task: method '%s' is not a valid HTTP method",
+                          sl__printable(L, m, len));
     luaL_Buffer b;
     luaL_buffinit(L, &b);
     for (size_t i = 0; i < len; i++)
@@ -543,7 +240,7 @@ static int l_task(lua_State *L)
         return luaL_error(L, "Task: path must be a string");
     const char *p = lua_tolstring(L, -1, &len);
     if (len == 0 || p[0] != '/')
-        return luaL_error(L, "Task: path must start with '/', got '%s'", printable(L, p, len));
+        return luaL_error(L, "Task: path must start with '/', got '%s'", sl__printable(L, p, len));
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)p[i];
         if (c <= 0x20 || c == 0x7f)
@@ -588,7 +285,7 @@ static int l_task(lua_State *L)
      * sent as is. */
     ty = rawfield(L, 1, "data");
     if (ty == LUA_TTABLE) {
-        json_encode(L, lua_gettop(L));
+        push_json(L, lua_gettop(L));
         lua_setfield(L, t, "body");
         lua_pushboolean(L, 1);
         lua_setfield(L, t, "json");
@@ -611,8 +308,26 @@ static int l_task(lua_State *L)
     lua_setfield(L, t, "headers");
     lua_pop(L, 1);
 
-    luaL_setmetatable(L, TASK_MT);
+    /* tags: for --tags / --exclude-tags; always a list, maybe empty. */
+    if (rawfield(L, 1, "tags") == LUA_TNIL)
+        lua_newtable(L);
+    else
+        sl__push_tags(L, -1, "Task");
+    lua_setfield(L, t, "tags");
+    lua_pop(L, 1);
+
+    luaL_setmetatable(L, SL__TASK_MT);
     return 1;
+}
+
+bool sl__is_task(lua_State *L, int idx)
+{
+    if (!lua_getmetatable(L, idx))
+        return false;
+    luaL_getmetatable(L, SL__TASK_MT);
+    bool tagged = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return tagged;
 }
 
 /* Message handler for the chunk: the message itself, one line, no traceback (the line of
@@ -644,11 +359,15 @@ static int msgh(lua_State *L)
 struct load_ctx {
     const char *src;
     size_t len;
-    const char *chunkname; /* "@file", as Lua wants it */
-    const char *file;      /* "file", for our own messages */
-    sl_plan_t *plan;
+    const char *chunkname;  /* "@file", as Lua wants it */
+    const char *file;       /* "file", for our own messages */
+    const char *dir;        /* the file's directory for csv(), NULL = working directory */
+    sl_plan_t *plan;        /* filled by a load */
+    const sl_plan_t *check; /* or, for a worker's state, what it must match */
     sl_err_t *err;
     int rc;
+    size_t task_cap, row_cap; /* allocated entries of plan->tasks and plan->rows */
+    int rows;                 /* stack index of the (method, name) -> row table */
 };
 
 static char *dup_mem(const char *s, size_t len)
@@ -693,12 +412,7 @@ static int header_cmp(const void *a, const void *b)
 static int copy_task(lua_State *L, int idx, sl_task_t *t)
 {
     bool oom = false;
-    if (lua_getmetatable(L, idx) == 0)
-        return SL_EINVAL;
-    luaL_getmetatable(L, TASK_MT);
-    bool tagged = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
-    if (!tagged)
+    if (!sl__is_task(L, idx))
         return SL_EINVAL;
 
     t->method = task_string(L, idx, "method", NULL, &oom);
@@ -756,6 +470,25 @@ static int copy_task(lua_State *L, int idx, sl_task_t *t)
         qsort(t->headers, t->nheaders, sizeof(*t->headers), header_cmp);
     }
     lua_pop(L, 1);
+
+    if (lua_getfield(L, idx, "tags") != LUA_TTABLE)
+        return SL_EINVAL;
+    size_t ntags = (size_t)lua_rawlen(L, -1);
+    if (ntags > 0) {
+        t->tags = calloc(ntags, sizeof(*t->tags));
+        if (!t->tags)
+            return SL_ENOMEM;
+        for (size_t i = 0; i < ntags; i++) {
+            if (lua_rawgeti(L, -1, (lua_Integer)i + 1) != LUA_TSTRING)
+                return SL_EINVAL;
+            t->tags[t->ntags] = strdup(lua_tostring(L, -1));
+            if (!t->tags[t->ntags])
+                return SL_ENOMEM;
+            t->ntags++;
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
     return SL_OK;
 }
 
@@ -773,34 +506,82 @@ static int fail_oom(struct load_ctx *c)
     return 0;
 }
 
-/* Reads `host` and `endpoints` from the globals into the plan. Raw access only: the
- * script's code must not run again here (a metatable on _G could otherwise do anything). */
-static int collect(lua_State *L, struct load_ctx *c)
+/* Appends the Task{} at idx to plan->tasks and gives it its statistics row, a new one for
+ * a new (method, name) pair. Serves both the endpoints list and, as an sl__add_task_fn,
+ * the Task{} entries of User{} classes. Returns SL_OK, SL_EINVAL (not a task), SL_ELIMIT
+ * (too many tasks) or SL_ENOMEM; whatever was allocated is already in the plan. */
+static int add_task(lua_State *L, int idx, void *ctx, uint32_t *index)
 {
+    struct load_ctx *c = ctx;
     sl_plan_t *plan = c->plan;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
-    int g = lua_gettop(L);
+    idx = lua_absindex(L, idx);
+    if (plan->ntasks >= SL__MAX_TASKS)
+        return SL_ELIMIT;
+    if (plan->ntasks == c->task_cap) {
+        size_t cap = c->task_cap ? c->task_cap * 2 : 16;
+        sl_task_t *p = realloc(plan->tasks, cap * sizeof(*p));
+        if (!p)
+            return SL_ENOMEM;
+        plan->tasks = p;
+        c->task_cap = cap;
+    }
+    sl_task_t *t = &plan->tasks[plan->ntasks++];
+    memset(t, 0, sizeof(*t));
+    int rc = copy_task(L, idx, t);
+    if (rc != SL_OK)
+        return rc;
+    plan->total_weight += t->weight;
+    *index = (uint32_t)(plan->ntasks - 1);
 
-    lua_pushliteral(L, "host");
-    int ty = lua_rawget(L, g);
-    if (ty != LUA_TNIL) {
-        if (ty != LUA_TSTRING)
-            return fail_file(c, "'host' must be a string");
-        size_t n;
-        const char *s = lua_tolstring(L, -1, &n);
-        plan->host = dup_mem(s, n);
-        if (!plan->host)
-            return fail_oom(c);
+    /* (method, name) -> row index, via a Lua table keyed by "METHOD\0name": the method is
+     * a token and cannot contain NUL, so the key is unambiguous. */
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, t->method);
+    luaL_addchar(&b, '\0');
+    luaL_addstring(&b, t->name);
+    luaL_pushresult(&b);
+    lua_pushvalue(L, -1);
+    if (lua_rawget(L, c->rows) == LUA_TNUMBER) {
+        t->row = (uint32_t)lua_tointeger(L, -1);
+        lua_pop(L, 2);
+        return SL_OK;
     }
     lua_pop(L, 1);
+    if (plan->nrows == c->row_cap) {
+        size_t cap = c->row_cap ? c->row_cap * 2 : 16;
+        sl_row_t *p = realloc(plan->rows, cap * sizeof(*p));
+        if (!p)
+            return SL_ENOMEM;
+        plan->rows = p;
+        c->row_cap = cap;
+    }
+    sl_row_t *r = &plan->rows[plan->nrows++]; /* counted first, so dispose frees it */
+    r->method = strdup(t->method);
+    r->name = strdup(t->name);
+    if (!r->method || !r->name)
+        return SL_ENOMEM;
+    t->row = (uint32_t)(plan->nrows - 1);
+    lua_pushinteger(L, (lua_Integer)t->row);
+    lua_rawset(L, c->rows);
+    return SL_OK;
+}
 
-    lua_pushliteral(L, "endpoints");
-    ty = lua_rawget(L, g);
-    if (ty == LUA_TNIL)
-        return fail_file(c, "'endpoints' is not defined");
-    if (ty != LUA_TTABLE)
-        return fail_file(c, "'endpoints' must be a list of Task{...}");
-    int ep = lua_gettop(L);
+/* Checks `endpoints` (at ep, of type ty) and returns its length, or -1 after reporting. */
+static lua_Integer check_endpoints(lua_State *L, struct load_ctx *c, int ep, int ty,
+                                   lua_Integer nclasses)
+{
+    if (ty == LUA_TNIL) {
+        /* A file of User{} classes needs no endpoints. */
+        if (nclasses > 0)
+            return 0;
+        fail_file(c, "'endpoints' is not defined");
+        return -1;
+    }
+    if (ty != LUA_TTABLE) {
+        fail_file(c, "'endpoints' must be a list of Task{...}");
+        return -1;
+    }
     lua_Integer n = (lua_Integer)lua_rawlen(L, ep);
     lua_Integer count = 0;
     lua_pushnil(L);
@@ -808,61 +589,90 @@ static int collect(lua_State *L, struct load_ctx *c)
         count++;
         lua_pop(L, 1);
     }
+    const char *what = NULL;
     if (count == 0)
-        return fail_file(c, "'endpoints' is empty");
-    if (count != n)
-        return fail_file(c, "'endpoints' must be a list { Task{...}, ... } without "
-                            "named keys or holes");
-    if (n > SL_MAX_TASKS)
-        return fail_file(c, "too many endpoints (at most 1000000)");
-
-    plan->tasks = calloc((size_t)n, sizeof(*plan->tasks));
-    plan->rows = calloc((size_t)n, sizeof(*plan->rows));
-    if (!plan->tasks || !plan->rows)
-        return fail_oom(c);
-    plan->ntasks = (size_t)n;
-
-    /* (method, name) -> row index, via a Lua table keyed by "METHOD\0name": the method is
-     * a token and cannot contain NUL, so the key is unambiguous. */
-    lua_newtable(L);
-    int rows = lua_gettop(L);
+        what = "'endpoints' is empty";
+    else if (count != n)
+        what = "'endpoints' must be a list { Task{...}, ... } without named keys or holes";
+    else if (n > SL__MAX_TASKS)
+        what = "too many endpoints (at most 1000000)";
+    if (what) {
+        fail_file(c, what);
+        return -1;
+    }
     for (lua_Integer i = 1; i <= n; i++) {
-        sl_task_t *t = &plan->tasks[i - 1];
         lua_rawgeti(L, ep, i);
-        int rc = lua_type(L, -1) == LUA_TTABLE ? copy_task(L, lua_gettop(L), t) : SL_EINVAL;
-        if (rc == SL_ENOMEM)
-            return fail_oom(c);
-        if (rc != SL_OK) {
+        bool ok = sl__is_task(L, -1);
+        lua_pop(L, 1);
+        if (!ok) {
             sl_err_set(c->err, "%s: endpoints[%lld] is not a Task{...}", c->file, (long long)i);
             c->rc = SL_EINVAL;
-            return 0;
+            return -1;
+        }
+    }
+    return n;
+}
+
+/* Reads `host`, `endpoints` and the User{} classes into the plan (a load), or checks that
+ * they match c->check (a worker's state). Raw access only: the script's code must not run
+ * again here (a metatable on _G could otherwise do anything). */
+static int collect(lua_State *L, struct load_ctx *c)
+{
+    sl_plan_t *plan = c->plan;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+    int g = lua_gettop(L);
+
+    if (plan) {
+        lua_pushliteral(L, "host");
+        int ty = lua_rawget(L, g);
+        if (ty != LUA_TNIL) {
+            if (ty != LUA_TSTRING)
+                return fail_file(c, "'host' must be a string");
+            size_t n;
+            const char *s = lua_tolstring(L, -1, &n);
+            plan->host = dup_mem(s, n);
+            if (!plan->host)
+                return fail_oom(c);
         }
         lua_pop(L, 1);
-        plan->total_weight += t->weight;
+    }
 
-        luaL_Buffer b;
-        luaL_buffinit(L, &b);
-        luaL_addstring(&b, t->method);
-        luaL_addchar(&b, '\0');
-        luaL_addstring(&b, t->name);
-        luaL_pushresult(&b);
-        lua_pushvalue(L, -1);
-        if (lua_rawget(L, rows) == LUA_TNUMBER) {
-            t->row = (uint32_t)lua_tointeger(L, -1);
-            lua_pop(L, 2);
-        } else {
-            lua_pop(L, 1);
-            sl_row_t *r = &plan->rows[plan->nrows];
-            r->method = strdup(t->method);
-            r->name = strdup(t->name);
-            if (!r->method || !r->name) {
-                plan->nrows++; /* so that dispose frees the half-made row */
+    lua_Integer nclasses = sl__classes_count(L);
+    lua_pushliteral(L, "endpoints");
+    int ty = lua_rawget(L, g);
+    int ep = lua_gettop(L);
+    lua_Integer n = check_endpoints(L, c, ep, ty, nclasses);
+    if (n < 0)
+        return 0;
+
+    if (plan) {
+        lua_newtable(L);
+        c->rows = lua_gettop(L);
+        for (lua_Integer i = 1; i <= n; i++) {
+            uint32_t index;
+            lua_rawgeti(L, ep, i);
+            int rc = add_task(L, -1, c, &index);
+            if (rc == SL_ENOMEM)
                 return fail_oom(c);
+            if (rc != SL_OK) {
+                sl_err_set(c->err, "%s: endpoints[%lld] is not a Task{...}", c->file, (long long)i);
+                c->rc = SL_EINVAL;
+                return 0;
             }
-            t->row = (uint32_t)plan->nrows++;
-            lua_pushinteger(L, (lua_Integer)t->row);
-            lua_rawset(L, rows);
+            lua_pop(L, 1);
         }
+    }
+
+    /* Next to User{} classes, the endpoints are one more class. */
+    if (n > 0 && nclasses > 0 && !sl__classes_add_endpoints(L, ep, n))
+        return fail_file(c, "a User{} class is named 'endpoints', the name the endpoints list "
+                            "takes next to User{} classes");
+
+    int rc = plan ? sl__classes_collect(L, plan, add_task, c, c->file, c->err)
+                  : sl__classes_verify(L, c->check, c->err);
+    if (rc != SL_OK) {
+        c->rc = rc;
+        return 0;
     }
     lua_settop(L, g - 1);
     return 0;
@@ -906,8 +716,10 @@ static void on_budget_spent(lua_State *L, lua_Debug *ar)
     if (main_thread)
         lua_sethook(main_thread, on_budget_spent, LUA_MASKCOUNT, 1);
     lua_sethook(L, on_budget_spent, LUA_MASKCOUNT, 1);
-    lua_pushfstring(L, "scenario took too long to load (over %d Lua instructions: an endless "
-                       "loop?)", instruction_limit);
+    lua_pushfstring(L,
+                    "scenario took too long to load (over %d Lua instructions: an endless "
+                    "loop?)",
+                    instruction_limit);
     lua_error(L);
 }
 
@@ -918,11 +730,17 @@ static int run(lua_State *L)
     struct load_ctx *c = lua_touserdata(L, 1);
     luaL_openlibs(L);
 
-    luaL_newmetatable(L, TASK_MT);
+    luaL_newmetatable(L, SL__TASK_MT);
     lua_pushliteral(L, "Task");
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
+    luaL_newmetatable(L, JBOX_MT);
+    lua_pushcfunction(L, jbox_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
     lua_register(L, "Task", l_task);
+    sl__classes_install(L);
+    sl__csvdata_install(L, c->dir);
 
     lua_pushcfunction(L, msgh);
     int h = lua_gettop(L);
@@ -967,6 +785,54 @@ static int run(lua_State *L)
     return collect(L, c);
 }
 
+/* Opens a Lua state and runs c->src in it as file, then collects or checks (see
+ * collect). Returns the state when c->rc is SL_OK, else closes it and returns NULL with
+ * c->err set. */
+static lua_State *open_and_run(struct load_ctx *c, const char *file)
+{
+    c->file = file;
+    c->rc = SL_OK;
+    size_t flen = strlen(file);
+    char *chunk = malloc(flen + 2);
+    /* csv() looks next to the scenario file first. */
+    const char *slash = strrchr(file, '/');
+    char *dir = slash ? strndup(file, slash == file ? 1 : (size_t)(slash - file)) : NULL;
+    lua_State *L = chunk && (dir || !slash) ? luaL_newstate() : NULL;
+    if (!L) {
+        free(chunk);
+        free(dir);
+        sl_err_set(c->err, "%s: out of memory", file);
+        c->rc = SL_ENOMEM;
+        return NULL;
+    }
+    chunk[0] = '@';
+    memcpy(chunk + 1, file, flen + 1);
+    c->chunkname = chunk;
+    c->dir = dir;
+
+    lua_pushcfunction(L, run);
+    lua_pushlightuserdata(L, c);
+    int st = lua_pcall(L, 1, 0, 0);
+    if (st == LUA_ERRMEM) {
+        c->rc = SL_ENOMEM;
+        sl_err_set(c->err, "%s: out of memory", file);
+    } else if (st != LUA_OK) {
+        /* Only reachable through a bug in this file: run() reports user errors itself. */
+        const char *msg = lua_tostring(L, -1);
+        sl_err_set(c->err, "%s: %s", file, msg ? msg : "internal error");
+        c->rc = SL_EINVAL;
+    }
+    free(chunk);
+    free(dir);
+    c->chunkname = c->dir = NULL;
+    if (c->rc != SL_OK) {
+        lua_close(L);
+        return NULL;
+    }
+    lua_settop(L, 0);
+    return L;
+}
+
 int sl_scenario_load_string(const char *src, size_t len, const char *chunkname, sl_plan_t *plan,
                             sl_err_t *err)
 {
@@ -974,45 +840,45 @@ int sl_scenario_load_string(const char *src, size_t len, const char *chunkname, 
     const char *file = chunkname ? chunkname : "scenario";
     if (file[0] == '@' || file[0] == '=')
         file++;
-    struct load_ctx c = {.src = src, .len = len, .file = file, .plan = plan, .err = err};
+    struct load_ctx c = {.src = src, .len = len, .plan = plan, .err = err};
 
     memset(plan, 0, sizeof(*plan));
     plan->file = strdup(file);
-    char *chunk = malloc(strlen(file) + 2);
-    if (!plan->file || !chunk) {
-        free(chunk);
+    plan->source = dup_mem(src, len);
+    plan->source_len = len;
+    if (!plan->file || !plan->source) {
         sl_plan_dispose(plan);
         sl_err_set(err, "%s: out of memory", file);
         return SL_ENOMEM;
     }
-    chunk[0] = '@';
-    strcpy(chunk + 1, file);
-    c.chunkname = chunk;
-
-    lua_State *L = luaL_newstate();
+    lua_State *L = open_and_run(&c, file);
     if (!L) {
-        free(chunk);
         sl_plan_dispose(plan);
-        sl_err_set(err, "%s: out of memory", file);
-        return SL_ENOMEM;
-    }
-    lua_pushcfunction(L, run);
-    lua_pushlightuserdata(L, &c);
-    int st = lua_pcall(L, 1, 0, 0);
-    if (st == LUA_ERRMEM) {
-        c.rc = SL_ENOMEM;
-        sl_err_set(err, "%s: out of memory", file);
-    } else if (st != LUA_OK) {
-        /* Only reachable through a bug in this file: run() reports user errors itself. */
-        const char *msg = lua_tostring(L, -1);
-        sl_err_set(err, "%s: %s", file, msg ? msg : "internal error");
-        c.rc = SL_EINVAL;
+        return c.rc;
     }
     lua_close(L);
-    free(chunk);
-    if (c.rc != SL_OK)
-        sl_plan_dispose(plan);
-    return c.rc;
+    return SL_OK;
+}
+
+lua_State *sl_scenario_state_new(const sl_plan_t *plan, sl_err_t *err)
+{
+    struct load_ctx c = {
+        .src = plan->source ? plan->source : "",
+        .len = plan->source ? plan->source_len : 0,
+        .check = plan,
+        .err = err,
+    };
+    return open_and_run(&c, plan->file ? plan->file : "scenario");
+}
+
+void sl_scenario_push_class(lua_State *L, uint32_t lua_index)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, SL__CLASSES);
+    if (lua_type(L, -1) == LUA_TTABLE)
+        lua_rawgeti(L, -1, (lua_Integer)lua_index);
+    else
+        lua_pushnil(L);
+    lua_remove(L, -2);
 }
 
 int sl_scenario_load(const char *path, sl_plan_t *plan, sl_err_t *err)

@@ -254,9 +254,9 @@ static const struct {
     {"endpoints = {Task{'GET', '/', headers = {a = true}}}",
      CHUNK ":1: Task: header 'a' must be a string, got a boolean"},
     {"endpoints = {Task{'GET', '/', foo = 1}}",
-     CHUNK ":1: Task: unknown field 'foo' (expected data, headers, name, weight)"},
+     CHUNK ":1: Task: unknown field 'foo' (expected data, headers, name, tags, weight)"},
     {"endpoints = {Task{'GET', '/', header = {}}}",
-     CHUNK ":1: Task: unknown field 'header' (expected data, headers, name, weight)"},
+     CHUNK ":1: Task: unknown field 'header' (expected data, headers, name, tags, weight)"},
     {"endpoints = {Task{'GET', '/', 'x'}}",
      CHUNK ":1: Task: unexpected positional value #3 (only method and path are positional)"},
     {"endpoints = {Task('GET', '/')}",
@@ -329,8 +329,7 @@ Test(scenario, endless_loop_is_cut)
         sl_plan_t plan;
         sl_err_t err;
         cr_expect_eq(load(loops[i], &plan, &err), SL_EINVAL, "case %zu", i);
-        cr_expect(strncmp(err.msg, CHUNK ":", strlen(CHUNK ":")) == 0, "case %zu: %s", i,
-                  err.msg);
+        cr_expect(strncmp(err.msg, CHUNK ":", strlen(CHUNK ":")) == 0, "case %zu: %s", i, err.msg);
         cr_expect(strstr(err.msg, "scenario took too long to load"), "case %zu: %s", i, err.msg);
     }
     sl_scenario_set_instruction_limit(100000000);
