@@ -3,6 +3,9 @@
 #include "loop/loop.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -146,19 +149,47 @@ static void run_timers(sl_loop_t *loop)
     }
 }
 
+/* Set once epoll_pwait2 turned out to be unavailable; shared by every loop's thread. */
+static atomic_bool no_pwait2;
+
+/* Waits for events for at most wait_us (UINT64_MAX: no timer, wait for ever).
+ * epoll_pwait2 (Linux 5.11) takes a timespec, which keeps timers at microsecond
+ * resolution. Older kernels, seccomp profiles written before it (container runtimes
+ * answer EPERM) and valgrind refuse it; then epoll_wait is used, with the timeout rounded
+ * up to whole milliseconds so that a timer never fires early. Without this fallback the
+ * loop would end at once and a run would silently send nothing. */
+static int loop_wait(sl_loop_t *loop, struct epoll_event *events, uint64_t wait_us)
+{
+    if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+        struct timespec ts, *tsp = NULL;
+        if (wait_us != UINT64_MAX) {
+            ts.tv_sec = (time_t)(wait_us / SL_US_PER_S);
+            ts.tv_nsec = (long)(wait_us % SL_US_PER_S) * 1000;
+            tsp = &ts;
+        }
+        int n = epoll_pwait2(loop->epfd, events, SL_LOOP_MAX_EVENTS, tsp, NULL);
+        if (n >= 0 || (errno != ENOSYS && errno != EPERM))
+            return n;
+        atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
+    }
+    int ms = -1;
+    if (wait_us != UINT64_MAX) {
+        uint64_t up = (wait_us + SL_US_PER_MS - 1) / SL_US_PER_MS;
+        ms = up > INT_MAX ? INT_MAX : (int)up;
+    }
+    return epoll_wait(loop->epfd, events, SL_LOOP_MAX_EVENTS, ms);
+}
+
 void sl_loop_run(sl_loop_t *loop)
 {
     struct epoll_event events[SL_LOOP_MAX_EVENTS];
     while (!loop->stop) {
-        struct timespec ts, *tsp = NULL;
+        uint64_t wait = UINT64_MAX;
         if (loop->heap_len) {
             uint64_t at = loop->heap[0]->at_us;
-            uint64_t wait = at > loop->now_us ? at - loop->now_us : 0;
-            ts.tv_sec = (time_t)(wait / SL_US_PER_S);
-            ts.tv_nsec = (long)(wait % SL_US_PER_S) * 1000;
-            tsp = &ts;
+            wait = at > loop->now_us ? at - loop->now_us : 0;
         }
-        int n = epoll_pwait2(loop->epfd, events, SL_LOOP_MAX_EVENTS, tsp, NULL);
+        int n = loop_wait(loop, events, wait);
         loop->now_us = sl_now_us();
         if (n < 0 && errno != EINTR)
             break;
