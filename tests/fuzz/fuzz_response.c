@@ -8,8 +8,8 @@
  *               bit 4: the connection ends with EOF (else it just stops, as at a timeout)
  *   bytes 1..n  split sizes: read k gets (size[k % n] + 1) bytes; n = 0 means one read
  *   the rest    what the server sent
- * Each read is copied into a buffer of exactly its size, so AddressSanitizer catches a
- * read past the end of one read even when more input follows it.
+ * Each read is copied to the very end of a heap buffer, so AddressSanitizer catches a read
+ * past the end of one read even when more input follows it.
  *
  * Invariants checked: every result is one of the enum values; an error carries a failure
  * category in range; a completed response carries a status and, for HEAD, 204, 304, no
@@ -63,6 +63,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *in = data + 1 + nsplit;
     size_t len = size - 1 - nsplit;
 
+    /* One allocation per input: each read is placed so that it ends where the buffer
+     * does, right before ASan's redzone. */
+    char *buf = malloc(len ? len : 1);
+    CHECK(buf != NULL);
     sl_resp_t r;
     sl_resp_start(&r, is_head);
     size_t off = 0, k = 0;
@@ -73,17 +77,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         k++;
         if (n > len - off)
             n = len - off;
-        char *buf = malloc(n);
-        CHECK(buf != NULL);
-        memcpy(buf, in + off, n);
-        rr = sl_resp_feed(&r, buf, n);
-        free(buf);
+        char *at = buf + len - n;
+        memcpy(at, in + off, n);
+        rr = sl_resp_feed(&r, at, n);
         off += n;
         fed += n;
         CHECK(rr == SL_RESP_MORE || rr == SL_RESP_DONE || rr == SL_RESP_ERROR);
         CHECK(r.body_bytes <= fed);
         if (rr == SL_RESP_ERROR) {
             check_error(&r);
+            free(buf);
             return 0; /* the session closes the connection */
         }
         if (rr == SL_RESP_DONE) {
@@ -91,14 +94,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             bool reuse = r.keep_alive && !r.trailing;
             /* Feeding a completed response is harmless and marks the extra bytes. */
             CHECK(sl_resp_feed(&r, "x", 1) == SL_RESP_DONE && r.trailing);
-            if (!reuse)
+            if (!reuse) {
+                free(buf);
                 return 0; /* the session closes: not keep-alive, or bytes followed */
+            }
             /* Reused keep-alive connection: the next read belongs to the next response. */
             sl_resp_start(&r, is_head);
             fed = 0;
             rr = SL_RESP_MORE;
         }
     }
+    free(buf);
     if (!eof)
         return 0;
     rr = sl_resp_eof(&r);
