@@ -1,0 +1,250 @@
+/* Locust-compatible CSV files (--csv PREFIX), with Locust 2.x's exact column headers so
+ * that spreadsheets and dashboards built for Locust read them unchanged:
+ *
+ *   PREFIX_stats.csv          one row per (method, name) and an Aggregated row
+ *   PREFIX_stats_history.csv  an Aggregated row per second (every row with
+ *                             --csv-full-history), appended as the run goes
+ *   PREFIX_failures.csv       Method,Name,Error,Occurrences
+ *   PREFIX_exceptions.csv     Count,Message,Traceback,Nodes
+ *
+ * The final files are written from the final snapshot, the same one the JSON summary and
+ * the printed summary read, so all of them agree to the last request. Times are
+ * milliseconds with microsecond precision, rounded exactly as the JSON summary rounds
+ * them. Owns its four FILE handles. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/outputs.h"
+#include "report/report.h"
+
+struct sl_csv {
+    const char *prefix;
+    bool full_history;
+    bool write_failed;
+    int saved_errno;
+    FILE *stats, *history, *failures, *exceptions;
+};
+
+static const char *const percentile_header =
+    "50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%";
+
+/* One field, quoted as RFC 4180 (and Python's csv module, which Locust uses) quote: only
+ * when it holds a comma, a quote or a line break; quotes inside are doubled. */
+static void put_field(FILE *f, const char *s)
+{
+    if (strpbrk(s, ",\"\r\n") == NULL) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (const char *c = s; *c; c++) {
+        if (*c == '"')
+            fputc('"', f);
+        fputc(*c, f);
+    }
+    fputc('"', f);
+}
+
+/* Milliseconds with microsecond precision: the JSON summary's rounding. */
+static void put_ms(FILE *f, double us)
+{
+    fprintf(f, ",%.3f", round(us) / 1000.0);
+}
+
+static void put_rate(FILE *f, double v)
+{
+    fprintf(f, ",%.3f", round(v * 1000.0) / 1000.0);
+}
+
+static void put_percentiles(FILE *f, const sl_hist_t *h, bool na)
+{
+    for (int p = 0; p < SL_REPORT_NPCTS; p++) {
+        if (na)
+            fputs(",N/A", f);
+        else
+            put_ms(f, (double)sl_hist_percentile(h, sl_report_pcts[p]));
+    }
+}
+
+static FILE *open_one(sl_csv_t *c, const char *suffix, sl_err_t *err)
+{
+    size_t len = strlen(c->prefix) + strlen(suffix) + 1;
+    char *path = malloc(len);
+    if (!path) {
+        sl_err_set(err, "--csv: out of memory");
+        return NULL;
+    }
+    snprintf(path, len, "%s%s", c->prefix, suffix);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        sl_err_set(err, "--csv: cannot write '%s': %s", path, strerror(errno));
+    free(path);
+    return f;
+}
+
+int sl_csv_open(sl_csv_t **out, const char *prefix, bool full_history, sl_err_t *err)
+{
+    sl_csv_t *c = calloc(1, sizeof(*c));
+    if (!c) {
+        sl_err_set(err, "--csv: out of memory");
+        return SL_ENOMEM;
+    }
+    c->prefix = prefix;
+    c->full_history = full_history;
+    if (!(c->stats = open_one(c, "_stats.csv", err)) ||
+        !(c->history = open_one(c, "_stats_history.csv", err)) ||
+        !(c->failures = open_one(c, "_failures.csv", err)) ||
+        !(c->exceptions = open_one(c, "_exceptions.csv", err))) {
+        sl_csv_free(c);
+        return SL_ESYS;
+    }
+    fprintf(c->history,
+            "Timestamp,User Count,Type,Name,Requests/s,Failures/s,%s,Total Request Count,"
+            "Total Failure Count,Total Median Response Time,Total Average Response Time,"
+            "Total Min Response Time,Total Max Response Time,Total Average Content Size\n",
+            percentile_header);
+    fflush(c->history);
+    *out = c;
+    return SL_OK;
+}
+
+/* One history row: the interval's rates and percentiles, then the cumulative totals.
+ * Percentiles are N/A before the row's first request (as in Locust) and 0 for a second in
+ * which the row completed none. */
+static void history_row(FILE *f, const sl_snapshot_t *s, uint64_t ts, const char *method,
+                        const char *name, const sl_row_stats_t *iv, const sl_row_stats_t *cum,
+                        double secs)
+{
+    fprintf(f, "%" PRIu64 ",%u,", ts, s->users_running);
+    put_field(f, method);
+    fputc(',', f);
+    put_field(f, name);
+    put_rate(f, (double)iv->num_requests / secs);
+    put_rate(f, (double)iv->num_failures / secs);
+    if (cum->num_requests == 0) {
+        put_percentiles(f, &iv->latency, true);
+    } else if (iv->num_requests == 0) {
+        for (int p = 0; p < SL_REPORT_NPCTS; p++)
+            fputs(",0", f);
+    } else {
+        put_percentiles(f, &iv->latency, false);
+    }
+    const sl_hist_t *h = &cum->latency;
+    bool any = h->total_count > 0;
+    fprintf(f, ",%" PRIu64 ",%" PRIu64, cum->num_requests, cum->num_failures);
+    put_ms(f, (double)sl_hist_percentile(h, 50));
+    put_ms(f, any ? sl_hist_mean(h) : 0.0);
+    put_ms(f, any ? (double)h->min_us : 0.0);
+    put_ms(f, (double)h->max_us);
+    put_rate(f, cum->num_requests ? (double)cum->content_bytes / (double)cum->num_requests : 0.0);
+    fputc('\n', f);
+}
+
+void sl_csv_tick(sl_csv_t *c, const sl_snapshot_t *s)
+{
+    if (!c || !s->interval)
+        return;
+    uint64_t len_us = s->elapsed_us > s->interval_start_us ? s->elapsed_us - s->interval_start_us
+                                                           : 0;
+    double secs = len_us ? (double)len_us / 1e6 : 1.0;
+    uint64_t ts = (s->started_wall_us + s->elapsed_us) / SL_US_PER_S;
+    if (c->full_history) {
+        for (size_t i = 0; i < s->nrows && i < s->interval->nrows; i++)
+            history_row(c->history, s, ts, s->rows[i].method, s->rows[i].name,
+                        &s->interval->rows[i], &s->stats->rows[i], secs);
+    }
+    history_row(c->history, s, ts, "", "Aggregated", s->interval_total, s->total, secs);
+    if (fflush(c->history) != 0 && !c->write_failed) {
+        c->write_failed = true;
+        c->saved_errno = errno;
+    }
+}
+
+static void stats_row(FILE *f, const char *method, const char *name, const sl_row_stats_t *r,
+                      double secs)
+{
+    const sl_hist_t *h = &r->latency;
+    bool any = h->total_count > 0;
+    put_field(f, method);
+    fputc(',', f);
+    put_field(f, name);
+    fprintf(f, ",%" PRIu64 ",%" PRIu64, r->num_requests, r->num_failures);
+    put_ms(f, (double)sl_hist_percentile(h, 50));
+    put_ms(f, any ? sl_hist_mean(h) : 0.0);
+    put_ms(f, any ? (double)h->min_us : 0.0);
+    put_ms(f, (double)h->max_us);
+    put_rate(f, r->num_requests ? (double)r->content_bytes / (double)r->num_requests : 0.0);
+    put_rate(f, (double)r->num_requests / secs);
+    put_rate(f, (double)r->num_failures / secs);
+    put_percentiles(f, h, r->num_requests == 0);
+    fputc('\n', f);
+}
+
+static int close_checked(sl_csv_t *c, FILE **f, const char *suffix, int rc, sl_err_t *err)
+{
+    bool failed = ferror(*f) != 0;
+    if (fclose(*f) != 0)
+        failed = true;
+    *f = NULL;
+    if (failed && rc == SL_OK) {
+        sl_err_set(err, "--csv: cannot write '%s%s': %s", c->prefix, suffix, strerror(errno));
+        return SL_ESYS;
+    }
+    return rc;
+}
+
+int sl_csv_finish(sl_csv_t *c, const sl_snapshot_t *s, sl_err_t *err)
+{
+    double secs = s->elapsed_us ? (double)s->elapsed_us / 1e6 : 1.0;
+    fprintf(c->stats,
+            "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,"
+            "Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,"
+            "%s\n",
+            percentile_header);
+    for (size_t i = 0; i < s->nrows; i++)
+        stats_row(c->stats, s->rows[i].method, s->rows[i].name, &s->stats->rows[i], secs);
+    stats_row(c->stats, "", "Aggregated", s->total, secs);
+
+    fputs("Method,Name,Error,Occurrences\n", c->failures);
+    for (uint32_t i = 0; i < s->stats->nerrors; i++) {
+        const sl_error_entry_t *e = &s->stats->errors[i];
+        char buf[128];
+        put_field(c->failures, s->rows[e->row].method);
+        fputc(',', c->failures);
+        put_field(c->failures, s->rows[e->row].name);
+        fputc(',', c->failures);
+        put_field(c->failures, sl_fail_describe((sl_fail_t)e->kind, e->detail, buf, sizeof(buf)));
+        fprintf(c->failures, ",%" PRIu64 "\n", e->occurrences);
+    }
+
+    /* Script errors: the engine does not raise any yet; the header keeps the file's shape
+     * for readers that expect it. */
+    fputs("Count,Message,Traceback,Nodes\n", c->exceptions);
+
+    int rc = SL_OK;
+    if (c->write_failed) {
+        sl_err_set(err, "--csv: cannot write '%s_stats_history.csv': %s", c->prefix,
+                   strerror(c->saved_errno));
+        rc = SL_ESYS;
+    }
+    rc = close_checked(c, &c->stats, "_stats.csv", rc, err);
+    rc = close_checked(c, &c->history, "_stats_history.csv", rc, err);
+    rc = close_checked(c, &c->failures, "_failures.csv", rc, err);
+    rc = close_checked(c, &c->exceptions, "_exceptions.csv", rc, err);
+    return rc;
+}
+
+void sl_csv_free(sl_csv_t *c)
+{
+    if (!c)
+        return;
+    FILE *files[] = {c->stats, c->history, c->failures, c->exceptions};
+    for (size_t i = 0; i < SL_ARRAY_LEN(files); i++) {
+        if (files[i])
+            fclose(files[i]);
+    }
+    free(c);
+}

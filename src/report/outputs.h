@@ -1,0 +1,73 @@
+/* Report files beyond the JSON summary: Locust-style CSV files, the HdrHistogram interval
+ * log and the HTML report, all written from snapshots (see stats/snapshot.h).
+ *
+ * main.c opens them before the run starts (so a path that cannot be written is a usage
+ * error, not a lost report after a long test), calls sl_outputs_tick after every reporter
+ * tick (the CSV history and the HDR log are written as the run goes, from the
+ * per-second interval), and sl_outputs_finish once with the final snapshot. Main thread
+ * only. */
+#ifndef SL_REPORT_OUTPUTS_H
+#define SL_REPORT_OUTPUTS_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "sl.h"
+#include "stats/snapshot.h"
+
+typedef struct sl_outputs_cfg {
+    const char *csv_prefix;   /* NULL: no CSV files */
+    bool csv_full_history;
+    const char *html_path;    /* NULL: no HTML */
+    const char *hdr_log_path; /* NULL: no HDR log */
+    /* Run parameters the HTML report shows besides the snapshot's (borrowed). */
+    const char *scenario_file;
+    uint64_t timeout_us;
+} sl_outputs_cfg_t;
+
+typedef struct sl_outputs sl_outputs_t;
+
+/* Opens (creates or truncates) every requested file. Returns 0, or SL_ESYS / SL_ENOMEM
+ * with a message naming the flag and the path. cfg's strings must outlive the outputs. */
+int sl_outputs_open(sl_outputs_t **out, const sl_outputs_cfg_t *cfg, sl_err_t *err);
+
+/* Writes what the tick adds: history rows and HDR log intervals. Write errors are kept
+ * and reported by sl_outputs_finish. */
+void sl_outputs_tick(sl_outputs_t *o, const sl_snapshot_t *s);
+
+/* Writes the final files from the final snapshot and closes everything. Returns 0 or
+ * SL_ESYS with a message for the first file that could not be written. */
+int sl_outputs_finish(sl_outputs_t *o, const sl_snapshot_t *s, sl_err_t *err);
+
+/* Closes whatever is still open. Accepts NULL. */
+void sl_outputs_free(sl_outputs_t *o);
+
+/* The per-second history as a JSON array (the JSON summary's "history", and the data the
+ * HTML charts are drawn from). NULL on out of memory. */
+cJSON *sl_report_history_json(const sl_snapshot_t *s);
+
+/* The thresholds evaluated on s as a JSON array of {"expr", "ok", "observed", "unit"};
+ * an empty array when there are none. */
+cJSON *sl_report_thresholds_json(const sl_snapshot_t *s);
+
+/* The writers behind sl_outputs (one per file format). */
+typedef struct sl_csv sl_csv_t;
+int sl_csv_open(sl_csv_t **out, const char *prefix, bool full_history, sl_err_t *err);
+void sl_csv_tick(sl_csv_t *c, const sl_snapshot_t *s);
+int sl_csv_finish(sl_csv_t *c, const sl_snapshot_t *s, sl_err_t *err);
+void sl_csv_free(sl_csv_t *c);
+
+typedef struct sl_hdrlog sl_hdrlog_t;
+int sl_hdrlog_open(sl_hdrlog_t **out, const char *path, sl_err_t *err);
+void sl_hdrlog_tick(sl_hdrlog_t *l, const sl_snapshot_t *s);
+int sl_hdrlog_finish(sl_hdrlog_t *l, sl_err_t *err);
+void sl_hdrlog_free(sl_hdrlog_t *l);
+/* Encodes one histogram in HdrHistogram's compressed V2 form, base64 ("HISTF..."), into a
+ * malloc'ed string. NULL on out of memory. Exposed for the unit tests. */
+char *sl_hdrlog_encode(const sl_hist_t *h);
+
+/* Writes the HTML report for the final snapshot s to f. */
+int sl_html_write(FILE *f, const sl_snapshot_t *s, const sl_outputs_cfg_t *cfg);
+
+#endif
