@@ -242,10 +242,10 @@ static void user_task(lua_State *L, int e, lua_Integer i)
     if (lua_type(L, e) != LUA_TTABLE)
         luaL_error(L, "%s must be a Task{...}, a function, or {function, weight = n}", who);
 
-    check_keys(L, e, who, known, SL_ARRAY_LEN(known), "[1] = function, weight, name, tags", 1,
-               "only [1], the function, is positional");
     if (lua_rawgeti(L, e, 1) != LUA_TFUNCTION)
         luaL_error(L, "%s: [1] must be a function, as in {function(u) ... end, weight = 2}", who);
+    check_keys(L, e, who, known, SL_ARRAY_LEN(known), "[1] = function, weight, name, tags", 1,
+               "only [1], the function, is positional");
     lua_pushvalue(L, -1);
     lua_setfield(L, norm, "fn");
     if (rawfield(L, e, "name") == LUA_TNIL) {
