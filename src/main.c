@@ -9,11 +9,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/config.h"
 #include "cli/options.h"
 #include "cli/url.h"
 #include "engine/engine.h"
 #include "net/conn.h"
+#include "report/outputs.h"
 #include "report/report.h"
+#include "report/threshold.h"
 #include "scenario/scenario.h"
 #include "stats/snapshot.h"
 
@@ -89,8 +92,15 @@ int main(int argc, char **argv)
 {
     sl_options_t opts;
     sl_err_t err = {{0}};
-    if (sl_options_parse(argc, argv, &opts, &err) != 0)
+    /* The config file and STORMLIGHT_* variables become arguments in front of the real
+     * ones (cli/config.h). Static: opts points into it until the end. */
+    static sl_config_t conf;
+    if (sl_config_load(&conf, argc, argv, environ, &err) != 0)
         return usage_error(err.msg);
+    if (sl_options_parse(conf.argc, conf.argv, &opts, &err) != 0) {
+        sl_config_blame(&conf, &err);
+        return usage_error(err.msg);
+    }
     if (opts.help) {
         fputs(sl_options_usage(), stdout);
         return EXIT_OK;
@@ -109,6 +119,8 @@ int main(int argc, char **argv)
     SSL_CTX *tls = NULL;
     sl_runner_t *runner = NULL;
     sl_reporter_t *rep = NULL;
+    sl_outputs_t *outs = NULL;
+    static sl_thresholds_t thresholds;
     sl_rows_t *rows = sl_rows_new();
     const char *host = opts.host ? opts.host : plan.host;
     sl_url_t url;
@@ -168,6 +180,24 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    for (uint32_t i = 0; i < opts.nthresholds; i++) {
+        if (sl_thresholds_add(&thresholds, opts.thresholds[i], &err) != 0) {
+            fprintf(stderr, "stormlight: --threshold: %s\n", err.msg);
+            goto out;
+        }
+    }
+    /* Report files are opened before the run, so a bad path costs no test. */
+    sl_outputs_cfg_t outs_cfg = {.csv_prefix = opts.csv_prefix,
+                                 .csv_full_history = opts.csv_full_history,
+                                 .html_path = opts.html_path,
+                                 .hdr_log_path = opts.hdr_log_path,
+                                 .scenario_file = opts.file,
+                                 .timeout_us = opts.timeout_us};
+    if (sl_outputs_open(&outs, &outs_cfg, &err) != 0) {
+        usage_error(err.msg);
+        goto out;
+    }
+
     install_signals();
     sl_run_cfg_t cfg = {.plan = &plan,
                         .rows = rows,
@@ -189,7 +219,8 @@ int main(int argc, char **argv)
                           .duration_us = opts.duration_us,
                           .users_target = opts.users,
                           .spawn_rate = opts.spawn_rate,
-                          .threads = threads};
+                          .threads = threads,
+                          .thresholds = &thresholds};
     rep = sl_reporter_new(&base);
     if (!rep) {
         usage_error("out of memory");
@@ -215,6 +246,15 @@ int main(int argc, char **argv)
             continue;
         sl_runner_collect(runner, sl_reporter_interval(rep), &users);
         sl_reporter_tick(rep, now - t0, users);
+        sl_outputs_tick(outs, sl_reporter_snapshot(rep, false));
+        if (opts.abort_on_threshold) {
+            const sl_threshold_t *doomed =
+                sl_thresholds_doomed(&thresholds, sl_reporter_snapshot(rep, false));
+            if (doomed) {
+                thresholds.aborted_by = doomed->expr;
+                break;
+            }
+        }
         if (++tick_no % 2 == 0 && !opts.quiet)
             sl_report_live(&live, sl_reporter_snapshot(rep, false), human);
         next_tick += SL_US_PER_S;
@@ -225,14 +265,28 @@ int main(int argc, char **argv)
     sl_runner_stop(runner, sl_reporter_interval(rep), &users);
     sl_reporter_tick(rep, stopped_at - t0, users);
     const sl_snapshot_t *snap = sl_reporter_snapshot(rep, true);
+    sl_outputs_tick(outs, snap);
     sl_report_summary(snap, human);
-    code = snap->total->num_failures ? EXIT_FAILURES : EXIT_OK;
+    /* With thresholds, they decide (a failure ratio may be allowed); without, any failed
+     * request fails the run. */
+    if (thresholds.n)
+        code = sl_thresholds_pass(&thresholds, snap) && !thresholds.aborted_by ? EXIT_OK
+                                                                                : EXIT_FAILURES;
+    else
+        code = snap->total->num_failures ? EXIT_FAILURES : EXIT_OK;
     if (opts.json_path && sl_report_json(snap, opts.json_path, &err) != 0) {
+        fprintf(stderr, "stormlight: %s\n", err.msg);
+        code = EXIT_USAGE;
+    }
+    if (outs && sl_outputs_finish(outs, snap, &err) != 0) {
         fprintf(stderr, "stormlight: %s\n", err.msg);
         code = EXIT_USAGE;
     }
 
 out:
+    sl_outputs_free(outs);
+    sl_thresholds_dispose(&thresholds);
+    sl_config_dispose(&conf);
     sl_runner_free(runner);
     sl_reporter_free(rep);
     sl_rows_free(rows);

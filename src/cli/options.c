@@ -11,6 +11,7 @@
 
 #include "cli/duration.h"
 #include "cli/url.h"
+#include "report/threshold.h"
 
 #define SL_USERS_MAX 10000000u
 #define SL_THREADS_MAX 1024u
@@ -24,6 +25,13 @@ enum {
     OPT_INSECURE,
     OPT_SEED,
     OPT_RUN_TIME,
+    OPT_CSV,
+    OPT_CSV_FULL_HISTORY,
+    OPT_HTML,
+    OPT_THRESHOLD,
+    OPT_ABORT_ON_THRESHOLD,
+    OPT_HDR_LOG,
+    OPT_CONFIG,
 };
 
 static const struct option long_options[] = {
@@ -39,6 +47,13 @@ static const struct option long_options[] = {
     {"insecure", no_argument, NULL, OPT_INSECURE},
     {"seed", required_argument, NULL, OPT_SEED},
     {"quiet", no_argument, NULL, 'q'},
+    {"csv", required_argument, NULL, OPT_CSV},
+    {"csv-full-history", no_argument, NULL, OPT_CSV_FULL_HISTORY},
+    {"html", required_argument, NULL, OPT_HTML},
+    {"threshold", required_argument, NULL, OPT_THRESHOLD},
+    {"abort-on-threshold", no_argument, NULL, OPT_ABORT_ON_THRESHOLD},
+    {"hdr-log", required_argument, NULL, OPT_HDR_LOG},
+    {"config", required_argument, NULL, OPT_CONFIG},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -186,6 +201,47 @@ static int apply(int c, const char *arg, sl_options_t *opts, sl_err_t *err)
     case 'q':
         opts->quiet = true;
         return SL_OK;
+    case OPT_CSV:
+        if (!*arg)
+            return bad(err, "csv", "expected a file name prefix", arg);
+        opts->csv_prefix = arg;
+        return SL_OK;
+    case OPT_CSV_FULL_HISTORY:
+        opts->csv_full_history = true;
+        return SL_OK;
+    case OPT_HTML:
+        if (!*arg)
+            return bad(err, "html", "expected a path", arg);
+        opts->html_path = arg;
+        return SL_OK;
+    case OPT_HDR_LOG:
+        if (!*arg)
+            return bad(err, "hdr-log", "expected a path", arg);
+        opts->hdr_log_path = arg;
+        return SL_OK;
+    case OPT_CONFIG:
+        if (!*arg)
+            return bad(err, "config", "expected a path", arg);
+        opts->config_path = arg;
+        return SL_OK;
+    case OPT_THRESHOLD: {
+        sl_threshold_t t;
+        sl_err_t terr;
+        if (sl_threshold_parse(arg, &t, &terr) != SL_OK) {
+            sl_err_set(err, "--threshold: %s", terr.msg);
+            return SL_EINVAL;
+        }
+        sl_threshold_dispose(&t);
+        if (opts->nthresholds == SL_OPTIONS_MAX_THRESHOLDS) {
+            sl_err_set(err, "--threshold: at most %d thresholds", SL_OPTIONS_MAX_THRESHOLDS);
+            return SL_EINVAL;
+        }
+        opts->thresholds[opts->nthresholds++] = arg;
+        return SL_OK;
+    }
+    case OPT_ABORT_ON_THRESHOLD:
+        opts->abort_on_threshold = true;
+        return SL_OK;
     }
     /* Unreachable: every value in long_options and short_options is handled above. */
     sl_err_set(err, "internal error: unhandled option %d", c);
@@ -276,6 +332,17 @@ int sl_options_parse(int argc, char **argv, sl_options_t *opts, sl_err_t *err)
     return SL_OK;
 }
 
+int sl_options_lookup(const char *name, bool *takes_value)
+{
+    for (const struct option *o = long_options; o->name; o++) {
+        if (strcmp(o->name, name) == 0) {
+            *takes_value = o->has_arg != no_argument;
+            return SL_OK;
+        }
+    }
+    return SL_ENOENT;
+}
+
 const char *sl_options_usage(void)
 {
     return "Usage: stormlight [-f FILE] -H URL -u N -r RATE -t DURATION [options]\n"
@@ -302,6 +369,24 @@ const char *sl_options_usage(void)
            "                           order (default: random)\n"
            "  -q, --quiet              no live view; print only the final summary\n"
            "                           (default: live view)\n"
+           "\n"
+           "Reports and CI gates:\n"
+           "      --csv PREFIX         write Locust-style PREFIX_stats.csv,\n"
+           "                           PREFIX_stats_history.csv, PREFIX_failures.csv and\n"
+           "                           PREFIX_exceptions.csv\n"
+           "      --csv-full-history   every row in the history file, not only Aggregated\n"
+           "      --html PATH          write a self-contained HTML report with charts\n"
+           "      --hdr-log PATH       write one HdrHistogram interval log line per second\n"
+           "                           and row (microseconds, compressed V2 encoding)\n"
+           "      --threshold EXPR     pass/fail criterion, repeatable: p95<200ms, avg<50ms,\n"
+           "                           max<2s, med<10ms, fail_ratio<0.01, rps>500, scoped\n"
+           "                           as 'GET /hello: p99<100ms'; units us, ms, s\n"
+           "      --abort-on-threshold stop early once a threshold is breached for good\n"
+           "                           (max/min at once, fail_ratio after 5 s and 100\n"
+           "                           requests)\n"
+           "      --config PATH        read options from PATH (default: ./stormlight.conf\n"
+           "                           when it exists)\n"
+           "\n"
            "  -h, --help               show this help and exit\n"
            "  -V, --version            show the version and exit\n"
            "\n"
@@ -309,6 +394,13 @@ const char *sl_options_usage(void)
            "  0  the run completed and no request failed\n"
            "  1  the run completed with failed requests\n"
            "  2  bad usage or a bad scenario file\n"
+           "  With --threshold, the thresholds decide between 0 and 1.\n"
+           "\n"
+           "Configuration:\n"
+           "  Every long option may also come from the config file, as `key = value` lines\n"
+           "  (users = 10, run-time = 30s, quiet = true; # starts a comment), and from\n"
+           "  STORMLIGHT_<KEY> environment variables (STORMLIGHT_USERS=10,\n"
+           "  STORMLIGHT_RUN_TIME=30s). Flags beat the environment, which beats the file.\n"
            "\n"
            "Example:\n"
            "  stormlight -f stormlight_file.lua -H http://127.0.0.1:8000 -u 10 -r 2 -t 1m\n";

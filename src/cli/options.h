@@ -7,6 +7,8 @@
 
 #include "sl.h"
 
+#define SL_OPTIONS_MAX_THRESHOLDS 64
+
 typedef struct sl_options {
     const char *file;       /* -f, default "stormlight_file.lua" */
     const char *host;       /* -H, NULL when not given (the scenario may set it) */
@@ -20,6 +22,15 @@ typedef struct sl_options {
     bool seed_set;
     uint64_t seed;          /* --seed */
     bool quiet;             /* -q */
+    const char *csv_prefix; /* --csv PREFIX: PREFIX_stats.csv, ... */
+    bool csv_full_history;  /* --csv-full-history: every row in the history, not only the total */
+    const char *html_path;  /* --html PATH */
+    const char *hdr_log_path; /* --hdr-log PATH */
+    const char *config_path;  /* --config PATH (read by cli/config.c before parsing) */
+    /* --threshold EXPR, repeatable; each was parsed once to validate it. */
+    const char *thresholds[SL_OPTIONS_MAX_THRESHOLDS];
+    uint32_t nthresholds;
+    bool abort_on_threshold; /* --abort-on-threshold */
     bool help;              /* -h: print usage, exit 0 */
     bool version;           /* -V: print version, exit 0 */
 } sl_options_t;
@@ -31,5 +42,9 @@ int sl_options_parse(int argc, char **argv, sl_options_t *opts, sl_err_t *err);
 
 /* The --help text. */
 const char *sl_options_usage(void);
+
+/* Whether `name` is a long option ("users", "run-time") and whether it takes a value; for
+ * the config file and STORMLIGHT_* variables. Returns SL_OK or SL_ENOENT. */
+int sl_options_lookup(const char *name, bool *takes_value);
 
 #endif

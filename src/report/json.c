@@ -6,7 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "report/outputs.h"
 #include "report/report.h"
+#include "report/threshold.h"
 
 /* Milliseconds with microsecond precision, free of binary noise in the output. */
 static double ms3(double us)
@@ -90,6 +92,10 @@ int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
     }
     cJSON_AddNumberToObject(root, "in_flight_at_stop", (double)s->stats->in_flight_at_stop);
     cJSON_AddNumberToObject(root, "retries", (double)s->stats->retries);
+    cJSON_AddItemToObject(root, "history", sl_report_history_json(s));
+    cJSON_AddItemToObject(root, "thresholds", sl_report_thresholds_json(s));
+    if (s->thresholds && s->thresholds->aborted_by)
+        cJSON_AddStringToObject(root, "aborted_by_threshold", s->thresholds->aborted_by);
 
     char *text = cJSON_Print(root);
     cJSON_Delete(root);

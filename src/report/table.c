@@ -4,6 +4,7 @@
 
 #include "cli/duration.h"
 #include "report/report.h"
+#include "report/threshold.h"
 
 const double sl_report_pcts[SL_REPORT_NPCTS] = {50, 66, 75, 80, 90, 95, 98, 99, 99.9, 99.99, 100};
 const char *const sl_report_pct_keys[SL_REPORT_NPCTS] = {"50", "66", "75", "80", "90", "95",
@@ -135,5 +136,6 @@ void sl_report_summary(const sl_snapshot_t *s, FILE *out)
     if (s->stats->in_flight_at_stop || s->stats->retries)
         fprintf(out, "\nIn flight at stop: %" PRIu64 "   retried on stale connections: %" PRIu64 "\n",
                 s->stats->in_flight_at_stop, s->stats->retries);
+    sl_report_thresholds(s, out);
     fflush(out);
 }
