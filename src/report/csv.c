@@ -5,7 +5,7 @@
  *   PREFIX_stats_history.csv  an Aggregated row per second (every row with
  *                             --csv-full-history), appended as the run goes
  *   PREFIX_failures.csv       Method,Name,Error,Occurrences
- *   PREFIX_exceptions.csv     Count,Message,Traceback,Nodes
+ *   PREFIX_exceptions.csv     Count,Message,Traceback,Nodes (script errors)
  *
  * The final files are written from the final snapshot, the same one the JSON summary and
  * the printed summary read, so all of them agree to the last request. Times are
@@ -216,13 +216,22 @@ int sl_csv_finish(sl_csv_t *c, const sl_snapshot_t *s, sl_err_t *err)
         fputc(',', c->failures);
         put_field(c->failures, s->rows[e->row].name);
         fputc(',', c->failures);
-        put_field(c->failures, sl_fail_describe((sl_fail_t)e->kind, e->detail, buf, sizeof(buf)));
+        put_field(c->failures, sl_snapshot_error_text(s, e, buf, sizeof(buf)));
         fprintf(c->failures, ",%" PRIu64 "\n", e->occurrences);
     }
 
-    /* Script errors: the engine does not raise any yet; the header keeps the file's shape
-     * for readers that expect it. */
+    /* Script errors: Locust's Traceback column gets the script location, and Nodes the
+     * one node a local run has. */
     fputs("Count,Message,Traceback,Nodes\n", c->exceptions);
+    for (uint32_t i = 0; i < s->stats->nexceptions && s->texts; i++) {
+        const char *where, *msg;
+        sl_rows_get(s->texts, s->stats->exceptions[i].text, &where, &msg);
+        fprintf(c->exceptions, "%" PRIu64 ",", s->stats->exceptions[i].occurrences);
+        put_field(c->exceptions, msg);
+        fputc(',', c->exceptions);
+        put_field(c->exceptions, where);
+        fputs(",local\n", c->exceptions);
+    }
 
     int rc = SL_OK;
     if (c->write_failed) {
