@@ -267,6 +267,7 @@ int sl_plan_filter_tags(sl_plan_t *plan, const char *tags, const char *exclude, 
     if (!keep || !remap) {
         free(keep);
         free(remap);
+        sl_err_set(err, "out of memory");
         return SL_ENOMEM;
     }
 
@@ -334,6 +335,8 @@ int sl_plan_filter_tags(sl_plan_t *plan, const char *tags, const char *exclude, 
     }
     free(keep);
     free(remap);
+    if (rc != SL_OK)
+        sl_err_set(err, "out of memory");
     return rc;
 }
 
@@ -410,6 +413,7 @@ int sl_plan_assign_users(const sl_plan_t *plan, uint32_t users, uint16_t *class_
     if (!rem || !heap) {
         free(rem);
         free(heap);
+        sl_err_set(err, "out of memory");
         return SL_ENOMEM;
     }
     uint64_t given = 0;
@@ -478,13 +482,24 @@ static void print_tags(char *const *tags, size_t n, FILE *out)
         fprintf(out, "%s%s", i ? "," : "", tags[i]);
 }
 
+/* The task's name, then its tags in a column (no trailing blanks when it has none). */
+static void print_name_tags(const char *name, char *const *tags, size_t ntags, FILE *out)
+{
+    if (ntags == 0) {
+        fprintf(out, "%s\n", name);
+        return;
+    }
+    fprintf(out, "%-40s  ", name);
+    print_tags(tags, ntags, out);
+    fputc('\n', out);
+}
+
 static void print_task_row(uint32_t weight, uint64_t total, const char *name, char *const *tags,
                            size_t ntags, FILE *out)
 {
     double share = total ? 100.0 * weight / (double)total : 0;
-    fprintf(out, "    %8u %6.1f%%  %-40s  ", weight, share, name);
-    print_tags(tags, ntags, out);
-    fputc('\n', out);
+    fprintf(out, "    %8u %6.1f%%  ", weight, share);
+    print_name_tags(name, tags, ntags, out);
 }
 
 void sl_plan_list(const sl_plan_t *plan, FILE *out)
@@ -530,9 +545,8 @@ void sl_plan_list(const sl_plan_t *plan, FILE *out)
         for (size_t j = 0; j < k->ntasks; j++) {
             const sl_class_task_t *ct = &k->tasks[j];
             if (k->sequential) {
-                fprintf(out, "    %8zu %7s  %-40s  ", j + 1, "", ct->name);
-                print_tags(ct->tags, ct->ntags, out);
-                fputc('\n', out);
+                fprintf(out, "    %8zu %7s  ", j + 1, "");
+                print_name_tags(ct->name, ct->tags, ct->ntags, out);
             } else {
                 print_task_row(ct->weight, k->total_weight, ct->name, ct->tags, ct->ntags, out);
             }

@@ -136,9 +136,9 @@ void sl_plan_dispose(sl_plan_t *plan);
  * tasks' row indices renumbered, so every row can receive requests. Call it after loading
  * and before rendering and interning rows.
  *
- * Returns SL_OK, or SL_EINVAL with "no task matches --tags/--exclude-tags" and the plan
- * unchanged, or SL_ENOMEM (the plan may then be partly filtered but stays consistent
- * enough to dispose). Main thread. */
+ * Returns SL_OK; SL_EINVAL with err "no task matches --tags/--exclude-tags" and the plan
+ * unchanged; or SL_ENOMEM with err "out of memory", after which the plan may be partly
+ * filtered and is only good for sl_plan_dispose. Main thread. */
 int sl_plan_filter_tags(sl_plan_t *plan, const char *tags, const char *exclude, sl_err_t *err);
 
 /* Divides users among the classes exactly as Locust does: classes with fixed_count get
