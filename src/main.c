@@ -114,6 +114,16 @@ int main(int argc, char **argv)
     memset(&plan, 0, sizeof(plan));
     if (sl_scenario_load(opts.file, &plan, &err) != 0)
         return usage_error(err.msg);
+    /* --tags before --list, so the list shows what a tag selection runs. */
+    if (sl_plan_filter_tags(&plan, opts.tags, opts.exclude_tags, &err) != 0) {
+        sl_plan_dispose(&plan);
+        return usage_error(err.msg);
+    }
+    if (opts.list) {
+        sl_plan_list(&plan, stdout);
+        sl_plan_dispose(&plan);
+        return EXIT_OK;
+    }
 
     int code = EXIT_USAGE;
     SSL_CTX *tls = NULL;

@@ -32,6 +32,9 @@ enum {
     OPT_ABORT_ON_THRESHOLD,
     OPT_HDR_LOG,
     OPT_CONFIG,
+    OPT_TAGS,
+    OPT_EXCLUDE_TAGS,
+    OPT_STOP_TIMEOUT,
 };
 
 static const struct option long_options[] = {
@@ -54,6 +57,10 @@ static const struct option long_options[] = {
     {"abort-on-threshold", no_argument, NULL, OPT_ABORT_ON_THRESHOLD},
     {"hdr-log", required_argument, NULL, OPT_HDR_LOG},
     {"config", required_argument, NULL, OPT_CONFIG},
+    {"list", no_argument, NULL, 'l'},
+    {"tags", required_argument, NULL, OPT_TAGS},
+    {"exclude-tags", required_argument, NULL, OPT_EXCLUDE_TAGS},
+    {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -61,7 +68,7 @@ static const struct option long_options[] = {
 
 /* The leading ':' makes getopt return ':' (not '?') for a missing value, so the two
  * cases get different messages. */
-static const char short_options[] = ":f:H:u:r:t:qhV";
+static const char short_options[] = ":f:H:u:r:t:qlhV";
 
 /* The long spelling of an option value, used in every message so that "-u x" and
  * "--users x" report the same flag. NULL for values that are not options. */
@@ -201,6 +208,19 @@ static int apply(int c, const char *arg, sl_options_t *opts, sl_err_t *err)
     case 'q':
         opts->quiet = true;
         return SL_OK;
+    case 'l':
+        opts->list = true;
+        return SL_OK;
+    case OPT_TAGS:
+    case OPT_EXCLUDE_TAGS:
+        /* Comma-separated tags; the scenario module matches them against the tasks. */
+        if (arg[strspn(arg, ", ")] == '\0')
+            return bad(err, flag_name(c), "expected tags separated by commas, as in smoke,api",
+                       arg);
+        *(c == OPT_TAGS ? &opts->tags : &opts->exclude_tags) = arg;
+        return SL_OK;
+    case OPT_STOP_TIMEOUT:
+        return parse_positive_duration("stop-timeout", arg, &opts->stop_timeout_us, err);
     case OPT_CSV:
         if (!*arg)
             return bad(err, "csv", "expected a file name prefix", arg);
@@ -289,6 +309,7 @@ int sl_options_parse(int argc, char **argv, sl_options_t *opts, sl_err_t *err)
         .users = 1,
         .spawn_rate = 1.0,
         .timeout_us = 60 * SL_US_PER_S,
+        .stop_timeout_us = 10 * SL_US_PER_S,
     };
 
     /* optind = 0 makes glibc reinitialise completely, so parsing twice in one process
@@ -369,6 +390,14 @@ const char *sl_options_usage(void)
            "                           order (default: random)\n"
            "  -q, --quiet              no live view; print only the final summary\n"
            "                           (default: live view)\n"
+           "\n"
+           "Scripted users (User{} classes):\n"
+           "  -l, --list               list the user classes and their tasks, weights and\n"
+           "                           tags (after --tags filtering), then exit\n"
+           "      --tags T1,T2         run only the tasks tagged with one of these\n"
+           "      --exclude-tags T1,T2 do not run the tasks tagged with any of these\n"
+           "      --stop-timeout DUR   how long users' on_stop may run once the test stops\n"
+           "                           (default: 10s)\n"
            "\n"
            "Reports and CI gates:\n"
            "      --csv PREFIX         write Locust-style PREFIX_stats.csv,\n"

@@ -31,6 +31,10 @@ typedef struct sl_options {
     const char *thresholds[SL_OPTIONS_MAX_THRESHOLDS];
     uint32_t nthresholds;
     bool abort_on_threshold; /* --abort-on-threshold */
+    bool list;              /* -l/--list: print the classes and tasks, exit 0 */
+    const char *tags;         /* --tags a,b: only tasks with one of these tags, or NULL */
+    const char *exclude_tags; /* --exclude-tags c: no task with one of these, or NULL */
+    uint64_t stop_timeout_us; /* --stop-timeout, default 10 s: time on_stop may take */
     bool help;              /* -h: print usage, exit 0 */
     bool version;           /* -V: print version, exit 0 */
 } sl_options_t;

@@ -50,6 +50,33 @@ Test(options, defaults)
     cr_expect_not(o.quiet);
     cr_expect_not(o.help);
     cr_expect_not(o.version);
+    cr_expect_not(o.list);
+    cr_expect_null(o.tags);
+    cr_expect_null(o.exclude_tags);
+    cr_expect_eq(o.stop_timeout_us, 10 * SL_US_PER_S);
+}
+
+Test(options, scripted_user_flags)
+{
+    sl_options_t o;
+    sl_err_t err;
+    cr_assert_eq(parse(&o, &err,
+                       ARGS("--list", "--tags", "smoke,api", "--exclude-tags", "slow",
+                            "--stop-timeout", "30s")),
+                 SL_OK, "%s", err.msg);
+    cr_expect(o.list);
+    cr_expect_str_eq(o.tags, "smoke,api");
+    cr_expect_str_eq(o.exclude_tags, "slow");
+    cr_expect_eq(o.stop_timeout_us, 30 * SL_US_PER_S);
+    cr_assert_eq(parse(&o, &err, ARGS("-l", "--tags=a", "--stop-timeout=250ms")), SL_OK, "%s",
+                 err.msg);
+    cr_expect(o.list);
+    cr_expect_str_eq(o.tags, "a");
+    cr_expect_null(o.exclude_tags);
+    cr_expect_eq(o.stop_timeout_us, 250 * SL_US_PER_MS);
+    cr_assert_eq(parse(&o, &err, ARGS("-ql")), SL_OK, "%s", err.msg);
+    cr_expect(o.quiet);
+    cr_expect(o.list);
 }
 
 Test(options, every_flag_long)
@@ -192,6 +219,16 @@ static const struct {
     {{"-x"}, "unknown option '-x' (see --help)"},
     {{"-qx"}, "unknown option '-x' (see --help)"},
     {{"--t", "5"}, "ambiguous option '--t' (see --help)"},
+    {{"--tags", ""}, "--tags: expected tags separated by commas, as in smoke,api, got ''"},
+    {{"--tags", " , "}, "--tags: expected tags separated by commas, as in smoke,api, got ' , '"},
+    {{"--tags"}, "--tags: missing value"},
+    {{"--exclude-tags", ","},
+     "--exclude-tags: expected tags separated by commas, as in smoke,api, got ','"},
+    {{"--stop-timeout", "0"}, "--stop-timeout: must be greater than zero, got '0'"},
+    {{"--stop-timeout", "soon"},
+     "--stop-timeout: invalid duration 'soon': expected a number (e.g. 30, 90s, 5m, 1h30m, "
+     "250ms)"},
+    {{"--list=yes"}, "--list: does not take a value"},
     {{"stray"}, "unexpected argument 'stray' (see --help)"},
     {{"-u", "5", "stray"}, "unexpected argument 'stray' (see --help)"},
     {{"--", "-u"}, "unexpected argument '-u' (see --help)"},
@@ -237,6 +274,11 @@ Test(options, usage_lists_every_flag)
         "-q,",
         "-h,",
         "-V,",
+        "-l, --list",
+        "--tags T1,T2",
+        "--exclude-tags T1,T2",
+        "--stop-timeout DUR",
+        "default: 10s",
         "default: 60s",
         "online CPUs",
         "stormlight_file.lua",
