@@ -95,8 +95,8 @@ static int add_entry(sl_config_t *cfg, entries_t *list, const char *origin, char
     bool takes_value;
     if (strcmp(key, "config") == 0 || strcmp(key, "help") == 0 || strcmp(key, "version") == 0 ||
         sl_options_lookup(key, &takes_value) != SL_OK) {
-        sl_err_set(err, "%s: unknown option '%s' (keys are long option names, see --help)",
-                   origin, key);
+        sl_err_set(err, "%s: unknown option '%s' (keys are long option names, see --help)", origin,
+                   key);
         return SL_EINVAL;
     }
     entry_t e = {.origin = keep(cfg, strdup(origin)), .key = keep(cfg, strdup(key))};

@@ -21,11 +21,11 @@
 
 typedef struct sl_config {
     int argc;
-    char **argv;      /* the merged argument vector, NULL-terminated, owned */
-    int nsynthetic;   /* argv[1..nsynthetic] came from the file and the environment */
-    char **origins;   /* "stormlight.conf:3" or "STORMLIGHT_USERS" for those, owned */
-    char *path;       /* the file that was read, or NULL, owned */
-    char **owned;     /* strings allocated here */
+    char **argv;    /* the merged argument vector, NULL-terminated, owned */
+    int nsynthetic; /* argv[1..nsynthetic] came from the file and the environment */
+    char **origins; /* "stormlight.conf:3" or "STORMLIGHT_USERS" for those, owned */
+    char *path;     /* the file that was read, or NULL, owned */
+    char **owned;   /* strings allocated here */
     size_t nowned;
 } sl_config_t;
 

@@ -28,8 +28,7 @@ struct sl_csv {
     FILE *stats, *history, *failures, *exceptions;
 };
 
-static const char *const percentile_header =
-    "50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%";
+static const char *const percentile_header = "50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%";
 
 /* One field, quoted as RFC 4180 (and Python's csv module, which Locust uses) quote: only
  * when it holds a comma, a quote or a line break; quotes inside are doubled. */
@@ -147,8 +146,8 @@ void sl_csv_tick(sl_csv_t *c, const sl_snapshot_t *s)
 {
     if (!c || !s->interval)
         return;
-    uint64_t len_us = s->elapsed_us > s->interval_start_us ? s->elapsed_us - s->interval_start_us
-                                                           : 0;
+    uint64_t len_us =
+        s->elapsed_us > s->interval_start_us ? s->elapsed_us - s->interval_start_us : 0;
     double secs = len_us ? (double)len_us / 1e6 : 1.0;
     uint64_t ts = (s->started_wall_us + s->elapsed_us) / SL_US_PER_S;
     if (c->full_history) {

@@ -130,11 +130,11 @@ char *sl_hdrlog_encode(const sl_hist_t *h)
     uint32_t payload = (uint32_t)(p - raw - HEADER_LEN);
     uint8_t *hp = put_be32(raw, COOKIE_V2);
     hp = put_be32(hp, payload);
-    hp = put_be32(hp, 0);                   /* normalizing index offset */
+    hp = put_be32(hp, 0); /* normalizing index offset */
     hp = put_be32(hp, SL_HIST_SIGFIGS);
-    hp = put_be64(hp, SL_HIST_LOWEST_US);   /* lowest discernible value */
-    hp = put_be64(hp, SL_HIST_HIGHEST_US);  /* highest trackable value */
-    double ratio = 1.0;                     /* integer to double conversion ratio */
+    hp = put_be64(hp, SL_HIST_LOWEST_US);  /* lowest discernible value */
+    hp = put_be64(hp, SL_HIST_HIGHEST_US); /* highest trackable value */
+    double ratio = 1.0;                    /* integer to double conversion ratio */
     uint64_t bits;
     memcpy(&bits, &ratio, sizeof(bits));
     put_be64(hp, bits);
@@ -179,8 +179,9 @@ static void write_header(sl_hdrlog_t *l, const sl_snapshot_t *s)
     fprintf(l->f, "#[Histogram log format version 1.3]\n");
     fprintf(l->f, "#[StartTime: %.3f (seconds since epoch), %s]\n", start_s, when);
     fprintf(l->f, "#[BaseTime: %.3f (seconds since epoch)]\n", start_s);
-    fprintf(l->f, "#stormlight %s: values in microseconds; tags are METHOD_name with ',' "
-                  "and white space as '_'; untagged lines are all rows together\n",
+    fprintf(l->f,
+            "#stormlight %s: values in microseconds; tags are METHOD_name with ',' "
+            "and white space as '_'; untagged lines are all rows together\n",
             SL_VERSION);
     fprintf(l->f, "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\","
                   "\"Interval_Compressed_Histogram\"\n");

@@ -17,7 +17,7 @@
 #include "stats/snapshot.h"
 
 typedef struct sl_outputs_cfg {
-    const char *csv_prefix;   /* NULL: no CSV files */
+    const char *csv_prefix; /* NULL: no CSV files */
     bool csv_full_history;
     const char *html_path;    /* NULL: no HTML */
     const char *hdr_log_path; /* NULL: no HDR log */

@@ -64,8 +64,12 @@ static const struct {
     const char *name;
     sl_th_metric_t metric;
 } metrics[] = {
-    {"fail_ratio", SL_TH_FAIL_RATIO}, {"median", SL_TH_PCT}, {"med", SL_TH_PCT},
-    {"avg", SL_TH_AVG},               {"min", SL_TH_MIN},    {"max", SL_TH_MAX},
+    {"fail_ratio", SL_TH_FAIL_RATIO},
+    {"median", SL_TH_PCT},
+    {"med", SL_TH_PCT},
+    {"avg", SL_TH_AVG},
+    {"min", SL_TH_MIN},
+    {"max", SL_TH_MAX},
     {"rps", SL_TH_RPS},
 };
 
@@ -345,8 +349,8 @@ const sl_threshold_t *sl_thresholds_doomed(const sl_thresholds_t *set, const sl_
     for (size_t i = 0; set && i < set->n; i++) {
         const sl_threshold_t *t = &set->items[i];
         bool below = t->op == SL_TH_LT || t->op == SL_TH_LE;
-        bool final_once_breached = (t->metric == SL_TH_MAX && below) ||
-                                   (t->metric == SL_TH_MIN && !below);
+        bool final_once_breached =
+            (t->metric == SL_TH_MAX && below) || (t->metric == SL_TH_MIN && !below);
         bool settles = t->metric == SL_TH_FAIL_RATIO && below;
         if (!final_once_breached && !settles)
             continue;

@@ -18,7 +18,7 @@
 #include "stats/snapshot.h"
 
 typedef enum sl_th_metric {
-    SL_TH_PCT,        /* a percentile of response times; pNN, med */
+    SL_TH_PCT, /* a percentile of response times; pNN, med */
     SL_TH_AVG,
     SL_TH_MIN,
     SL_TH_MAX,
@@ -33,7 +33,7 @@ typedef struct sl_threshold {
     char *method; /* scope, owned; NULL for the Aggregated row */
     char *name;
     sl_th_metric_t metric;
-    double pct;   /* SL_TH_PCT only: 0 < pct <= 100 */
+    double pct; /* SL_TH_PCT only: 0 < pct <= 100 */
     sl_th_op_t op;
     double limit; /* microseconds for times, a ratio, or requests per second */
 } sl_threshold_t;

@@ -103,8 +103,8 @@ Test(config, file_values_comments_quotes_and_booleans)
 Test(config, flags_beat_env_beat_file)
 {
     write_file("stormlight.conf", "users = 1\nspawn-rate = 1\nthreads = 1\nquiet = true\n");
-    char *envp[] = {A("STORMLIGHT_SPAWN_RATE=2"), A("STORMLIGHT_THREADS=2"), A("STORMLIGHT_QUIET=false"),
-                    A("HOME=/root"), NULL};
+    char *envp[] = {A("STORMLIGHT_SPAWN_RATE=2"), A("STORMLIGHT_THREADS=2"),
+                    A("STORMLIGHT_QUIET=false"), A("HOME=/root"), NULL};
     char *argv[] = {A("stormlight"), A("--threads"), A("3"), NULL};
     sl_config_t cfg;
     sl_options_t opts;

@@ -27,8 +27,7 @@ static const struct {
     {"rps>500", SL_TH_RPS, 0, SL_TH_GT, 500, NULL, NULL},
     {"  rps >= 0.5  ", SL_TH_RPS, 0, SL_TH_GE, 0.5, NULL, NULL},
     {"GET /hello: p95<100ms", SL_TH_PCT, 95, SL_TH_LT, 100000, "GET", "/hello"},
-    {"post /api/upload:max<1s", SL_TH_MAX, 0, SL_TH_LT, 1000000,
-     "POST", "/api/upload"},
+    {"post /api/upload:max<1s", SL_TH_MAX, 0, SL_TH_LT, 1000000, "POST", "/api/upload"},
     {"GET /a b:c: rps>1", SL_TH_RPS, 0, SL_TH_GT, 1, "GET", "/a b:c"},
 };
 
@@ -179,8 +178,8 @@ Test(threshold, evaluates_on_a_snapshot)
         sl_threshold_result_t r;
         sl_threshold_eval(&t, &f.snap, &r);
         cr_expect_eq(r.ok, evals[i].ok, "%s: ok=%d observed %f", evals[i].expr, r.ok, r.observed);
-        cr_expect_float_eq(r.observed, evals[i].observed, 1e-9, "%s: observed %f",
-                           evals[i].expr, r.observed);
+        cr_expect_float_eq(r.observed, evals[i].observed, 1e-9, "%s: observed %f", evals[i].expr,
+                           r.observed);
         sl_threshold_dispose(&t);
     }
     fixture_dispose(&f);
