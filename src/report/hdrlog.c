@@ -15,7 +15,8 @@
  * encoding: a 40-byte header (cookie, payload length, normalizing offset, significant
  * digits, lowest and highest trackable value, conversion ratio; big-endian), then the
  * counts as ZigZag LEB128 longs with runs of zeros written as one negative count, all
- * deflated (zlib) behind an 8-byte cookie and length, then base64. Our histogram's layout
+ * deflated (zlib, best compression, as HistogramLogWriter does, so the bytes match its own)
+ * behind an 8-byte cookie and length, then base64. Our histogram's layout
  * (1 us .. 1 h, 3 digits) is exactly HdrHistogram's for the same parameters, so the counts
  * array is written index for index. Written from the format's published description.
  *
@@ -140,7 +141,7 @@ char *sl_hdrlog_encode(const sl_hist_t *h)
     put_be64(hp, bits);
 
     uLongf packed_len = packed_cap;
-    if (compress2(packed + 8, &packed_len, raw, (uLong)(p - raw), Z_DEFAULT_COMPRESSION) != Z_OK)
+    if (compress2(packed + 8, &packed_len, raw, (uLong)(p - raw), Z_BEST_COMPRESSION) != Z_OK)
         goto out;
     put_be32(put_be32(packed, COOKIE_V2_COMPRESSED), (uint32_t)packed_len);
     text = base64(packed, 8 + (size_t)packed_len);
