@@ -10,6 +10,7 @@
 - Bodies of tens of MiB, counted to the byte.
 """
 
+import atexit
 import json
 import os
 import resource
@@ -37,8 +38,18 @@ def target():
     global _target
     if _target is None:
         _target = Target().__enter__()
+        atexit.register(_stop_target)  # also when a filter skips test_zz_target_survived
     _target.reset()
     return _target
+
+
+def _stop_target():
+    global _target
+    if _target is not None:
+        _target.__exit__(None, None, None)
+        returncode, _target = _target.returncode, None
+        return returncode
+    return None
 
 
 def server_key(path, method="GET"):
@@ -430,11 +441,8 @@ def test_big_bodies_counted_exactly():
 
 
 def test_zz_target_survived():
-    global _target
     if _target is not None:
-        _target.__exit__(None, None, None)
-        check_eq(_target.returncode, 0, "sl_target exit status (it must survive every test)")
-        _target = None
+        check_eq(_stop_target(), 0, "sl_target exit status (it must survive every test)")
 
 
 harness.main()
