@@ -5,6 +5,7 @@
 #include "scenario/csvdata.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 
@@ -267,9 +270,27 @@ static struct entry *cache;
 
 static int read_file(const char *resolved, const char *path, char **buf, size_t *len, sl_err_t *err)
 {
-    FILE *f = fopen(resolved, "rb");
-    if (!f) {
+    /* Non-blocking, so that a FIFO cannot stall the load in open(); only regular files
+     * are read, so /dev/zero or a terminal cannot either. */
+    int fd = open(resolved, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) {
         sl_err_set(err, "cannot open '%s': %s", path, strerror(errno));
+        return SL_EINVAL;
+    }
+    struct stat st;
+    const char *bad = NULL;
+    if (fstat(fd, &st) != 0)
+        bad = strerror(errno);
+    else if (S_ISDIR(st.st_mode))
+        bad = strerror(EISDIR);
+    else if (!S_ISREG(st.st_mode))
+        bad = "not a regular file";
+    else if ((uint64_t)st.st_size > SL_CSVDATA_MAX_BYTES)
+        bad = "larger than 256 MiB";
+    FILE *f = bad ? NULL : fdopen(fd, "rb");
+    if (!f) {
+        sl_err_set(err, "cannot read '%s': %s", path, bad ? bad : strerror(errno));
+        close(fd);
         return SL_EINVAL;
     }
     char *b = NULL;
@@ -279,7 +300,7 @@ static int read_file(const char *resolved, const char *path, char **buf, size_t 
         if (cap - n < 4096) {
             cap = cap ? cap * 2 : 8192;
             if (cap > SL_CSVDATA_MAX_BYTES + 8192) {
-                sl_err_set(err, "'%s' is larger than 256 MiB", path);
+                sl_err_set(err, "cannot read '%s': larger than 256 MiB", path);
                 rc = SL_EINVAL;
                 break;
             }

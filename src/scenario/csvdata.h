@@ -34,6 +34,7 @@ typedef struct sl_csvdata sl_csvdata_t;
  *   'NAME' line L: N fields, but the header has M
  *   'NAME' line 1: column C has an empty name
  *   'NAME' line 1: column 'x' appears twice
+ *   'NAME' is larger than 256 MiB
  * or SL_ENOMEM. Any thread. */
 int sl_csvdata_parse(const char *buf, size_t len, const char *name, sl_csvdata_t **out,
                      sl_err_t *err);
@@ -62,8 +63,9 @@ size_t sl_csvdata_next(sl_csvdata_t *csv);
  * resolved (real) path. On success *out is owned by the cache and lives until
  * sl_csvdata_cache_clear. Errors as sl_csvdata_parse (with NAME = path as given), and
  *   cannot open 'PATH': <strerror>
- *   cannot read 'PATH': <strerror>
- *   'PATH' is larger than 256 MiB
+ *   cannot read 'PATH': <strerror>          (e.g. Is a directory)
+ *   cannot read 'PATH': not a regular file
+ *   cannot read 'PATH': larger than 256 MiB
  * Thread-safe (one mutex around the cache; a file is parsed under it). */
 int sl_csvdata_open(const char *path, const char *base_dir, sl_csvdata_t **out, sl_err_t *err);
 

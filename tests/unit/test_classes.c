@@ -405,6 +405,8 @@ static const struct {
     {"\nlocal users = csv('/nonexistent/users.csv')",
      CHUNK ":2: csv: cannot open '/nonexistent/users.csv': No such file or directory"},
     {"local users = csv('/')", CHUNK ":1: csv: cannot read '/': Is a directory"},
+    {"local users = csv('/dev/null')",
+     CHUNK ":1: csv: cannot read '/dev/null': not a regular file"},
 };
 
 Test(classes, errors)
