@@ -163,10 +163,10 @@ static lua_Integer opt_count(lua_State *L, lua_Integer def, lua_Integer lo, cons
 /* Checks a name at the top of the stack: a non-empty string on one line. */
 static void check_name(lua_State *L, const char *who)
 {
-    size_t len;
-    if (lua_type(L, -1) != LUA_TSTRING || (lua_tolstring(L, -1, &len), len == 0))
+    size_t len = 0;
+    const char *s = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+    if (!s || len == 0)
         luaL_error(L, "%s: name must be a non-empty string", who);
-    const char *s = lua_tostring(L, -1);
     for (size_t i = 0; i < len; i++) {
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
             luaL_error(L, "%s: name must not contain control characters", who);
