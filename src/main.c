@@ -80,14 +80,6 @@ static int ensure_fd_limit(uint32_t users, sl_err_t *err)
     return 0;
 }
 
-static void sleep_until(uint64_t at_us)
-{
-    struct timespec ts = {.tv_sec = (time_t)(at_us / SL_US_PER_S),
-                          .tv_nsec = (long)(at_us % SL_US_PER_S) * 1000};
-    /* EINTR (a signal) returns early; the caller re-checks why it woke. */
-    clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-}
-
 int main(int argc, char **argv)
 {
     sl_options_t opts;
@@ -132,6 +124,8 @@ int main(int argc, char **argv)
     sl_outputs_t *outs = NULL;
     static sl_thresholds_t thresholds;
     sl_rows_t *rows = sl_rows_new();
+    sl_rows_t *texts = sl_rows_new();
+    uint16_t *class_of_user = NULL;
     const char *host = opts.host ? opts.host : plan.host;
     sl_url_t url;
     sl_endpoint_t ep;
@@ -185,7 +179,7 @@ int main(int argc, char **argv)
             rows = NULL;
         }
     }
-    if (!rows) {
+    if (!rows || !texts) {
         usage_error("out of memory");
         goto out;
     }
@@ -208,6 +202,20 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    if (plan.nclasses) {
+        /* Which class each user (in spawn order) belongs to: Locust's exact division. */
+        class_of_user = calloc(opts.users, sizeof(*class_of_user));
+        uint32_t *counts = calloc(plan.nclasses, sizeof(*counts));
+        int rc = !class_of_user || !counts
+                     ? SL_ENOMEM
+                     : sl_plan_assign_users(&plan, opts.users, class_of_user, counts, &err);
+        free(counts);
+        if (rc != 0) {
+            usage_error(rc == SL_ENOMEM ? "out of memory" : err.msg);
+            goto out;
+        }
+    }
+
     install_signals();
     sl_run_cfg_t cfg = {.plan = &plan,
                         .rows = rows,
@@ -217,13 +225,21 @@ int main(int argc, char **argv)
                         .threads = threads,
                         .timeout_us = opts.timeout_us,
                         .duration_us = opts.duration_us,
-                        .seed = opts.seed};
+                        .seed = opts.seed,
+                        .iterations = opts.iterations,
+                        .rate_per_s = opts.rate_per_s,
+                        .class_of_user = class_of_user,
+                        .url = &url,
+                        .texts = texts,
+                        .stop_timeout_us = opts.stop_timeout_us};
     uint64_t started_wall = sl_wall_us();
     if (sl_runner_start(&runner, &cfg, &err) != 0) {
         usage_error(err.msg);
         goto out;
     }
     sl_snapshot_t base = {.registry = rows,
+                          .open_model = opts.rate_per_s > 0,
+                          .texts = texts,
                           .host = host,
                           .started_wall_us = started_wall,
                           .duration_us = opts.duration_us,
@@ -248,7 +264,8 @@ int main(int argc, char **argv)
     uint32_t tick_no = 0, users = 0;
     while (!stop_signals) {
         uint64_t wake = next_tick < end ? next_tick : end;
-        sleep_until(wake);
+        if (sl_runner_wait(runner, wake))
+            break; /* --iterations used up */
         uint64_t now = sl_now_us();
         if (stop_signals || now >= end)
             break;
@@ -300,6 +317,8 @@ out:
     sl_runner_free(runner);
     sl_reporter_free(rep);
     sl_rows_free(rows);
+    sl_rows_free(texts);
+    free(class_of_user);
     sl_tls_ctx_free(tls);
     sl_plan_dispose(&plan);
     return code;

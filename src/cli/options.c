@@ -24,6 +24,8 @@ enum {
     OPT_JSON,
     OPT_INSECURE,
     OPT_SEED,
+    OPT_ITERATIONS,
+    OPT_RATE,
     OPT_RUN_TIME,
     OPT_CSV,
     OPT_CSV_FULL_HISTORY,
@@ -49,6 +51,8 @@ static const struct option long_options[] = {
     {"json", required_argument, NULL, OPT_JSON},
     {"insecure", no_argument, NULL, OPT_INSECURE},
     {"seed", required_argument, NULL, OPT_SEED},
+    {"iterations", required_argument, NULL, OPT_ITERATIONS},
+    {"rate", required_argument, NULL, OPT_RATE},
     {"quiet", no_argument, NULL, 'q'},
     {"csv", required_argument, NULL, OPT_CSV},
     {"csv-full-history", no_argument, NULL, OPT_CSV_FULL_HISTORY},
@@ -204,6 +208,19 @@ static int apply(int c, const char *arg, sl_options_t *opts, sl_err_t *err)
             return bad(err, "seed", "expected an unsigned integer below 2^64", arg);
         opts->seed = v;
         opts->seed_set = true;
+        return SL_OK;
+    case OPT_RATE: {
+        char *end = NULL;
+        double r = strtod(arg, &end);
+        if (!*arg || *end || !(r > 0) || r > 1e7)
+            return bad(err, "rate", "expected iterations per second, a number > 0", arg);
+        opts->rate_per_s = r;
+        return SL_OK;
+    }
+    case OPT_ITERATIONS:
+        if (!parse_u64(arg, &v) || v == 0)
+            return bad(err, "iterations", "expected a positive integer", arg);
+        opts->iterations = v;
         return SL_OK;
     case 'q':
         opts->quiet = true;
@@ -388,6 +405,12 @@ const char *sl_options_usage(void)
            "      --insecure           do not verify TLS certificates (default: verify)\n"
            "      --seed N             seed for random choices, for a reproducible task\n"
            "                           order (default: random)\n"
+           "      --rate R             open model: start R task iterations per second in\n"
+           "                           total, on free users (at most --users), and measure\n"
+           "                           latency from each one's scheduled start\n"
+           "                           (default: closed model, users loop)\n"
+           "      --iterations N       end after exactly N task iterations in total\n"
+           "                           (default: no limit)\n"
            "  -q, --quiet              no live view; print only the final summary\n"
            "                           (default: live view)\n"
            "\n"

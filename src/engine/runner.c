@@ -1,8 +1,12 @@
 /* The runner: starts the worker threads, collects their statistics blocks once a second,
  * and stops them. Runs on the main thread; owns the workers. */
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "engine/worker.h"
 
@@ -14,6 +18,8 @@ struct sl_runner {
     uint32_t nstarted_threads;
     sl_worker_t **workers;
     bool stopped;
+    int done_fd; /* workers write here when their iterations are used up */
+    uint32_t ndone;
 };
 
 uint64_t sl_runner_t0(const sl_runner_t *r)
@@ -27,6 +33,11 @@ int sl_runner_start(sl_runner_t **out, const sl_run_cfg_t *cfg, sl_err_t *err)
     if (!r)
         return SL_ENOMEM;
     r->cfg = *cfg;
+    r->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (r->done_fd < 0) {
+        free(r);
+        return SL_ESYS;
+    }
     if (r->cfg.threads == 0)
         r->cfg.threads = 1;
     if (r->cfg.threads > r->cfg.users)
@@ -54,6 +65,7 @@ int sl_runner_start(sl_runner_t **out, const sl_run_cfg_t *cfg, sl_err_t *err)
             return SL_ENOMEM;
         }
         memset(r->workers[i], 0, sizeof(sl_worker_t));
+        r->workers[i]->done_fd = r->done_fd;
         int rc = sl__worker_init(r->workers[i], i, &r->cfg, r->t0_us, r->cum_weights);
         if (rc != 0) {
             sl_err_set(err, "cannot set up worker %u: %s", i, sl_strerror(rc));
@@ -138,10 +150,34 @@ void sl_runner_stop(sl_runner_t *r, sl_stats_t *into, uint32_t *users_running)
     }
 }
 
+bool sl_runner_wait(sl_runner_t *r, uint64_t until_us)
+{
+    for (;;) {
+        if (r->ndone >= r->nworkers)
+            return true;
+        uint64_t now = sl_now_us();
+        if (now >= until_us)
+            return false;
+        struct pollfd pfd = {.fd = r->done_fd, .events = POLLIN};
+        struct timespec ts = {.tv_sec = (time_t)((until_us - now) / SL_US_PER_S),
+                              .tv_nsec = (long)((until_us - now) % SL_US_PER_S) * 1000};
+        int n = ppoll(&pfd, 1, &ts, NULL);
+        if (n < 0 && errno == EINTR)
+            return false; /* a signal: the caller looks at why */
+        if (n > 0) {
+            uint64_t v;
+            if (read(r->done_fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
+                r->ndone += (uint32_t)v;
+        }
+    }
+}
+
 void sl_runner_free(sl_runner_t *r)
 {
     if (!r)
         return;
+    if (r->done_fd >= 0)
+        close(r->done_fd);
     if (r->workers) {
         for (uint32_t i = 0; i < r->nworkers; i++) {
             if (r->workers[i]) {

@@ -22,11 +22,6 @@
 #include "scenario/luajson.h"
 #include "scenario/scenario.h"
 
-/* TEMPORARY until the loader exports them (User{} classes are being added to it): weak
- * references, only called when a plan has classes, which only that loader can make. */
-__attribute__((weak)) lua_State *sl_scenario_state_new(const sl_plan_t *plan, sl_err_t *err);
-__attribute__((weak)) void sl_scenario_push_class(lua_State *L, uint32_t lua_index);
-
 #define USER_MT "stormlight.user"
 #define RESP_MT "stormlight.response"
 #define MAX_REDIRECTS 10
@@ -37,6 +32,8 @@ typedef enum script_phase {
     PHASE_REQUEST,  /* waiting for a response */
     PHASE_SLEEP,    /* waiting for its sleep timer */
     PHASE_DEAD,     /* its coroutine failed outside any task: it does nothing more */
+    PHASE_PARKED,   /* --iterations used up: it waits for the stop */
+    PHASE_AWAIT,    /* open model: waiting for an arrival to start its next iteration */
 } script_phase_t;
 
 typedef struct cookie {
@@ -50,9 +47,10 @@ struct sl_script_user {
     int u_ref;     /* the `u` table */
     uint16_t class_idx;
     uint8_t phase;
-    bool static_req;  /* the current request is a Task{} entry: no response object */
-    bool follow;      /* follow redirects for the current request */
-    bool did_request; /* the iteration made a request or slept */
+    bool static_req;   /* the current request is a Task{} entry: no response object */
+    bool follow;       /* follow redirects for the current request */
+    bool did_request;  /* the iteration made a request or slept */
+    bool in_iteration; /* between iter_begin and iter_end (not on_start/on_stop) */
     uint8_t redirects;
     uint32_t seq_pos; /* sequential = true: next task */
     int32_t picked;   /* index into the class's tasks of the current iteration */
@@ -71,6 +69,7 @@ struct sl_script_user {
     int32_t p_detail;
     uint32_t p_row;
     uint64_t p_latency_us;
+    uint64_t p_service_us;
     uint64_t p_bytes;
     cookie_t *cookies;
     uint32_t ncookies;
@@ -243,7 +242,7 @@ static void flush_pending(sl_script_user_t *su)
     sl_worker_t *w = su->user->w;
     su->pending = false;
     bool failed = su->p_fail != SL_FAIL_NONE;
-    sl_stats_record(w->cur, su->p_row, su->p_latency_us, su->p_bytes, failed);
+    sl_stats_record(w->cur, su->p_row, su->p_latency_us, su->p_service_us, su->p_bytes, failed);
     if (failed)
         sl_stats_error(w->cur, su->p_row, (sl_fail_t)su->p_fail, su->p_detail, 1);
 }
@@ -451,6 +450,11 @@ static int send_rendered(sl_user_t *u, const char *method, uint32_t row)
     su->dyn.idempotent = method_idempotent(method);
     u->task = &su->dyn;
     u->intended_us = sl_loop_update_now(&w->loop);
+    if (su->in_iteration && u->arrival_us) {
+        /* The iteration's first request: intended when its arrival was scheduled. */
+        u->intended_us = u->arrival_us;
+        u->arrival_us = 0;
+    }
     su->phase = PHASE_REQUEST;
     su->redirects = 0;
     su->did_request = true;
@@ -896,6 +900,8 @@ void sl__script_done(sl_user_t *u, sl_fail_t fail, int detail, bool broken)
     su->p_detail = detail;
     su->p_row = u->task->row;
     su->p_latency_us = lat;
+    uint64_t svc = u->sent_us && now > u->sent_us ? now - u->sent_us : lat;
+    su->p_service_us = svc <= lat ? svc : lat;
     su->p_bytes = u->resp.body_bytes;
     if (su->static_req) {
         flush_pending(su);
@@ -1026,9 +1032,8 @@ static sl_script_user_t *su_of(lua_State *L)
     return check_user(L, 1)->script;
 }
 
-static int l_pick(lua_State *L)
+static int do_pick(lua_State *L, sl_script_user_t *su)
 {
-    sl_script_user_t *su = su_of(L);
     sl_worker_t *w = su->user->w;
     const sl_class_t *cls = &w->cfg->plan->classes[su->class_idx];
     uint32_t k = 0;
@@ -1048,11 +1053,47 @@ static int l_pick(lua_State *L)
     return 1;
 }
 
+static int pick_after_arrival(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    return do_pick(L, (sl_script_user_t *)ctx);
+}
+
+static int l_pick(lua_State *L)
+{
+    sl_script_user_t *su = su_of(L);
+    sl_user_t *u = su->user;
+    sl_worker_t *w = u->w;
+    if (w->cfg->rate_per_s > 0) {
+        /* Open model: an iteration starts only with an arrival; wait for one. */
+        if (!u->arrival_us && !sl__worker_user_free(u)) {
+            su->phase = PHASE_AWAIT;
+            return lua_yieldk(L, 0, (lua_KContext)su, pick_after_arrival);
+        }
+        return do_pick(L, su);
+    }
+    if (!sl__worker_take_iteration(w)) {
+        su->phase = PHASE_PARKED;
+        sl__worker_user_retired(w);
+        return lua_yield(L, 0); /* never resumed: the stop abandons this coroutine */
+    }
+    return do_pick(L, su);
+}
+
+void sl__script_arrival(sl_user_t *u)
+{
+    sl_script_user_t *su = u->script;
+    if (su->phase == PHASE_AWAIT)
+        resume(su, 0);
+}
+
 static int l_iter_begin(lua_State *L)
 {
     sl_script_user_t *su = su_of(L);
-    su->iter_start_us = sl_loop_update_now(&su->user->w->loop);
+    uint64_t now = sl_loop_update_now(&su->user->w->loop);
+    su->iter_start_us = su->user->arrival_us ? su->user->arrival_us : now;
     su->did_request = false;
+    su->in_iteration = true;
     return 0;
 }
 
@@ -1061,8 +1102,12 @@ static int l_iter_end(lua_State *L)
     sl_script_user_t *su = su_of(L);
     sl_worker_t *w = su->user->w;
     flush_pending(su);
+    su->in_iteration = false;
+    su->user->arrival_us = 0;
     if (lua_toboolean(L, 2))
         return 0; /* after on_stop: nothing more */
+    if (w->cfg->rate_per_s > 0)
+        return 0; /* open model: the next arrival, not a wait, starts the next iteration */
     const sl_wait_t *wt = &w->cfg->plan->classes[su->class_idx].wait;
     uint64_t now = sl_loop_update_now(&w->loop);
     double wait_s = 0;
@@ -1115,6 +1160,10 @@ static int l_static(lua_State *L)
     if (su->ncookies == 0) {
         u->task = t;
         u->intended_us = sl_loop_update_now(&w->loop);
+        if (su->in_iteration && u->arrival_us) {
+            u->intended_us = u->arrival_us;
+            u->arrival_us = 0;
+        }
         su->phase = PHASE_REQUEST;
         su->did_request = true;
         sl__user_send(u, su->timeout_us);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #define USER_TOKEN(idx, gen) (((uint64_t)(idx) << 32) | (uint32_t)(gen))
 
@@ -151,7 +152,9 @@ static void user_record(sl_user_t *u, sl_fail_t fail, int detail)
     sl_worker_t *w = u->w;
     uint64_t now = sl_loop_update_now(&w->loop);
     uint64_t lat = now > u->intended_us ? now - u->intended_us : 0;
-    sl_stats_record(w->cur, u->task->row, lat, u->resp.body_bytes, fail != SL_FAIL_NONE);
+    uint64_t svc = u->sent_us && now > u->sent_us ? now - u->sent_us : lat;
+    sl_stats_record(w->cur, u->task->row, lat, svc <= lat ? svc : lat, u->resp.body_bytes,
+                    fail != SL_FAIL_NONE);
     if (fail != SL_FAIL_NONE)
         sl_stats_error(w->cur, u->task->row, fail, detail, 1);
 }
@@ -259,6 +262,11 @@ static void user_send(sl_user_t *u)
 {
     sl_conn_t *c = &u->conn;
     const sl_task_t *t = u->task;
+    if (u->wpos == 0 && !u->sent_us) {
+        /* After a connect the loop's clock may be a batch old: read it afresh. */
+        u->sent_us =
+            u->state == SL_USER_CONNECTING ? sl_loop_update_now(&u->w->loop) : u->w->loop.now_us;
+    }
     while (u->wpos < t->wire_len) {
         ssize_t n = c->tp->write(c, t->wire + u->wpos, t->wire_len - u->wpos);
         if (n == SL_IO_AGAIN) {
@@ -339,10 +347,44 @@ static void user_begin(sl_user_t *u)
 
 void sl__user_send(sl_user_t *u, uint64_t timeout_us)
 {
+    u->sent_us = 0;
     u->deadline_us = u->intended_us + timeout_us;
     u->retried = false;
     user_arm_timeout(u);
     user_begin(u);
+}
+
+/* The worker's share of --iterations is used up once every user that could start one has
+ * gone idle: tell the runner, which ends the test as if its duration were over. */
+static void worker_notify_done(sl_worker_t *w)
+{
+    if (w->done_sent)
+        return;
+    w->done_sent = true;
+    uint64_t one = 1;
+    ssize_t n = write(w->done_fd, &one, sizeof(one));
+    (void)n;
+}
+
+void sl__worker_user_retired(sl_worker_t *w)
+{
+    if (w->active > 0 && --w->active == 0 && w->exhausted)
+        worker_notify_done(w);
+}
+
+bool sl__worker_take_iteration(sl_worker_t *w)
+{
+    if (!w->iter_quota)
+        return true;
+    if (w->iter_started < w->iter_quota) {
+        w->iter_started++;
+        return true;
+    }
+    if (!w->exhausted) {
+        w->exhausted = true;
+        w->nusers_spawn = w->nstarted; /* no point starting more users */
+    }
+    return false;
 }
 
 /* Starts a Task{} user's next request at once (closed model, no wait between tasks). */
@@ -351,6 +393,20 @@ static void user_next(sl_user_t *u)
     sl_worker_t *w = u->w;
     if (w->stop)
         return;
+    if (w->cfg->rate_per_s > 0) {
+        /* Open model: one request per arrival, intended at the arrival's time. */
+        if (!u->arrival_us && !sl__worker_user_free(u))
+            return;
+        u->task = user_pick(u);
+        u->intended_us = u->arrival_us;
+        u->arrival_us = 0;
+        sl__user_send(u, w->cfg->timeout_us);
+        return;
+    }
+    if (!sl__worker_take_iteration(w)) {
+        sl__worker_user_retired(w);
+        return;
+    }
     u->task = user_pick(u);
     u->intended_us = w->loop.now_us;
     sl__user_send(u, w->cfg->timeout_us);
@@ -415,17 +471,96 @@ static uint64_t spawn_time(const sl_worker_t *w, uint32_t local)
 static void worker_on_spawn(sl_loop_t *loop, sl_timer_t *t)
 {
     sl_worker_t *w = loop->data;
-    while (w->nstarted < w->nusers && spawn_time(w, w->nstarted) <= loop->now_us && !w->stop) {
+    while (w->nstarted < w->nusers_spawn && spawn_time(w, w->nstarted) <= loop->now_us &&
+           !w->stop) {
         sl_user_t *u = &w->users[w->nstarted++];
         u->started = true;
+        w->active++;
         if (w->sw)
             sl__script_user_start(u);
         else
             user_next(u);
         sl_loop_update_now(loop);
     }
-    if (w->nstarted < w->nusers && !w->stop)
+    if (w->nstarted < w->nusers_spawn && !w->stop)
         sl_loop_timer_start(loop, t, spawn_time(w, w->nstarted));
+}
+
+bool sl__worker_user_free(sl_user_t *u)
+{
+    sl_worker_t *w = u->w;
+    if (w->q_len) {
+        u->arrival_us = w->queue[w->q_head];
+        w->q_head = (w->q_head + 1) % w->q_cap;
+        w->q_len--;
+        return true;
+    }
+    w->free_users[w->nfree++] = sl__user_index(u);
+    if (w->active > 0 && --w->active == 0 && w->exhausted)
+        worker_notify_done(w);
+    return false;
+}
+
+/* Hands one arrival, intended at `at`, to a user. */
+static void worker_dispatch(sl_worker_t *w, uint64_t at)
+{
+    sl_user_t *u = NULL;
+    if (w->nfree) {
+        u = &w->users[w->free_users[--w->nfree]];
+        w->active++;
+    } else if (w->nstarted < w->nusers) {
+        u = &w->users[w->nstarted++];
+        u->started = true;
+        w->active++;
+        u->arrival_us = at;
+        if (w->sw)
+            sl__script_user_start(u); /* on_start, then this arrival's iteration */
+        else
+            user_next(u);
+        return;
+    } else if (w->q_len < w->q_cap) {
+        w->queue[(w->q_head + w->q_len) % w->q_cap] = at;
+        w->q_len++;
+        return;
+    } else {
+        w->cur->dropped_iterations++;
+        return;
+    }
+    u->arrival_us = at;
+    if (w->sw)
+        sl__script_arrival(u);
+    else
+        user_next(u);
+}
+
+static uint64_t arrival_time(const sl_worker_t *w, uint64_t k)
+{
+    double i = (double)(k * w->cfg->threads + w->index);
+    return w->t0_us + (uint64_t)(i * (double)SL_US_PER_S / w->cfg->rate_per_s);
+}
+
+static void worker_on_arrival(sl_loop_t *loop, sl_timer_t *t)
+{
+    sl_worker_t *w = loop->data;
+    /* Catch up on every arrival that is due: a late generator starts them late, and
+     * their latency, measured from the schedule, shows it. */
+    for (int burst = 0; burst < 10000 && !w->stop; burst++) {
+        uint64_t at = arrival_time(w, w->arrival_k);
+        if (at > loop->now_us) {
+            sl_loop_timer_start(loop, t, at);
+            return;
+        }
+        if (!sl__worker_take_iteration(w)) {
+            /* The quota is used up: done once the last iteration ends. */
+            if (w->active == 0 && w->q_len == 0)
+                worker_notify_done(w);
+            return;
+        }
+        w->arrival_k++;
+        worker_dispatch(w, at);
+        sl_loop_update_now(loop);
+    }
+    sl_loop_timer_start(loop, t, loop->now_us); /* more are due: after the I/O */
 }
 
 void sl__worker_publish(sl_worker_t *w)
@@ -516,6 +651,18 @@ int sl__worker_init(sl_worker_t *w, uint32_t index, const sl_run_cfg_t *cfg, uin
     atomic_init(&w->stop, false);
     pthread_mutex_init(&w->mu, NULL);
     w->nusers = cfg->users / cfg->threads + (index < cfg->users % cfg->threads ? 1 : 0);
+    w->nusers_spawn = w->nusers;
+    if (cfg->iterations) {
+        /* Shares of --iterations: exact in total, whatever the thread count. A worker with
+         * a zero share still runs (its users start nothing) and reports itself done. */
+        w->iter_quota =
+            cfg->iterations / cfg->threads + (index < cfg->iterations % cfg->threads ? 1 : 0);
+        if (!w->iter_quota) {
+            w->exhausted = true;
+            w->nusers_spawn = 0;
+            worker_notify_done(w);
+        }
+    }
     w->users = calloc(w->nusers ? w->nusers : 1, sizeof(*w->users));
     w->cur = sl_stats_new((uint32_t)cfg->plan->nrows);
     w->spare = sl_stats_new((uint32_t)cfg->plan->nrows);
@@ -543,6 +690,14 @@ int sl__worker_init(sl_worker_t *w, uint32_t index, const sl_run_cfg_t *cfg, uin
     w->connect_timer.cb = worker_on_connect_pump;
     w->stop_timer.cb = worker_on_stop_timeout;
     w->spawn_timer.cb = worker_on_spawn;
+    w->arrival_timer.cb = worker_on_arrival;
+    if (cfg->rate_per_s > 0) {
+        w->free_users = calloc(w->nusers ? w->nusers : 1, sizeof(uint32_t));
+        w->q_cap = w->nusers ? w->nusers : 1;
+        w->queue = calloc(w->q_cap, sizeof(uint64_t));
+        if (!w->free_users || !w->queue)
+            return SL_ENOMEM;
+    }
     w->tick_timer.cb = worker_on_tick;
     return 0;
 }
@@ -552,7 +707,9 @@ void *sl__worker_main(void *arg)
     sl_worker_t *w = arg;
     sl_loop_t *loop = &w->loop;
     sl_loop_update_now(loop);
-    if (w->nusers)
+    if (w->cfg->rate_per_s > 0)
+        sl_loop_timer_start(loop, &w->arrival_timer, arrival_time(w, 0));
+    else if (w->nusers)
         sl_loop_timer_start(loop, &w->spawn_timer, spawn_time(w, 0));
     w->next_tick_us = w->t0_us + SL_US_PER_S;
     sl_loop_timer_start(loop, &w->tick_timer, w->next_tick_us);
@@ -576,6 +733,8 @@ void sl__worker_dispose(sl_worker_t *w)
     if (w->sw)
         sl__script_worker_dispose(w);
     free(w->users);
+    free(w->free_users);
+    free(w->queue);
     sl_stats_free(w->cur);
     sl_stats_free(w->full);
     sl_stats_free(w->spare);

@@ -40,10 +40,12 @@ typedef struct sl_user {
     sl_script_user_t *script; /* NULL for users of an endpoints-only plan */
     uint64_t rng;             /* per-user generator: reproducible task order with --seed */
     uint64_t intended_us;     /* when this request was meant to start */
+    uint64_t sent_us;         /* when its first byte was written; 0 until then */
     uint64_t deadline_us;
-    uint32_t gen;       /* bumped per connection; stale events are ignored */
-    uint32_t global_id; /* 0-based across all threads; the spawn order */
-    uint32_t wpos;      /* bytes of the request written */
+    uint32_t gen;        /* bumped per connection; stale events are ignored */
+    uint32_t global_id;  /* 0-based across all threads; the spawn order */
+    uint64_t arrival_us; /* open model: intended start of the iteration it was given */
+    uint32_t wpos;       /* bytes of the request written */
     uint8_t state;
     uint32_t wait_prev; /* links in the worker's connect queue, SL_NO_USER at ends */
     uint32_t wait_next;
@@ -64,6 +66,7 @@ struct sl_worker {
     sl_user_t *users;
     uint32_t nusers;
     uint32_t nstarted;
+    uint32_t nusers_spawn; /* users to start (fewer once --iterations is used up) */
     sl_stats_t *cur;
     sl_timer_t spawn_timer;
     sl_timer_t tick_timer;
@@ -81,7 +84,23 @@ struct sl_worker {
     sl_stats_t *full;
     sl_stats_t *spare;
     uint32_t users_running;
-    int error; /* setup failure reported to the runner */
+    int error;           /* setup failure reported to the runner */
+    int done_fd;         /* the runner's eventfd: "my iterations are used up" */
+    uint64_t iter_quota; /* this worker's share of --iterations; 0 = no limit */
+    uint64_t iter_started;
+    uint32_t active; /* users that may still start iterations */
+    bool exhausted;  /* the quota is used up: no iteration starts any more */
+    bool done_sent;  /* the runner was told */
+    /* Open model (--rate): this worker's arrivals are global iterations k * threads +
+     * index, intended at t0 + i / rate. An arrival takes a free user, else starts a new
+     * one (up to the pool), else waits in a queue no longer than the pool, else is dropped
+     * and counted. */
+    sl_timer_t arrival_timer;
+    uint64_t arrival_k;
+    uint32_t *free_users; /* stack of idle user indices */
+    uint32_t nfree;
+    uint64_t *queue; /* ring of intended times of waiting arrivals */
+    uint32_t q_head, q_len, q_cap;
     char rbuf[SL_WORKER_RBUF_BYTES];
 };
 
@@ -97,6 +116,16 @@ uint32_t sl__user_index(const sl_user_t *u);
 uint64_t sl__user_rand(sl_user_t *u);
 /* Sends u->task, intended at u->intended_us, with a deadline of timeout_us after that. */
 void sl__user_send(sl_user_t *u, uint64_t timeout_us);
+/* Takes one iteration from the worker's --iterations share; false when it is used up
+ * (the user then goes idle for good and the worker may report itself done). */
+bool sl__worker_take_iteration(sl_worker_t *w);
+/* Open model: the user finished an iteration; it takes the oldest waiting arrival (true,
+ * with u->arrival_us set) or goes on the free list (false). */
+bool sl__worker_user_free(sl_user_t *u);
+/* Open model, scripted users: start the iteration a parked user was just given. */
+void sl__script_arrival(sl_user_t *u);
+/* A user will start no more iterations (see sl__worker_take_iteration). */
+void sl__worker_user_retired(sl_worker_t *w);
 /* Every on_stop has finished: the worker's loop ends. */
 void sl__worker_stopped(sl_worker_t *w);
 

@@ -43,6 +43,11 @@ static cJSON *row_json(const char *method, const char *name, const sl_row_stats_
     for (int i = 0; i < SL_REPORT_NPCTS; i++)
         cJSON_AddNumberToObject(p, sl_report_pct_keys[i],
                                 ms3((double)sl_hist_percentile(h, sl_report_pcts[i])));
+    /* Service time: from the moment the request left, without the generator's lateness. */
+    cJSON *sp = cJSON_AddObjectToObject(o, "service_percentiles_ms");
+    for (int i = 0; i < SL_REPORT_NPCTS; i++)
+        cJSON_AddNumberToObject(sp, sl_report_pct_keys[i],
+                                ms3((double)sl_hist_percentile(&r->service, sl_report_pcts[i])));
     return o;
 }
 
@@ -91,6 +96,12 @@ int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
         cJSON_AddItemToArray(exc, o);
     }
     cJSON_AddNumberToObject(root, "in_flight_at_stop", (double)s->stats->in_flight_at_stop);
+    cJSON_AddStringToObject(root, "model", s->open_model ? "open" : "closed");
+    cJSON_AddNumberToObject(root, "dropped_iterations", (double)s->stats->dropped_iterations);
+    cJSON *lag = cJSON_AddObjectToObject(root, "send_lag_ms");
+    cJSON_AddNumberToObject(lag, "50", ms3((double)sl_hist_percentile(&s->stats->send_lag, 50)));
+    cJSON_AddNumberToObject(lag, "99", ms3((double)sl_hist_percentile(&s->stats->send_lag, 99)));
+    cJSON_AddNumberToObject(lag, "max", ms3((double)s->stats->send_lag.max_us));
     cJSON_AddNumberToObject(root, "retries", (double)s->stats->retries);
     cJSON_AddItemToObject(root, "history", sl_report_history_json(s));
     cJSON_AddItemToObject(root, "thresholds", sl_report_thresholds_json(s));

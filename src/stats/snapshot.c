@@ -133,6 +133,7 @@ sl_reporter_t *sl_reporter_new(const sl_snapshot_t *base)
     rep->ring_len_us = calloc(SL_RATE_WINDOW_S, sizeof(uint64_t));
     if (!rep->cum || !rep->interval || !rep->last || !rep->ring_len_us ||
         sl_hist_init(&rep->total.latency) != 0 || sl_hist_init(&rep->last_total.latency) != 0 ||
+        sl_hist_init(&rep->total.service) != 0 || sl_hist_init(&rep->last_total.service) != 0 ||
         follow_rows(rep) != 0) {
         sl_reporter_free(rep);
         return NULL;
@@ -153,6 +154,8 @@ void sl_reporter_free(sl_reporter_t *rep)
     sl_stats_free(rep->last);
     sl_hist_dispose(&rep->total.latency);
     sl_hist_dispose(&rep->last_total.latency);
+    sl_hist_dispose(&rep->total.service);
+    sl_hist_dispose(&rep->last_total.service);
     free(rep->history);
     free(rep->ring_req);
     free(rep->ring_fail);

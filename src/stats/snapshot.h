@@ -57,6 +57,7 @@ typedef struct sl_snapshot {
     /* One point per tick since the start, oldest first. */
     const sl_history_point_t *history;
     size_t nhistory;
+    bool open_model;             /* --rate: arrivals on a schedule, not users in a loop */
     bool final;
 } sl_snapshot_t;
 

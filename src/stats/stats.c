@@ -146,8 +146,10 @@ int sl_stats_reserve(sl_stats_t *s, uint32_t nrows)
     s->rows = rows;
     for (uint32_t i = s->nrows; i < nrows; i++) {
         memset(&rows[i], 0, sizeof(rows[i]));
-        if (sl_hist_init(&rows[i].latency) != 0)
+        if (sl_hist_init(&rows[i].latency) != 0 || sl_hist_init(&rows[i].service) != 0) {
+            sl_hist_dispose(&rows[i].latency);
             return SL_ENOMEM;
+        }
         s->nrows = i + 1;
     }
     return 0;
@@ -158,7 +160,7 @@ sl_stats_t *sl_stats_new(uint32_t nrows)
     sl_stats_t *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
-    if (sl_stats_reserve(s, nrows) != 0) {
+    if (sl_hist_init(&s->send_lag) != 0 || sl_stats_reserve(s, nrows) != 0) {
         sl_stats_free(s);
         return NULL;
     }
@@ -169,8 +171,11 @@ void sl_stats_free(sl_stats_t *s)
 {
     if (!s)
         return;
-    for (uint32_t i = 0; i < s->nrows; i++)
+    for (uint32_t i = 0; i < s->nrows; i++) {
         sl_hist_dispose(&s->rows[i].latency);
+        sl_hist_dispose(&s->rows[i].service);
+    }
+    sl_hist_dispose(&s->send_lag);
     free(s->rows);
     free(s->errors);
     free(s->exceptions);
@@ -183,11 +188,14 @@ void sl_stats_reset(sl_stats_t *s)
         sl_row_stats_t *r = &s->rows[i];
         r->num_requests = r->num_failures = r->content_bytes = 0;
         sl_hist_reset(&r->latency);
+        sl_hist_reset(&r->service);
     }
     s->nerrors = 0;
     s->nexceptions = 0;
     s->retries = 0;
     s->in_flight_at_stop = 0;
+    s->dropped_iterations = 0;
+    sl_hist_reset(&s->send_lag);
 }
 
 /* The fold-over entry for a row once the table is full; kind 0xffff renders as
@@ -259,6 +267,7 @@ void sl_stats_merge(sl_stats_t *dst, const sl_stats_t *src)
         d->num_failures += r->num_failures;
         d->content_bytes += r->content_bytes;
         sl_hist_merge(&d->latency, &r->latency);
+        sl_hist_merge(&d->service, &r->service);
     }
     for (uint32_t i = 0; i < src->nerrors; i++) {
         const sl_error_entry_t *e = &src->errors[i];
@@ -267,6 +276,8 @@ void sl_stats_merge(sl_stats_t *dst, const sl_stats_t *src)
     for (uint32_t i = 0; i < src->nexceptions; i++)
         sl_stats_exception(dst, src->exceptions[i].text, src->exceptions[i].occurrences);
     dst->retries += src->retries;
+    dst->dropped_iterations += src->dropped_iterations;
+    sl_hist_merge(&dst->send_lag, &src->send_lag);
     dst->in_flight_at_stop += src->in_flight_at_stop;
 }
 
@@ -274,10 +285,12 @@ void sl_stats_total(const sl_stats_t *s, sl_row_stats_t *out)
 {
     out->num_requests = out->num_failures = out->content_bytes = 0;
     sl_hist_reset(&out->latency);
+    sl_hist_reset(&out->service);
     for (uint32_t i = 0; i < s->nrows; i++) {
         out->num_requests += s->rows[i].num_requests;
         out->num_failures += s->rows[i].num_failures;
         out->content_bytes += s->rows[i].content_bytes;
         sl_hist_merge(&out->latency, &s->rows[i].latency);
+        sl_hist_merge(&out->service, &s->rows[i].service);
     }
 }

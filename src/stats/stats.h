@@ -43,6 +43,7 @@ typedef struct sl_row_stats {
     uint64_t num_failures;
     uint64_t content_bytes; /* response body bytes */
     sl_hist_t latency;      /* intended start -> completion, microseconds */
+    sl_hist_t service;      /* sent -> completion: what the server took */
 } sl_row_stats_t;
 
 typedef struct sl_error_entry {
@@ -72,6 +73,8 @@ typedef struct sl_stats {
     uint32_t nexceptions, exceptions_cap;
     uint64_t retries;
     uint64_t in_flight_at_stop;
+    uint64_t dropped_iterations; /* open model: arrivals that found no user and no room */
+    sl_hist_t send_lag;          /* sent - intended, all rows: the generator's lateness */
 } sl_stats_t;
 
 /* Allocates a block for nrows rows (each with its histogram). NULL on out of memory. */
@@ -85,9 +88,10 @@ void sl_stats_reset(sl_stats_t *s);
 /* Adds src into dst (growing dst to src's rows). Exact. */
 void sl_stats_merge(sl_stats_t *dst, const sl_stats_t *src);
 
-/* Records one completed request. Hot path: no allocation. */
-static inline void sl_stats_record(sl_stats_t *s, uint32_t row, uint64_t latency_us, uint64_t bytes,
-                                   bool failed)
+/* Records one completed request: latency from its intended start, service time from
+ * when it was sent (equal when it left on time). Hot path: no allocation. */
+static inline void sl_stats_record(sl_stats_t *s, uint32_t row, uint64_t latency_us,
+                                   uint64_t service_us, uint64_t bytes, bool failed)
 {
     if (SL_UNLIKELY(row >= s->nrows) && sl_stats_reserve(s, row + 1) != 0)
         return; /* out of memory: the request cannot be recorded */
@@ -96,6 +100,8 @@ static inline void sl_stats_record(sl_stats_t *s, uint32_t row, uint64_t latency
     r->num_failures += failed;
     r->content_bytes += bytes;
     sl_hist_record(&r->latency, latency_us);
+    sl_hist_record(&r->service, service_us);
+    sl_hist_record(&s->send_lag, latency_us - service_us);
 }
 
 /* Counts one occurrence of an error for a row (the request itself is recorded with
