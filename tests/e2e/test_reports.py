@@ -162,6 +162,29 @@ def test_csv_files_agree_with_the_json_summary():
                      f"last history Total Request Count of {row_stats['name']}")
 
 
+def test_exceptions_csv_and_html_list_script_errors():
+    scenario = ('User{ tasks = { function(u) u:get("/hello") end,\n'
+                '                function(u) error("boom, \\"quoted\\" <b>") end } }\n')
+    with TempDir() as tmp, Target() as t:
+        prefix, html = os.path.join(tmp, "x"), os.path.join(tmp, "x.html")
+        code, summary, out, err = run_stormlight(
+            ["-H", t.url, "-u", "2", "-r", "100", "-t", "1s", "-q", "--csv", prefix,
+             "--html", html], scenario)
+        check_summary(summary)
+        exceptions = summary.get("exceptions", [])
+        check(len(exceptions) == 1 and exceptions[0]["occurrences"] > 0,
+              f"one script error, counted: {describe(code, summary, out, err)} {exceptions}")
+        header, rows = read_csv(prefix + "_exceptions.csv")
+        check_eq(header, EXCEPTIONS_HEADER, "_exceptions.csv header")
+        got = [(int(r["Count"]), r["Message"], r["Traceback"], r["Nodes"]) for r in rows]
+        want = [(e["occurrences"], e["message"], e["location"], "local") for e in exceptions]
+        check_eq(got, want, "_exceptions.csv rows vs JSON exceptions")
+        check('boom, "quoted" <b>' in exceptions[0]["message"], exceptions[0]["message"])
+        with open(html) as f:
+            page = f.read()
+        check("boom, &quot;quoted&quot; &lt;b&gt;" in page, "the exception, escaped, in the HTML")
+
+
 def chromium():
     for name in ("chromium", "chromium-browser", "google-chrome"):
         path = shutil.which(name)
