@@ -1,6 +1,7 @@
 /* stormlight: command-line wiring and exit codes. Everything else lives in the modules;
  * this file is the only place that decides to exit. */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +11,9 @@
 #include <unistd.h>
 
 #include "cli/config.h"
+#include "cli/keys.h"
 #include "cli/options.h"
+#include "cli/stages.h"
 #include "cli/url.h"
 #include "engine/engine.h"
 #include "net/conn.h"
@@ -18,6 +21,7 @@
 #include "report/report.h"
 #include "report/threshold.h"
 #include "scenario/scenario.h"
+#include "scenario/shape.h"
 #include "stats/snapshot.h"
 
 enum { EXIT_OK = 0, EXIT_FAILURES = 1, EXIT_USAGE = 2 };
@@ -44,6 +48,43 @@ static void install_signals(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+/* The live keys: w/W add 1/10 users, s/S remove 1/10, r/R raise and f/F lower the rate
+ * by 1%/10%, q stops. Returns true for q. */
+static bool apply_keys(sl_runner_t *runner, bool open_model)
+{
+    char keys[64];
+    int n = sl_keys_read(keys, (int)sizeof(keys));
+    for (int i = 0; i < n; i++) {
+        uint32_t u = sl_runner_users(runner);
+        double r = sl_runner_rate(runner);
+        switch (keys[i]) {
+        case 'q':
+            return true;
+        case 'w':
+        case 'W':
+            if (!open_model)
+                sl_runner_set_users(runner, u + (keys[i] == 'W' ? 10 : 1));
+            break;
+        case 's':
+        case 'S': {
+            uint32_t d = keys[i] == 'S' ? 10 : 1;
+            if (!open_model)
+                sl_runner_set_users(runner, u > d ? u - d : 0);
+            break;
+        }
+        case 'r':
+        case 'R':
+            sl_runner_set_rate(runner, r * (keys[i] == 'R' ? 1.10 : 1.01));
+            break;
+        case 'f':
+        case 'F':
+            sl_runner_set_rate(runner, r * (keys[i] == 'F' ? 0.90 : 0.99));
+            break;
+        }
+    }
+    return false;
 }
 
 static int usage_error(const char *msg)
@@ -125,6 +166,7 @@ int main(int argc, char **argv)
     static sl_thresholds_t thresholds;
     sl_rows_t *rows = sl_rows_new();
     sl_rows_t *texts = sl_rows_new();
+    sl_shape_t *shape = NULL;
     uint16_t *class_of_user = NULL;
     const char *host = opts.host ? opts.host : plan.host;
     sl_url_t url;
@@ -156,6 +198,19 @@ int main(int argc, char **argv)
         }
         ep.tls = tls;
     }
+    /* `stages` and `shape` in the file (the flag wins over the file's stages). */
+    static sl_stages_t file_stages;
+    bool file_has_stages = false;
+    shape = sl_shape_open(&plan, &file_stages, &file_has_stages, &err);
+    if (!shape && err.msg[0]) {
+        usage_error(err.msg);
+        goto out;
+    }
+    if (file_has_stages && !opts.stages)
+        opts.stages = &file_stages;
+    /* With stages the users follow the stages: room for the largest target. */
+    if (opts.stages && opts.rate_per_s <= 0 && sl_stages_max(opts.stages) > opts.users)
+        opts.users = (uint32_t)ceil(sl_stages_max(opts.stages));
     if (ensure_fd_limit(opts.users, &err) != 0) {
         usage_error(err.msg);
         goto out;
@@ -202,9 +257,27 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    /* Room for users added by the live keys on a terminal: as many again (at least 100),
+     * within the open-file limit. Users beyond -u are only allocated, not started. */
+    uint32_t capacity = opts.users;
+    bool keys_possible = !opts.quiet && isatty(STDIN_FILENO) &&
+                         isatty(opts.json_path && !strcmp(opts.json_path, "-") ? STDERR_FILENO
+                                                                               : STDOUT_FILENO);
+    if (keys_possible && !opts.stages && opts.rate_per_s <= 0) {
+        uint32_t extra = opts.users > 100 ? opts.users : 100;
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+            rlim_t room = rl.rlim_cur > (rlim_t)opts.users + 64 ? rl.rlim_cur - opts.users - 64
+                                                                 : 0;
+            extra = (rlim_t)extra < room ? extra : (uint32_t)room;
+        }
+        capacity = opts.users + extra;
+    }
+
     if (plan.nclasses) {
-        /* Which class each user (in spawn order) belongs to: Locust's exact division. */
-        class_of_user = calloc(opts.users, sizeof(*class_of_user));
+        /* Which class each user (in spawn order) belongs to: Locust's exact division for
+         * the -u users; users added live repeat that order. */
+        class_of_user = calloc(capacity, sizeof(*class_of_user));
         uint32_t *counts = calloc(plan.nclasses, sizeof(*counts));
         int rc = !class_of_user || !counts
                      ? SL_ENOMEM
@@ -214,17 +287,27 @@ int main(int argc, char **argv)
             usage_error(rc == SL_ENOMEM ? "out of memory" : err.msg);
             goto out;
         }
+        for (uint32_t i = opts.users; i < capacity; i++)
+            class_of_user[i] = class_of_user[i % opts.users];
     }
 
     install_signals();
+    /* Stages drive the users (or, with --rate, the rate) from the main loop. */
+    const sl_stages_t *stages = opts.stages;
+    bool open_model = opts.rate_per_s > 0;
+    uint32_t initial_users = (stages || shape) && !open_model ? 0 : opts.users;
+    uint64_t duration_us = opts.duration_us;
+    if (stages && !duration_us)
+        duration_us = sl_stages_total_us(stages);
     sl_run_cfg_t cfg = {.plan = &plan,
+                        .initial_users = initial_users,
+                        .users = capacity,
                         .rows = rows,
                         .ep = &ep,
-                        .users = opts.users,
                         .spawn_rate = opts.spawn_rate,
                         .threads = threads,
                         .timeout_us = opts.timeout_us,
-                        .duration_us = opts.duration_us,
+                        .duration_us = duration_us,
                         .seed = opts.seed,
                         .iterations = opts.iterations,
                         .rate_per_s = opts.rate_per_s,
@@ -239,10 +322,12 @@ int main(int argc, char **argv)
     }
     sl_snapshot_t base = {.registry = rows,
                           .open_model = opts.rate_per_s > 0,
+                          .rate_per_s = opts.rate_per_s,
+                          .keys = keys_possible,
                           .texts = texts,
                           .host = host,
                           .started_wall_us = started_wall,
-                          .duration_us = opts.duration_us,
+                          .duration_us = duration_us,
                           .users_target = opts.users,
                           .spawn_rate = opts.spawn_rate,
                           .threads = threads,
@@ -258,19 +343,58 @@ int main(int argc, char **argv)
     FILE *human = json_stdout ? stderr : stdout;
     sl_live_t live = {.tty = isatty(fileno(human)) != 0};
     uint64_t t0 = sl_runner_t0(runner);
-    uint64_t end = opts.duration_us ? t0 + opts.duration_us : UINT64_MAX;
+    uint64_t end = duration_us ? t0 + duration_us : UINT64_MAX;
     /* Collect a little after each worker's one-second hand-over. */
     uint64_t next_tick = t0 + SL_US_PER_S + 20 * SL_US_PER_MS;
     uint32_t tick_no = 0, users = 0;
+    /* Live keys only when a person watches the live view on a terminal. */
+    int keys_fd = live.tty && !opts.quiet ? sl_keys_open() : -1;
+    uint64_t next_control = stages || shape ? t0 : UINT64_MAX;
+    uint64_t next_shape_call = t0;
+    double shape_target = 0, shape_rate = 0, shape_now = open_model ? opts.rate_per_s : 0;
     while (!stop_signals) {
         uint64_t wake = next_tick < end ? next_tick : end;
-        if (sl_runner_wait(runner, wake))
+        wake = next_control < wake ? next_control : wake;
+        sl_wait_result_t wr = sl_runner_wait(runner, wake, keys_fd);
+        if (wr == SL_RUNNER_DONE)
             break; /* --iterations used up */
         uint64_t now = sl_now_us();
         if (stop_signals || now >= end)
             break;
+        if (wr == SL_RUNNER_INPUT && apply_keys(runner, open_model))
+            break; /* q */
+        if ((stages || shape) && now >= next_control) {
+            /* Ten steps a second make the ramps smooth enough for any user count. */
+            double v;
+            if (shape) {
+                if (now >= next_shape_call) {
+                    int sr = sl_shape_call(shape, (double)(now - t0) / 1e6, &shape_target,
+                                           &shape_rate, &err);
+                    if (sr < 0)
+                        fprintf(stderr, "stormlight: %s\n", err.msg);
+                    if (sr <= 0)
+                        break; /* nil (or an error) ends the test */
+                    next_shape_call += SL_US_PER_S;
+                }
+                /* Toward the shape's target at its spawn rate (0: at once). */
+                double step = shape_rate > 0 ? shape_rate / 10 : 1e12;
+                if (shape_now < shape_target)
+                    shape_now = fmin(shape_target, shape_now + step);
+                else
+                    shape_now = fmax(shape_target, shape_now - step);
+                v = shape_now;
+            } else {
+                v = sl_stages_value(stages, open_model ? opts.rate_per_s : 0, now - t0);
+            }
+            if (open_model)
+                sl_runner_set_rate(runner, v > 0.001 ? v : 0.001);
+            else
+                sl_runner_set_users(runner, (uint32_t)(v + 0.5));
+            next_control = now + 100 * SL_US_PER_MS;
+        }
         if (now < next_tick)
             continue;
+        sl_reporter_set_control(rep, sl_runner_users(runner), sl_runner_rate(runner));
         sl_runner_collect(runner, sl_reporter_interval(rep), &users);
         sl_reporter_tick(rep, now - t0, users);
         sl_outputs_tick(outs, sl_reporter_snapshot(rep, false));
@@ -289,6 +413,7 @@ int main(int argc, char **argv)
             next_tick = now + SL_US_PER_S; /* we overslept; don't burst to catch up */
     }
     uint64_t stopped_at = sl_now_us();
+    sl_keys_close();
     sl_runner_stop(runner, sl_reporter_interval(rep), &users);
     sl_reporter_tick(rep, stopped_at - t0, users);
     const sl_snapshot_t *snap = sl_reporter_snapshot(rep, true);
@@ -318,6 +443,7 @@ out:
     sl_reporter_free(rep);
     sl_rows_free(rows);
     sl_rows_free(texts);
+    sl_shape_free(shape);
     free(class_of_user);
     sl_tls_ctx_free(tls);
     sl_plan_dispose(&plan);

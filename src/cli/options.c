@@ -2,6 +2,7 @@
  * first problem as one line naming the flag; printing, exiting and the exit code belong
  * to main.c. getopt's own messages are turned off so that every error has our shape. */
 #include "cli/options.h"
+#include "cli/stages.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -26,6 +27,7 @@ enum {
     OPT_SEED,
     OPT_ITERATIONS,
     OPT_RATE,
+    OPT_STAGES,
     OPT_RUN_TIME,
     OPT_CSV,
     OPT_CSV_FULL_HISTORY,
@@ -53,6 +55,7 @@ static const struct option long_options[] = {
     {"seed", required_argument, NULL, OPT_SEED},
     {"iterations", required_argument, NULL, OPT_ITERATIONS},
     {"rate", required_argument, NULL, OPT_RATE},
+    {"stages", required_argument, NULL, OPT_STAGES},
     {"quiet", no_argument, NULL, 'q'},
     {"csv", required_argument, NULL, OPT_CSV},
     {"csv-full-history", no_argument, NULL, OPT_CSV_FULL_HISTORY},
@@ -215,6 +218,13 @@ static int apply(int c, const char *arg, sl_options_t *opts, sl_err_t *err)
         if (!*arg || *end || !(r > 0) || r > 1e7)
             return bad(err, "rate", "expected iterations per second, a number > 0", arg);
         opts->rate_per_s = r;
+        return SL_OK;
+    }
+    case OPT_STAGES: {
+        static sl_stages_t stages; /* one per process: options live as long as main */
+        if (sl_stages_parse(arg, &stages, err) != 0)
+            return SL_EINVAL;
+        opts->stages = &stages;
         return SL_OK;
     }
     case OPT_ITERATIONS:
@@ -409,6 +419,10 @@ const char *sl_options_usage(void)
            "                           total, on free users (at most --users), and measure\n"
            "                           latency from each one's scheduled start\n"
            "                           (default: closed model, users loop)\n"
+           "      --stages SPEC        ramp linearly through DURATION:TARGET stages, e.g.\n"
+           "                           30s:100,1m:100,30s:0 (users; with --rate, the\n"
+           "                           rate); the run lasts as long as the stages unless\n"
+           "                           -t is given\n"
            "      --iterations N       end after exactly N task iterations in total\n"
            "                           (default: no limit)\n"
            "  -q, --quiet              no live view; print only the final summary\n"

@@ -23,6 +23,7 @@ typedef struct sl_options {
     uint64_t seed;          /* --seed */
     uint64_t iterations;    /* --iterations N; 0 = no limit */
     double rate_per_s;      /* --rate R: open model; 0 = closed model */
+    const struct sl_stages *stages; /* --stages, or NULL */
     bool quiet;             /* -q */
     const char *csv_prefix; /* --csv PREFIX: PREFIX_stats.csv, ... */
     bool csv_full_history;  /* --csv-full-history: every row in the history, not only the total */

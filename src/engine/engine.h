@@ -22,8 +22,9 @@ typedef struct sl_run_cfg {
     sl_rows_t *rows;         /* the run's row registry, borrowed */
     const sl_endpoint_t *ep; /* borrowed */
     const sl_url_t *url;     /* the base URL, for scripted requests (borrowed) */
-    uint32_t users;
-    double spawn_rate; /* users per second */
+    uint32_t users;          /* capacity: the most users that may ever run */
+    uint32_t initial_users;  /* users the spawn schedule starts (<= users) */
+    double spawn_rate;       /* users per second */
     uint32_t threads;
     uint64_t timeout_us;
     uint64_t duration_us; /* 0: until stopped */
@@ -49,9 +50,23 @@ uint64_t sl_runner_t0(const sl_runner_t *r);
  * reports how many users are running. Main thread only. */
 void sl_runner_collect(sl_runner_t *r, sl_stats_t *into, uint32_t *users_running);
 
-/* Sleeps until until_us (monotonic), a signal, or the moment every worker has used up
- * its share of --iterations. Returns true in the last case. Main thread only. */
-bool sl_runner_wait(sl_runner_t *r, uint64_t until_us);
+/* Sleeps until until_us (monotonic), a signal, input on extra_fd (-1: none), or the
+ * moment every worker has used up its share of --iterations. Main thread only. */
+typedef enum sl_wait_result {
+    SL_RUNNER_TIMEOUT = 0, /* until_us came, or a signal arrived */
+    SL_RUNNER_DONE,        /* --iterations used up */
+    SL_RUNNER_INPUT,       /* extra_fd is readable */
+} sl_wait_result_t;
+sl_wait_result_t sl_runner_wait(sl_runner_t *r, uint64_t until_us, int extra_fd);
+
+/* Live control, main thread, any time while running (the web UI will call these too).
+ * set_users: how many users run (closed model), within the capacity of --users; users
+ * removed finish their request (scripted: their iteration) and run on_stop. set_rate:
+ * the open model's arrivals per second from now on. Both return the value in force. */
+uint32_t sl_runner_set_users(sl_runner_t *r, uint32_t users);
+double sl_runner_set_rate(sl_runner_t *r, double rate_per_s);
+uint32_t sl_runner_users(const sl_runner_t *r);
+double sl_runner_rate(const sl_runner_t *r);
 
 /* Stops every worker (no new request starts, in-flight ones are counted in
  * in_flight_at_stop), joins them and merges their last statistics into `into`. */

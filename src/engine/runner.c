@@ -20,6 +20,8 @@ struct sl_runner {
     bool stopped;
     int done_fd; /* workers write here when their iterations are used up */
     uint32_t ndone;
+    uint32_t users_now; /* live control: the values last set */
+    double rate_now;
 };
 
 uint64_t sl_runner_t0(const sl_runner_t *r)
@@ -33,6 +35,8 @@ int sl_runner_start(sl_runner_t **out, const sl_run_cfg_t *cfg, sl_err_t *err)
     if (!r)
         return SL_ENOMEM;
     r->cfg = *cfg;
+    r->users_now = cfg->initial_users;
+    r->rate_now = cfg->rate_per_s;
     r->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (r->done_fd < 0) {
         free(r);
@@ -150,26 +154,77 @@ void sl_runner_stop(sl_runner_t *r, sl_stats_t *into, uint32_t *users_running)
     }
 }
 
-bool sl_runner_wait(sl_runner_t *r, uint64_t until_us)
+sl_wait_result_t sl_runner_wait(sl_runner_t *r, uint64_t until_us, int extra_fd)
 {
     for (;;) {
         if (r->ndone >= r->nworkers)
-            return true;
+            return SL_RUNNER_DONE;
         uint64_t now = sl_now_us();
         if (now >= until_us)
-            return false;
-        struct pollfd pfd = {.fd = r->done_fd, .events = POLLIN};
+            return SL_RUNNER_TIMEOUT;
+        struct pollfd pfd[2] = {{.fd = r->done_fd, .events = POLLIN},
+                                {.fd = extra_fd, .events = POLLIN}};
         struct timespec ts = {.tv_sec = (time_t)((until_us - now) / SL_US_PER_S),
                               .tv_nsec = (long)((until_us - now) % SL_US_PER_S) * 1000};
-        int n = ppoll(&pfd, 1, &ts, NULL);
+        int n = ppoll(pfd, extra_fd >= 0 ? 2 : 1, &ts, NULL);
         if (n < 0 && errno == EINTR)
-            return false; /* a signal: the caller looks at why */
-        if (n > 0) {
+            return SL_RUNNER_TIMEOUT; /* a signal: the caller looks at why */
+        if (n > 0 && (pfd[0].revents & POLLIN)) {
             uint64_t v;
             if (read(r->done_fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
                 r->ndone += (uint32_t)v;
         }
+        if (n > 0 && extra_fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP)))
+            return SL_RUNNER_INPUT;
     }
+}
+
+/* Splits a total over the workers the way users are split at start. */
+static uint32_t share(uint32_t total, uint32_t n, uint32_t i)
+{
+    return total / n + (i < total % n ? 1 : 0);
+}
+
+uint32_t sl_runner_set_users(sl_runner_t *r, uint32_t users)
+{
+    if (users > r->cfg.users)
+        users = r->cfg.users;
+    r->users_now = users;
+    for (uint32_t i = 0; i < r->nstarted_threads; i++) {
+        atomic_store(&r->workers[i]->ctl_users, share(users, r->nworkers, i));
+        atomic_fetch_add(&r->workers[i]->ctl_seq, 1);
+        sl_loop_wake(&r->workers[i]->loop);
+    }
+    return users;
+}
+
+double sl_runner_set_rate(sl_runner_t *r, double rate_per_s)
+{
+    if (r->cfg.rate_per_s <= 0 || !(rate_per_s > 0))
+        return r->rate_now;
+    r->rate_now = rate_per_s;
+    uint64_t now = sl_now_us();
+    uint64_t bits;
+    memcpy(&bits, &rate_per_s, sizeof(bits));
+    for (uint32_t i = 0; i < r->nstarted_threads; i++) {
+        sl_worker_t *w = r->workers[i];
+        /* The new schedule starts now, still one global sequence across the threads. */
+        atomic_store(&w->ctl_anchor_us, now);
+        atomic_store(&w->ctl_rate_bits, bits);
+        atomic_fetch_add(&w->ctl_seq, 1);
+        sl_loop_wake(&w->loop);
+    }
+    return rate_per_s;
+}
+
+uint32_t sl_runner_users(const sl_runner_t *r)
+{
+    return r->users_now;
+}
+
+double sl_runner_rate(const sl_runner_t *r)
+{
+    return r->rate_now;
 }
 
 void sl_runner_free(sl_runner_t *r)

@@ -108,6 +108,7 @@ static const char prelude[] = "local pick, iter_begin, iter_end, exception, stat
                               "  end\n"
                               "  while true do\n"
                               "    local t = pick(u)\n"
+                              "    if not t then break end\n"
                               "    iter_begin(u)\n"
                               "    if t.fn then\n"
                               "      local ok, e = xpcall(t.fn, handler, u)\n"
@@ -117,6 +118,11 @@ static const char prelude[] = "local pick, iter_begin, iter_end, exception, stat
                               "    end\n"
                               "    iter_end(u)\n"
                               "  end\n"
+                              "  if class.on_stop then\n"
+                              "    local ok, e = xpcall(class.on_stop, handler, u)\n"
+                              "    if not ok then exception(u, e) end\n"
+                              "  end\n"
+                              "  iter_end(u, true)\n"
                               "end\n"
                               "local function run_stop(u, class)\n"
                               "  local ok, e = xpcall(class.on_stop, handler, u)\n"
@@ -285,6 +291,8 @@ static void resume(sl_script_user_t *su, int nargs)
     }
     bool was_stop = w->stopping;
     user_release_coroutine(su);
+    if (!was_stop)
+        sl__user_retire_now(su->user); /* its loop ended: live control removed it */
     if (was_stop && w->sw->running_stop > 0 && --w->sw->running_stop == 0)
         sl__worker_stopped(w);
 }
@@ -1064,6 +1072,12 @@ static int l_pick(lua_State *L)
     sl_script_user_t *su = su_of(L);
     sl_user_t *u = su->user;
     sl_worker_t *w = u->w;
+    if (u->retiring) {
+        /* Live control removed this user: its loop ends, on_stop runs, and the coroutine
+         * finishes (resume() then marks it retired). */
+        lua_pushnil(L);
+        return 1;
+    }
     if (w->cfg->rate_per_s > 0) {
         /* Open model: an iteration starts only with an arrival; wait for one. */
         if (!u->arrival_us && !sl__worker_user_free(u)) {
@@ -1078,6 +1092,11 @@ static int l_pick(lua_State *L)
         return lua_yield(L, 0); /* never resumed: the stop abandons this coroutine */
     }
     return do_pick(L, su);
+}
+
+bool sl__script_idle(sl_user_t *u)
+{
+    return u->script->co == NULL;
 }
 
 void sl__script_arrival(sl_user_t *u)

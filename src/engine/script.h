@@ -21,6 +21,9 @@ void sl__script_capture(sl_user_t *u);
 /* The exchange of the user's current request is over (see user_done in worker.c). */
 void sl__script_done(sl_user_t *u, sl_fail_t fail, int detail, bool broken);
 
+/* Whether a retired scripted user's coroutine has ended (it may be revived). */
+bool sl__script_idle(sl_user_t *u);
+
 /* Stop: records completed responses, abandons the iterations, and starts on_stop for
  * every user whose class has one. Returns how many are still running. */
 uint32_t sl__script_stop(sl_worker_t *w);

@@ -403,6 +403,8 @@ static void user_next(sl_user_t *u)
         sl__user_send(u, w->cfg->timeout_us);
         return;
     }
+    if (u->retiring && sl__user_retire_now(u))
+        return;
     if (!sl__worker_take_iteration(w)) {
         sl__worker_user_retired(w);
         return;
@@ -471,19 +473,85 @@ static uint64_t spawn_time(const sl_worker_t *w, uint32_t local)
 static void worker_on_spawn(sl_loop_t *loop, sl_timer_t *t)
 {
     sl_worker_t *w = loop->data;
-    while (w->nstarted < w->nusers_spawn && spawn_time(w, w->nstarted) <= loop->now_us &&
-           !w->stop) {
+    while (w->nstarted < w->nusers_spawn && w->running < w->target &&
+           spawn_time(w, w->nstarted) <= loop->now_us && !w->stop) {
         sl_user_t *u = &w->users[w->nstarted++];
         u->started = true;
         w->active++;
+        w->running++;
         if (w->sw)
             sl__script_user_start(u);
         else
             user_next(u);
         sl_loop_update_now(loop);
     }
-    if (w->nstarted < w->nusers_spawn && !w->stop)
+    if (w->nstarted < w->nusers_spawn && w->running < w->target && !w->stop)
         sl_loop_timer_start(loop, t, spawn_time(w, w->nstarted));
+}
+
+bool sl__user_retire_now(sl_user_t *u)
+{
+    if (!u->retiring)
+        return false;
+    u->retiring = false;
+    u->retired = true;
+    user_close(u, false); /* a removed user leaves, and the server sees it go */
+    return true;
+}
+
+static void user_revive(sl_user_t *u)
+{
+    u->retired = false;
+    if (u->script)
+        sl__script_user_start(u);
+    else
+        user_next(u);
+}
+
+/* Live control: moves the number of running users toward the target. New users start at
+ * once (the caller ramps the target itself); removed ones are the most recently started,
+ * and they finish what they are doing first. */
+static void worker_apply_users(sl_worker_t *w, uint32_t target)
+{
+    if (target > w->nusers)
+        target = w->nusers;
+    w->target = target;
+    /* Fewer: mark from the top. */
+    for (uint32_t i = w->nstarted; i-- > 0 && w->running > target;) {
+        sl_user_t *u = &w->users[i];
+        if (u->retired || u->retiring)
+            continue;
+        u->retiring = true;
+        w->running--;
+        if (!u->script && u->state == SL_USER_IDLE && !sl_loop_timer_armed(&u->timer))
+            sl__user_retire_now(u); /* idle: nothing to finish */
+    }
+    /* More: first take back users still finishing, then restart retired ones, then
+     * start new ones. */
+    for (uint32_t i = 0; i < w->nstarted && w->running < target; i++) {
+        sl_user_t *u = &w->users[i];
+        if (u->retiring) {
+            u->retiring = false;
+            w->running++;
+        }
+    }
+    for (uint32_t i = 0; i < w->nstarted && w->running < target; i++) {
+        sl_user_t *u = &w->users[i];
+        if (u->retired && u->state == SL_USER_IDLE && (!u->script || sl__script_idle(u))) {
+            w->running++;
+            user_revive(u);
+        }
+    }
+    while (w->nstarted < w->nusers && w->running < target) {
+        sl_user_t *u = &w->users[w->nstarted++];
+        u->started = true;
+        w->active++;
+        w->running++;
+        if (u->script)
+            sl__script_user_start(u);
+        else
+            user_next(u);
+    }
 }
 
 bool sl__worker_user_free(sl_user_t *u)
@@ -536,7 +604,7 @@ static void worker_dispatch(sl_worker_t *w, uint64_t at)
 static uint64_t arrival_time(const sl_worker_t *w, uint64_t k)
 {
     double i = (double)(k * w->cfg->threads + w->index);
-    return w->t0_us + (uint64_t)(i * (double)SL_US_PER_S / w->cfg->rate_per_s);
+    return w->anchor_us + (uint64_t)(i * (double)SL_US_PER_S / w->rate_per_s);
 }
 
 static void worker_on_arrival(sl_loop_t *loop, sl_timer_t *t)
@@ -566,7 +634,7 @@ static void worker_on_arrival(sl_loop_t *loop, sl_timer_t *t)
 void sl__worker_publish(sl_worker_t *w)
 {
     pthread_mutex_lock(&w->mu);
-    w->users_running = w->nstarted;
+    w->users_running = w->running;
     if (!w->full) {
         w->full = w->cur;
         w->cur = w->spare;
@@ -628,6 +696,23 @@ void sl__worker_stopped(sl_worker_t *w)
 static void worker_on_wake(sl_loop_t *loop)
 {
     sl_worker_t *w = loop->data;
+    uint32_t seq = atomic_load(&w->ctl_seq);
+    if (seq != w->seen_seq && !atomic_load(&w->stop)) {
+        w->seen_seq = seq;
+        if (w->cfg->rate_per_s > 0) {
+            uint64_t bits = atomic_load(&w->ctl_rate_bits);
+            double rate;
+            memcpy(&rate, &bits, sizeof(rate));
+            if (rate > 0 && rate != w->rate_per_s) {
+                w->rate_per_s = rate;
+                w->anchor_us = atomic_load(&w->ctl_anchor_us);
+                w->arrival_k = 0;
+                sl_loop_timer_start(loop, &w->arrival_timer, arrival_time(w, 0));
+            }
+        } else {
+            worker_apply_users(w, atomic_load(&w->ctl_users));
+        }
+    }
     if (!atomic_load(&w->stop) || w->stopping)
         return;
     /* Stop: no new iteration starts; whatever is in flight is counted, not waited for.
@@ -652,6 +737,9 @@ int sl__worker_init(sl_worker_t *w, uint32_t index, const sl_run_cfg_t *cfg, uin
     pthread_mutex_init(&w->mu, NULL);
     w->nusers = cfg->users / cfg->threads + (index < cfg->users % cfg->threads ? 1 : 0);
     w->nusers_spawn = w->nusers;
+    w->target = cfg->initial_users / cfg->threads + (index < cfg->initial_users % cfg->threads);
+    w->rate_per_s = cfg->rate_per_s;
+    w->anchor_us = t0_us;
     if (cfg->iterations) {
         /* Shares of --iterations: exact in total, whatever the thread count. A worker with
          * a zero share still runs (its users start nothing) and reports itself done. */
@@ -719,7 +807,7 @@ void *sl__worker_main(void *arg)
     for (uint32_t i = 0; i < w->nusers; i++)
         sl_conn_close(&w->users[i].conn, false);
     pthread_mutex_lock(&w->mu);
-    w->users_running = w->nstarted;
+    w->users_running = w->running;
     pthread_mutex_unlock(&w->mu);
     return NULL;
 }

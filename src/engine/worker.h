@@ -54,6 +54,8 @@ typedef struct sl_user {
     bool reused;       /* the connection already carried a complete exchange */
     bool retried;      /* the current request was already retried once */
     bool started;
+    bool retiring; /* live control removed it: it stops after this request */
+    bool retired;
 } sl_user_t;
 
 struct sl_worker {
@@ -75,6 +77,16 @@ struct sl_worker {
     uint32_t wait_head, wait_tail;
     uint64_t next_tick_us;
     atomic_bool stop;
+    /* Live control from the runner: written there, read here after a wake-up. */
+    _Atomic uint32_t ctl_users;
+    _Atomic uint32_t ctl_seq;
+    _Atomic uint64_t ctl_anchor_us;
+    _Atomic uint64_t ctl_rate_bits;
+    uint32_t seen_seq;
+    uint32_t target;        /* users that should run on this worker */
+    uint32_t running;       /* started and not retired (or retiring) */
+    double rate_per_s;      /* this run's rate now (open model) */
+    uint64_t anchor_us;     /* the arrival schedule restarts here after a rate change */
     bool stopping;          /* scripted users are running on_stop */
     sl_timer_t stop_timer;  /* --stop-timeout for on_stop */
     sl_script_worker_t *sw; /* Lua state and scripted users; NULL for endpoints-only */
@@ -124,6 +136,9 @@ bool sl__worker_take_iteration(sl_worker_t *w);
 bool sl__worker_user_free(sl_user_t *u);
 /* Open model, scripted users: start the iteration a parked user was just given. */
 void sl__script_arrival(sl_user_t *u);
+/* Live control: whether a user was asked to stop; if so it is marked retired and the
+ * caller stops it (scripted users run on_stop first). */
+bool sl__user_retire_now(sl_user_t *u);
 /* A user will start no more iterations (see sl__worker_take_iteration). */
 void sl__worker_user_retired(sl_worker_t *w);
 /* Every on_stop has finished: the worker's loop ends. */

@@ -73,9 +73,35 @@ static int print_header(const sl_snapshot_t *s, FILE *out)
         sl_duration_format(s->duration_us, du, sizeof(du));
     else
         snprintf(du, sizeof(du), "until stopped");
-    fprintf(out, "stormlight %s  %s  elapsed %s / %s  users %u / %u  threads %u\n", SL_VERSION,
-            s->host, el, du, s->users_running, s->users_target, s->threads);
-    return 1;
+    int lines = 1;
+    if (s->open_model)
+        fprintf(out, "stormlight %s  %s  elapsed %s / %s  rate %.1f/s  users %u (at most %u)  "
+                     "threads %u\n",
+                SL_VERSION, s->host, el, du, s->rate_per_s, s->users_running, s->users_target,
+                s->threads);
+    else
+        fprintf(out, "stormlight %s  %s  elapsed %s / %s  users %u / %u  threads %u\n",
+                SL_VERSION, s->host, el, du, s->users_running, s->users_target, s->threads);
+    /* Warnings: when the generator falls behind, every figure understates latency. */
+    const sl_stats_t *iv = s->interval ? s->interval : s->stats;
+    uint64_t lag99 = sl_hist_percentile(&iv->send_lag, 99);
+    if (lag99 > 10 * SL_US_PER_MS && !s->final) {
+        fprintf(out, "WARNING: requests leave late (send lag p99 %.1f ms): the generator is "
+                     "overloaded and latency is understated\n",
+                (double)lag99 / 1000.0);
+        lines++;
+    }
+    if (s->stats->dropped_iterations) {
+        fprintf(out, "WARNING: %llu iterations dropped: no free user (raise -u, the pool)\n",
+                (unsigned long long)s->stats->dropped_iterations);
+        lines++;
+    }
+    if (s->keys && !s->final) {
+        fprintf(out, "keys: w/W +1/+10 users  s/S -1/-10  r/R rate +1%%/+10%%  f/F -1%%/-10%%  "
+                     "q quit\n");
+        lines++;
+    }
+    return lines;
 }
 
 void sl_report_live(sl_live_t *live, const sl_snapshot_t *s, FILE *out)

@@ -226,6 +226,12 @@ void sl_reporter_tick(sl_reporter_t *rep, uint64_t elapsed_us, uint32_t users_ru
     rep->snap.users_running = users_running;
 }
 
+void sl_reporter_set_control(sl_reporter_t *rep, uint32_t users_target, double rate_per_s)
+{
+    rep->snap.users_target = users_target;
+    rep->snap.rate_per_s = rate_per_s;
+}
+
 const sl_snapshot_t *sl_reporter_snapshot(sl_reporter_t *rep, bool final)
 {
     rep->snap.final = final;

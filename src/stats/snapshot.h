@@ -58,6 +58,8 @@ typedef struct sl_snapshot {
     const sl_history_point_t *history;
     size_t nhistory;
     bool open_model;             /* --rate: arrivals on a schedule, not users in a loop */
+    double rate_per_s;           /* open model: the arrival rate in force */
+    bool keys;                   /* the live keys are on: the live view says so */
     bool final;
 } sl_snapshot_t;
 
@@ -82,6 +84,10 @@ sl_stats_t *sl_reporter_interval(sl_reporter_t *rep);
  * tick the snapshot's `interval` still shows that block (the per-second view the CSV
  * history and the HDR log are written from). */
 void sl_reporter_tick(sl_reporter_t *rep, uint64_t elapsed_us, uint32_t users_running);
+
+/* Live control changed the run: the users (closed model) or the rate (open model) now
+ * wanted, for the next snapshots. */
+void sl_reporter_set_control(sl_reporter_t *rep, uint32_t users_target, double rate_per_s);
 
 /* The current snapshot. */
 const sl_snapshot_t *sl_reporter_snapshot(sl_reporter_t *rep, bool final);

@@ -96,5 +96,113 @@ def test_stall_shows_in_latency_not_in_service_time():
           f"service p95 {svc['95']} ms vs headline p95 {lat['95']} ms")
 
 
+def sample_connections(t, at_seconds):
+    """A `during` callback recording the target's open connections at given times."""
+    seen = {}
+
+    def during(proc, t0):
+        for at in at_seconds:
+            delay = at - (time.monotonic() - t0)
+            if delay > 0:
+                time.sleep(delay)
+            seen[at] = t.stats()["connections"] - 1  # not the one asking
+    return during, seen
+
+
+SLOW = 'endpoints = { Task{"GET", "/delay/100"} }\n'
+
+
+def test_stages_reach_each_target_on_time():
+    with Target() as t:
+        during, seen = sample_connections(t, [1.5, 3.6])
+        code, s, err = run(t, SLOW, ["--stages", "1s:6,1s:6,1s:2,1s:2"], during=during)
+    check_eq(code, 0, f"exit code ({err[-300:]})")
+    check_eq(seen[1.5], 6, "connections at 1.5 s (ramped to 6 in the first second)")
+    check_eq(seen[3.6], 2, "connections at 3.6 s (down to 2 by 3 s)")
+    check_between(s["duration_s"], 4.0, 4.6, "the run lasts as long as the stages")
+
+
+def test_stages_from_the_file():
+    scenario = SLOW + 'stages = { {"1s", 3}, {duration = "1s", target = 3} }\n'
+    with Target() as t:
+        during, seen = sample_connections(t, [1.5])
+        code, s, err = run(t, scenario, [], during=during)
+    check_eq(code, 0, f"exit code ({err[-300:]})")
+    check_eq(seen[1.5], 3, "connections at 1.5 s")
+    check_between(s["duration_s"], 2.0, 2.6, "duration from the file's stages")
+
+
+def test_shape_function_drives_users():
+    scenario = SLOW + """\
+shape = function(t)
+  if t < 1 then return 4, 100 elseif t < 2 then return 8, 100
+  elseif t < 3 then return 2, 100 end
+  return nil
+end
+"""
+    with Target() as t:
+        during, seen = sample_connections(t, [0.7, 1.7, 2.7])
+        code, s, err = run(t, scenario, ["-u", "10", "-t", "30s"], during=during)
+    check_eq(code, 0, f"exit code ({err[-300:]})")
+    check_eq(seen[0.7], 4, "users while shape says 4")
+    check_eq(seen[1.7], 8, "users while shape says 8")
+    check_eq(seen[2.7], 2, "users while shape says 2")
+    check_between(s["duration_s"], 3.0, 3.6, "nil from shape ends the test")
+
+
+def test_live_keys_change_users_and_stop():
+    """The live view on a terminal (a pty here): W adds 10 users, s removes 1, q stops."""
+    import pty
+    import select as sel
+    import subprocess
+    import tempfile
+    with Target() as t, tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "stormlight_file.lua")
+        with open(path, "w") as f:
+            f.write(SLOW)
+        out_json = os.path.join(tmp, "s.json")
+        master, slave = pty.openpty()
+        proc = subprocess.Popen([harness.SL_BIN, "-f", path, "-H", t.url, "-u", "1", "-r",
+                                 "100", "-t", "20s", "--json", out_json],
+                                stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+        os.close(slave)
+        screen = []
+
+        def drain(seconds):
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                r, _, _ = sel.select([master], [], [], 0.05)
+                if r:
+                    try:
+                        screen.append(os.read(master, 65536))
+                    except OSError:
+                        return
+        try:
+            drain(1.0)
+            before = t.stats()["connections"] - 1
+            os.write(master, b"W")
+            drain(0.8)
+            after_w = t.stats()["connections"] - 1
+            os.write(master, b"ss")
+            drain(0.8)
+            after_s = t.stats()["connections"] - 1
+            os.write(master, b"q")
+            proc.wait(timeout=10)
+            drain(0.2)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            os.close(master)
+        code = proc.returncode
+        with open(out_json) as f:
+            summary = __import__("json").load(f)
+    check_eq(before, 1, "one user at first")
+    check_eq(after_w, 11, "W added 10 users")
+    check_eq(after_s, 9, "s s removed 2")
+    check_eq(code, 0, "q stops the test gracefully")
+    check(summary["duration_s"] < 10, f"q ended the run early: {summary['duration_s']}")
+
+
 if __name__ == "__main__":
     harness.main()

@@ -1,0 +1,27 @@
+/* Load shapes from the scenario file, read on the main thread: `stages = {...}` (as
+ * --stages) and `shape = function(t) return users, spawn_rate end` (Locust's
+ * LoadTestShape: called every second; returning nil ends the test). */
+#ifndef SL_SCENARIO_SHAPE_H
+#define SL_SCENARIO_SHAPE_H
+
+#include <stdbool.h>
+
+#include "cli/stages.h"
+#include "scenario/plan.h"
+
+typedef struct sl_shape sl_shape_t;
+
+/* Runs the plan's source in a private state of the main thread. Fills *stages when the
+ * file sets `stages` ({{"30s", 100}, {duration = "1m", target = 100}, ...}) and sets
+ * *has_stages; returns a shape handle when the file defines `shape` (else NULL with
+ * *err empty). Errors ("file: stages[2]: ...") return NULL with err set. */
+sl_shape_t *sl_shape_open(const sl_plan_t *plan, sl_stages_t *stages, bool *has_stages,
+                          sl_err_t *err);
+
+/* Calls shape(t_s). Returns 1 with *users and *spawn_rate set, 0 when it returned nil (the
+ * test ends), or -1 with a message when it failed or returned nonsense. */
+int sl_shape_call(sl_shape_t *sh, double t_s, double *users, double *spawn_rate, sl_err_t *err);
+
+void sl_shape_free(sl_shape_t *sh);
+
+#endif
