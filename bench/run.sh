@@ -1,0 +1,298 @@
+#!/usr/bin/env bash
+# `make bench`: stormlight side by side with wrk, the floor client and Locust (issue 3).
+#
+# Usage: bench/run.sh [BUILD_DIR]            (default: build)
+#
+# A private nginx (one worker) runs pinned to core SERVER_CPU; each generator runs alone,
+# pinned to core GEN_CPU, under GNU time (user + system CPU and peak RSS of the whole
+# process) and `timeout`. The figure compared is requests per CPU-second of the generator,
+# and every ratio is taken between runs of the same invocation (wrk, floor and stormlight
+# in rounds, each generator's median run kept), because this machine is shared and its
+# absolute figures drift from minute to minute. Then: 19,000 users spawned at once, system
+# calls per request (strace), memory per user (10 vs 10,000 users), timing overhead against
+# sl_target's /delay/20, and 1 vs 2 worker threads. Every run and every derived figure is
+# appended to bench/results/results.tsv with a timestamp and the commit.
+#
+# Environment (all optional):
+#   BENCH_SECONDS   length of the main, delay and thread runs (default 10)
+#   BENCH_USERS     user counts of the main table (default "10 100")
+#   BENCH_ROUNDS    rounds of wrk, floor and stormlight per user count; the table shows each
+#                   generator's median run (default 3)
+#   BENCH_PARTS     which parts to run (default "main syscalls memory spawn delay threads")
+#   BENCH_RESULTS   results file (default bench/results/results.tsv)
+#   BENCH_COMMIT    the commit to record (default: git rev-parse --short HEAD)
+#   SERVER_CPU, GEN_CPU   cores for the servers and the generators (default 0 and 1)
+#   BENCH_KEEP_TMP  keep the temp dir (configs, raw outputs) and print where it is
+#
+# Only 127.0.0.1 is loaded; every run is bounded by its own duration and by `timeout`; the
+# servers and runs this script starts are stopped by their own PID.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+BUILD=${1:-build}
+case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
+SL="$BUILD/stormlight"
+FLOOR="$BUILD/sl_floor"
+TARGET="$BUILD/sl_target"
+
+SECS=${BENCH_SECONDS:-10}
+ROUNDS=${BENCH_ROUNDS:-3}
+USERS_LIST=${BENCH_USERS:-"10 100"}
+PARTS=${BENCH_PARTS:-"main syscalls memory spawn delay threads"}
+RESULTS=${BENCH_RESULTS:-"$ROOT/bench/results/results.tsv"}
+SERVER_CPU=${SERVER_CPU:-0}
+GEN_CPU=${GEN_CPU:-1}
+export SERVER_CPU GEN_CPU
+PY=python3
+HELPER="$HERE/bench.py"
+
+# shellcheck source=bench/lib.sh
+. "$HERE/lib.sh"
+
+die() {
+    echo "bench: $*" >&2
+    exit 1
+}
+
+want() {
+    case " $PARTS " in *" $1 "*) return 0 ;; esac
+    return 1
+}
+
+for f in "$SL" "$FLOOR" "$TARGET"; do
+    [ -x "$f" ] || die "$f not found; build first (make)"
+done
+for t in wrk taskset timeout "$NGINX_BIN" /usr/bin/time "$PY"; do
+    command -v "$t" >/dev/null 2>&1 || die "$t not found (scripts/install-deps.sh bench)"
+done
+if [ "$(nproc)" -lt 2 ]; then
+    echo "bench: only $(nproc) CPU online; generators and nginx share it, ratios still hold" >&2
+    GEN_CPU=0
+    SERVER_CPU=0
+fi
+if want syscalls && ! command -v strace >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then
+        echo "bench: installing strace"
+        apt-get install -y -qq --no-install-recommends strace >/dev/null 2>&1 ||
+            { apt-get update -qq && apt-get install -y -qq --no-install-recommends strace >/dev/null; }
+    fi
+    command -v strace >/dev/null 2>&1 || echo "bench: strace missing (apt-get install strace); no syscall count" >&2
+fi
+
+# 10,000 and 19,000 connections need descriptors: use the hard limit, as stormlight does.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null
+
+BENCH_TMP=$(mktemp -d /tmp/sl-bench.XXXXXX)
+T="$BENCH_TMP"
+ROWS="$T/rows.jsonl"
+CUR_PID=""
+
+cleanup() {
+    # A run still going (Ctrl-C): stop its timeout (which passes the signal on), then time.
+    if [ -n "$CUR_PID" ]; then
+        local c
+        for c in $(pgrep -P "$CUR_PID" 2>/dev/null); do
+            kill -TERM "$c" 2>/dev/null
+        done
+        bench_stop_pid "$CUR_PID"
+    fi
+    bench_stop_servers
+    if [ -n "${BENCH_KEEP_TMP:-}" ]; then
+        echo "bench: raw outputs kept in $T"
+    else
+        rm -rf "$T"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The commit measured; "+dirty" when the engine's sources differ from it. BENCH_COMMIT
+# names it for a tree exported with `git archive` (no .git to ask).
+COMMIT=${BENCH_COMMIT:-}
+if [ -z "$COMMIT" ]; then
+    COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    if [ -n "$(git -C "$ROOT" status --porcelain -- src bench/floor.c CMakeLists.txt 2>/dev/null)" ]; then
+        COMMIT="$COMMIT+dirty"
+    fi
+fi
+
+# measure NAME PIN LIMIT_S CMD...: runs CMD under GNU time and timeout (LIMIT_S seconds),
+# pinned to GEN_CPU when PIN is "pin". Leaves $T/NAME.{out,err,time,rc,stat0,stat1}.
+measure() {
+    local name=$1 pin=$2 limit=$3
+    shift 3
+    local p="$T/$name" pre=()
+    [ "$pin" = pin ] && pre=(taskset -c "$GEN_CPU")
+    time_wait >"$p.tw"
+    nginx_ticks >"$p.ngx0"
+    cat /proc/stat >"$p.stat0"
+    /usr/bin/time -o "$p.time" -f '%U %S %M' timeout -k 5 "$limit" "${pre[@]}" "$@" \
+        </dev/null >"$p.out" 2>"$p.err" &
+    CUR_PID=$!
+    wait "$CUR_PID"
+    echo $? >"$p.rc"
+    CUR_PID=""
+    cat /proc/stat >"$p.stat1"
+    nginx_ticks >"$p.ngx1"
+    sleep 1 # let nginx and the kernel settle (closed sockets) before the next run
+}
+
+# Sockets in TIME_WAIT on the machine: each holds a local port, and when the ephemeral
+# range is crowded, connect() spends long in the kernel's port search.
+time_wait() {
+    ss -Htan state time-wait 2>/dev/null | wc -l
+}
+
+# CPU time of nginx's worker so far, in clock ticks (utime + stime from /proc/PID/stat), to
+# tell nginx's share of core SERVER_CPU from other processes'.
+nginx_ticks() {
+    local pid sum=0 f=()
+    for pid in $(pgrep -P "$NGINX_PID" 2>/dev/null); do
+        # Fields after "PID (comm) ": state is the 1st, utime the 12th, stime the 13th.
+        read -r -a f <<<"$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null)" || continue
+        [ "${#f[@]}" -gt 12 ] && sum=$((sum + f[11] + f[12]))
+    done
+    echo "$sum $(getconf CLK_TCK)"
+}
+
+# record KIND NAME key=value...: parses the files of run NAME into one row.
+record() {
+    local kind=$1 name=$2
+    shift 2
+    "$PY" "$HELPER" record "$ROWS" "$kind" "$T/$name" "$@"
+}
+
+scenario() { # scenario FILE PATH: a one-task scenario file
+    printf 'endpoints = { Task{"GET", "%s"} }\n' "$2" >"$1"
+}
+
+echo "stormlight bench  commit $COMMIT  $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo "machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)), \
+kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "tools: $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2), $("$NGINX_BIN" -v 2>&1 | sed 's/.*: //'), \
+locust $(dpkg-query -W -f='${Version}' python3-locust 2>/dev/null || echo missing), \
+stormlight build type $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BUILD/CMakeCache.txt" 2>/dev/null)"
+echo "pinning: servers on core $SERVER_CPU, generators on core $GEN_CPU; runs of ${SECS} s"
+
+bench_start_nginx || exit 1
+URL="http://127.0.0.1:$NGINX_PORT"
+scenario "$T/hello.lua" /hello
+cat >"$T/locustfile.py" <<'EOF'
+from locust import FastHttpUser, task
+
+
+class Hello(FastHttpUser):
+    @task
+    def hello(self):
+        self.client.get("/hello")
+EOF
+
+LIMIT=$((SECS + 30))
+
+if want main; then
+    echo
+    echo "-- each generator alone, pinned, ${SECS} s; $ROUNDS rounds of wrk, floor, stormlight"
+    for n in $USERS_LIST; do
+        for r in $(seq 1 "$ROUNDS"); do
+            measure "wrk_${n}_$r" pin "$LIMIT" wrk -t1 -c"$n" -d"${SECS}s" --latency "$URL/hello"
+            record wrk "wrk_${n}_$r" test=main generator=wrk users="$n" threads=1 round="$r" \
+                seconds="$SECS"
+
+            measure "floor_${n}_$r" pin "$LIMIT" "$FLOOR" 127.0.0.1 "$NGINX_PORT" /hello "$n" "$SECS"
+            record floor "floor_${n}_$r" test=main generator=floor users="$n" threads=1 round="$r" \
+                seconds="$SECS"
+
+            measure "sl_${n}_$r" pin "$LIMIT" "$SL" -f "$T/hello.lua" -H "$URL" -u "$n" \
+                -r 1000000 -t "${SECS}s" --threads 1 -q --json "$T/sl_${n}_$r.json"
+            record stormlight "sl_${n}_$r" test=main generator=stormlight users="$n" threads=1 \
+                round="$r" seconds="$SECS"
+        done
+
+        # Locust is two orders of magnitude behind: one run is enough to place it.
+        if command -v locust >/dev/null 2>&1; then
+            measure "locust_$n" pin "$LIMIT" locust -f "$T/locustfile.py" --headless -u "$n" \
+                -r "$n" -t "${SECS}s" --host "$URL" --csv "$T/locust_$n" --only-summary
+        else
+            echo "locust not installed (apt-get install python3-locust)" >"$T/locust_$n.err"
+        fi
+        record locust "locust_$n" test=main generator=locust users="$n" threads=1 round=1 \
+            seconds="$SECS"
+    done
+fi
+
+if want spawn; then
+    echo
+    echo "-- many users: 19,000 spawned at once, default threads, 6 s"
+    # The live view goes through a pipe that stamps each line with its arrival time.
+    p="$T/spawn"
+    time_wait >"$p.tw"
+    cat /proc/stat >"$p.stat0"
+    "$PY" "$HELPER" stamp "$p.stamped" -- /usr/bin/time -o "$p.time" -f '%U %S %M' \
+        timeout -k 5 60 "$SL" -f "$T/hello.lua" -H "$URL" -u 19000 -r 1000000 -t 6s \
+        --json "$p.json" </dev/null 2>"$p.err" &
+    CUR_PID=$!
+    wait "$CUR_PID"
+    echo $? >"$p.rc"
+    CUR_PID=""
+    cat /proc/stat >"$p.stat1"
+    record stormlight spawn test=spawn generator=stormlight users=19000 seconds=6
+    sleep 1
+fi
+
+if want syscalls && command -v strace >/dev/null 2>&1; then
+    echo
+    echo "-- system calls per request: strace -f -c, 10 users, 3 s"
+    measure sys_sl nopin 60 strace -f -c -o "$T/sys_sl.strace" "$SL" -f "$T/hello.lua" -H "$URL" \
+        -u 10 -r 1000000 -t 3s --threads 1 -q --json "$T/sys_sl.json"
+    record stormlight sys_sl test=syscalls generator=stormlight users=10 threads=1 seconds=3
+    measure sys_floor nopin 60 strace -f -c -o "$T/sys_floor.strace" "$FLOOR" 127.0.0.1 \
+        "$NGINX_PORT" /hello 10 3
+    record floor sys_floor test=syscalls generator=floor users=10 threads=1 seconds=3
+    measure sys_wrk nopin 60 strace -f -c -o "$T/sys_wrk.strace" wrk -t1 -c10 -d3s "$URL/hello"
+    record wrk sys_wrk test=syscalls generator=wrk users=10 threads=1 seconds=3
+fi
+
+if want memory; then
+    echo
+    echo "-- memory: peak RSS at 10 and 10,000 keep-alive users, 1 thread, 5 s"
+    for n in 10 10000; do
+        measure "mem_sl_$n" pin 60 "$SL" -f "$T/hello.lua" -H "$URL" -u "$n" -r 1000000 -t 5s \
+            --threads 1 -q --json "$T/mem_sl_$n.json"
+        record stormlight "mem_sl_$n" test=memory generator=stormlight users="$n" threads=1 seconds=5
+    done
+    for n in 10 10000; do
+        measure "mem_wrk_$n" pin 60 wrk -t1 -c"$n" -d5s "$URL/hello"
+        record wrk "mem_wrk_$n" test=memory generator=wrk users="$n" threads=1 seconds=5
+    done
+fi
+
+if want delay; then
+    echo
+    echo "-- timing overhead: sl_target /delay/20, 10 connections, ${SECS} s"
+    if bench_start_target "$TARGET"; then
+        scenario "$T/delay.lua" /delay/20
+        measure delay_floor pin "$LIMIT" "$FLOOR" 127.0.0.1 "$TARGET_PORT" /delay/20 10 "$SECS"
+        record floor delay_floor test=delay generator=floor users=10 threads=1 seconds="$SECS"
+        measure delay_sl pin "$LIMIT" "$SL" -f "$T/delay.lua" -H "http://127.0.0.1:$TARGET_PORT" \
+            -u 10 -r 1000000 -t "${SECS}s" --threads 1 -q --json "$T/delay_sl.json"
+        record stormlight delay_sl test=delay generator=stormlight users=10 threads=1 seconds="$SECS"
+        bench_stop_pid "$TARGET_PID"
+        TARGET_PID=""
+    fi
+fi
+
+if want threads; then
+    echo
+    echo "-- threads: 100 users, --threads 1 and 2, not pinned, ${SECS} s"
+    for k in 1 2; do
+        measure "thr_$k" nopin "$LIMIT" "$SL" -f "$T/hello.lua" -H "$URL" -u 100 -r 1000000 \
+            -t "${SECS}s" --threads "$k" -q --json "$T/thr_$k.json"
+        record stormlight "thr_$k" test=threads generator=stormlight users=100 threads="$k" seconds="$SECS"
+    done
+fi
+
+bench_stop_servers
+echo
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+"$PY" "$HELPER" report "$ROWS" "$RESULTS" "$COMMIT"
