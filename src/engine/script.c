@@ -157,23 +157,12 @@ static sl_user_t *check_user(lua_State *L, int idx)
 
 /* ---- statistics rows and texts ---- */
 
-static uint64_t hash_row(const char *method, const char *name)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = method; *p; p++)
-        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-    h = (h ^ 0xff) * 1099511628211ULL;
-    for (const char *p = name; *p; p++)
-        h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-    return h;
-}
-
 /* Row id for (method, name): from the worker's cache, or the registry (one lock) when
  * this worker meets the pair for the first time. */
 static int row_id(sl_worker_t *w, const char *method, const char *name, uint32_t *id)
 {
     sl_script_worker_t *sw = w->sw;
-    uint64_t h = hash_row(method, name);
+    uint64_t h = sl_rows_hash(method, name);
     if (sw->rows_cap) {
         for (uint32_t i = (uint32_t)h & (sw->rows_cap - 1);; i = (i + 1) & (sw->rows_cap - 1)) {
             row_slot_t *s = &sw->rows[i];

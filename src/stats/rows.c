@@ -19,7 +19,7 @@ struct sl_rows {
     uint32_t index_cap;
 };
 
-static uint64_t hash_pair(const char *method, const char *name)
+uint64_t sl_rows_hash(const char *method, const char *name)
 {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     for (const char *p = method; *p; p++)
@@ -59,7 +59,7 @@ static int rehash(sl_rows_t *r, uint32_t cap)
     if (!idx)
         return SL_ENOMEM;
     for (uint32_t i = 0; i < r->count; i++) {
-        uint64_t h = hash_pair(r->rows[i].method, r->rows[i].name);
+        uint64_t h = sl_rows_hash(r->rows[i].method, r->rows[i].name);
         uint32_t slot = (uint32_t)(h & (cap - 1));
         while (idx[slot])
             slot = (slot + 1) & (cap - 1);
@@ -74,7 +74,7 @@ static int rehash(sl_rows_t *r, uint32_t cap)
 static int intern_locked(sl_rows_t *r, const char *method, const char *name, uint32_t *id)
 {
     if (r->index_cap) {
-        uint64_t h = hash_pair(method, name);
+        uint64_t h = sl_rows_hash(method, name);
         uint32_t slot = (uint32_t)(h & (r->index_cap - 1));
         while (r->index[slot]) {
             row_entry_t *e = &r->rows[r->index[slot] - 1];
@@ -106,7 +106,7 @@ static int intern_locked(sl_rows_t *r, const char *method, const char *name, uin
     /* Keep the index at most half full. */
     if (r->count * 2 > r->index_cap)
         return rehash(r, r->index_cap ? r->index_cap * 2 : 64);
-    uint64_t h = hash_pair(method, name);
+    uint64_t h = sl_rows_hash(method, name);
     uint32_t slot = (uint32_t)(h & (r->index_cap - 1));
     while (r->index[slot])
         slot = (slot + 1) & (r->index_cap - 1);

@@ -19,6 +19,10 @@ void sl_rows_free(sl_rows_t *r);
 #define SL_ROWS_MAX 100000
 int sl_rows_intern(sl_rows_t *r, const char *method, const char *name, uint32_t *id);
 
+/* The hash the registry indexes by (FNV-1a over method, a separator, name); workers use it
+ * for their own caches of ids. */
+uint64_t sl_rows_hash(const char *method, const char *name);
+
 /* Number of rows registered so far. */
 uint32_t sl_rows_count(sl_rows_t *r);
 
