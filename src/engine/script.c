@@ -1289,8 +1289,7 @@ void sl__script_worker_dispose(sl_worker_t *w)
 
 void sl__script_capture(sl_user_t *u)
 {
-    u->resp.cap = &u->script->cap;
-    sl_resp_capture_reset(&u->script->cap);
+    sl_resp_capture_attach(&u->resp, &u->script->cap);
 }
 
 /* Starts fn (run_user or run_stop) for the user in a fresh coroutine. */

@@ -470,11 +470,20 @@ static uint64_t spawn_time(const sl_worker_t *w, uint32_t local)
     return w->t0_us + (uint64_t)((double)k * (double)SL_US_PER_S / w->cfg->spawn_rate);
 }
 
+/* Users started per timer callback: a spawn of thousands at once goes in slices, so
+ * the loop keeps serving I/O and the once-a-second hand-over stays on time. */
+#define SL_SPAWN_SLICE 256
+
 static void worker_on_spawn(sl_loop_t *loop, sl_timer_t *t)
 {
     sl_worker_t *w = loop->data;
+    int slice = 0;
     while (w->nstarted < w->nusers_spawn && w->running < w->target &&
            spawn_time(w, w->nstarted) <= loop->now_us && !w->stop) {
+        if (slice++ == SL_SPAWN_SLICE) {
+            sl_loop_timer_start(loop, t, loop->now_us); /* the rest after this pass's I/O */
+            return;
+        }
         sl_user_t *u = &w->users[w->nstarted++];
         u->started = true;
         w->active++;

@@ -35,9 +35,13 @@ typedef struct sl_resp_capture {
 } sl_resp_capture_t;
 
 void sl_resp_capture_reset(sl_resp_capture_t *c);
+
+typedef struct sl_resp sl_resp_t;
+/* Captures the response being read into c (after sl_resp_start). */
+void sl_resp_capture_attach(sl_resp_t *r, sl_resp_capture_t *c);
 void sl_resp_capture_free(sl_resp_capture_t *c);
 
-typedef struct sl_resp {
+struct sl_resp {
     llhttp_t parser;
     sl_resp_capture_t *cap; /* NULL: discard headers and body */
     uint64_t body_bytes;
@@ -47,9 +51,10 @@ typedef struct sl_resp {
     bool is_head;
     bool got_bytes; /* at least one byte of this response arrived */
     bool complete;
-    bool keep_alive; /* valid after SL_RESP_DONE */
-    bool trailing;   /* bytes followed the response: the connection must not be reused */
-} sl_resp_t;
+    bool headers_done; /* the current (final or interim) header block is complete */
+    bool keep_alive;   /* valid after SL_RESP_DONE */
+    bool trailing;     /* bytes followed the response: the connection must not be reused */
+};
 
 /* Prepares for the response to one request; is_head: the request was HEAD, so the
  * response has no body whatever its headers say. */
