@@ -70,9 +70,13 @@ int sl_runner_start(sl_runner_t **out, const sl_run_cfg_t *cfg, sl_err_t *err)
         }
         memset(r->workers[i], 0, sizeof(sl_worker_t));
         r->workers[i]->done_fd = r->done_fd;
-        int rc = sl__worker_init(r->workers[i], i, &r->cfg, r->t0_us, r->cum_weights);
+        sl_err_t werr = {{0}};
+        int rc = sl__worker_init(r->workers[i], i, &r->cfg, r->t0_us, r->cum_weights, &werr);
         if (rc != 0) {
-            sl_err_set(err, "cannot set up worker %u: %s", i, sl_strerror(rc));
+            if (werr.msg[0])
+                sl_err_set(err, "%s", werr.msg);
+            else
+                sl_err_set(err, "cannot set up worker %u: %s", i, sl_strerror(rc));
             sl_runner_free(r);
             return rc;
         }

@@ -736,7 +736,7 @@ static void worker_on_wake(sl_loop_t *loop)
 }
 
 int sl__worker_init(sl_worker_t *w, uint32_t index, const sl_run_cfg_t *cfg, uint64_t t0_us,
-                    const uint64_t *cum_weights)
+                    const uint64_t *cum_weights, sl_err_t *err)
 {
     w->index = index;
     w->cfg = cfg;
@@ -778,8 +778,7 @@ int sl__worker_init(sl_worker_t *w, uint32_t index, const sl_run_cfg_t *cfg, uin
         u->global_id = (uint32_t)global_id;
     }
     if (cfg->plan->nclasses) {
-        sl_err_t err;
-        int rc = sl__script_worker_init(w, &err);
+        int rc = sl__script_worker_init(w, err);
         if (rc != 0)
             return rc;
     }

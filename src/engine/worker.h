@@ -117,7 +117,7 @@ struct sl_worker {
 };
 
 int sl__worker_init(sl_worker_t *w, uint32_t index, const sl_run_cfg_t *cfg, uint64_t t0_us,
-                    const uint64_t *cum_weights);
+                    const uint64_t *cum_weights, sl_err_t *err);
 void sl__worker_dispose(sl_worker_t *w);
 void *sl__worker_main(void *arg);
 /* Hands the current block to the mailbox. Worker thread only. */
