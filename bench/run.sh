@@ -178,6 +178,7 @@ echo "pinning: servers on core $SERVER_CPU, generators on core $GEN_CPU; runs of
 bench_start_nginx || exit 1
 URL="http://127.0.0.1:$NGINX_PORT"
 scenario "$T/hello.lua" /hello
+printf 'User{ tasks = { function(u) u:get("/hello") end } }\n' >"$T/hello_lua.lua"
 cat >"$T/locustfile.py" <<'EOF'
 from locust import FastHttpUser, task
 
@@ -208,6 +209,12 @@ if want main; then
             record stormlight "sl_${n}_$r" test=main generator=stormlight users="$n" threads=1 \
                 round="$r" seconds="$SECS"
         done
+
+        # The scripted path (issue 5): one u:get per iteration, run in Lua coroutines.
+        measure "sl_lua_$n" pin "$LIMIT" "$SL" -f "$T/hello_lua.lua" -H "$URL" -u "$n" \
+            -r 1000000 -t "${SECS}s" --threads 1 -q --json "$T/sl_lua_$n.json"
+        record stormlight-lua "sl_lua_$n" test=main generator=stormlight-lua users="$n" threads=1 \
+            round=1 seconds="$SECS"
 
         # Locust is two orders of magnitude behind: one run is enough to place it.
         if command -v locust >/dev/null 2>&1; then
@@ -260,6 +267,12 @@ if want memory; then
         measure "mem_sl_$n" pin 60 "$SL" -f "$T/hello.lua" -H "$URL" -u "$n" -r 1000000 -t 5s \
             --threads 1 -q --json "$T/mem_sl_$n.json"
         record stormlight "mem_sl_$n" test=memory generator=stormlight users="$n" threads=1 seconds=5
+    done
+    for n in 10 10000; do
+        measure "mem_lua_$n" pin 60 "$SL" -f "$T/hello_lua.lua" -H "$URL" -u "$n" -r 1000000 \
+            -t 5s --threads 1 -q --json "$T/mem_lua_$n.json"
+        record stormlight-lua "mem_lua_$n" test=memory generator=stormlight-lua users="$n" \
+            threads=1 seconds=5
     done
     for n in 10 10000; do
         measure "mem_wrk_$n" pin 60 wrk -t1 -c"$n" -d5s "$URL/hello"
