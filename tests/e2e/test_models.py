@@ -79,21 +79,19 @@ def test_stall_shows_in_latency_not_in_service_time():
             os.kill(t.proc.pid, signal.SIGSTOP)
             time.sleep(1.0)
             os.kill(t.proc.pid, signal.SIGCONT)
-        code, s, err = run(t, ENDPOINTS, ["-u", "10", "--rate", "100", "-t", "6s",
+        code, s, err = run(t, ENDPOINTS, ["-u", "10", "--rate", "50", "-t", "6s",
                                           "--threads", "1"], during=stall)
     row = find_row(s, "GET", "/work")
     lat, svc = row["percentiles_ms"], row["service_percentiles_ms"]
-    # 100 arrivals fall in the stall: 10 wait on the stopped server (slow in both
-    # measures), 10 wait in the queue for a user (slow only from their schedule), the rest
-    # find no room and are dropped and counted.
+    # 50 arrivals fall in the stall: 10 wait on the stopped server (slow in both
+    # measures, ~4% of the ~270 recorded), 10 wait in the queue for a user (slow only from
+    # their schedule: ~7% slow in all), the rest find no room and are dropped and counted.
     check(s["dropped_iterations"] > 0, f"arrivals were dropped: {s['dropped_iterations']}")
     check(lat["99"] >= 500, f"headline p99 shows the stall: {lat['99']} ms")
-    check(lat["98"] >= 500, f"headline p98 shows the stall: {lat['98']} ms")
-    check(svc["98"] * 4 < lat["98"],
-          f"service p98 ({svc['98']} ms) shows only what was in flight, not the queue "
-          f"(headline p98 {lat['98']} ms)")
+    check(lat["95"] >= 300, f"headline p95 shows the stall: {lat['95']} ms")
     check(svc["95"] * 4 < lat["95"],
-          f"service p95 {svc['95']} ms vs headline p95 {lat['95']} ms")
+          f"service p95 ({svc['95']} ms) shows only what was in flight, not the queue "
+          f"(headline p95 {lat['95']} ms)")
 
 
 def sample_connections(t, at_seconds):
