@@ -637,7 +637,8 @@ static void worker_on_arrival(sl_loop_t *loop, sl_timer_t *t)
         worker_dispatch(w, at);
         sl_loop_update_now(loop);
     }
-    sl_loop_timer_start(loop, t, loop->now_us); /* more are due: after the I/O */
+    if (!w->stop)
+        sl_loop_timer_start(loop, t, loop->now_us); /* more are due: after the I/O */
 }
 
 void sl__worker_publish(sl_worker_t *w)

@@ -140,9 +140,13 @@ void sl_loop_timer_stop(sl_loop_t *loop, sl_timer_t *t)
         heap_down(loop, i);
 }
 
+/* Runs the timers due now. A callback that re-arms a timer "at now" (to yield to I/O)
+ * gets it run on the next pass, not in this one: a pass runs at most as many callbacks as
+ * there were timers when it began, so the loop always goes back to epoll. */
 static void run_timers(sl_loop_t *loop)
 {
-    while (loop->heap_len && loop->heap[0]->at_us <= loop->now_us && !loop->stop) {
+    uint32_t budget = loop->heap_len;
+    while (budget-- && loop->heap_len && loop->heap[0]->at_us <= loop->now_us && !loop->stop) {
         sl_timer_t *t = loop->heap[0];
         sl_loop_timer_stop(loop, t);
         t->cb(loop, t);
