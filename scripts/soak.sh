@@ -219,10 +219,17 @@ for i, name in enumerate(["nginx", "faults"]):
     base = steady[0]
     dev = max(abs(x - base) for x in steady) * 100.0 / base
     spread = (max(steady) - min(steady)) * 100.0 / min(steady)
+    # Least-squares slope: a leak shows as a steady climb, allocator noise as steps.
+    ts = [r[0] for r in rows][warmup:]
+    slope = 0.0
+    if len(steady) > 1:
+        mt, ms = sum(ts) / len(ts), sum(steady) / len(steady)
+        den = sum((t - mt) ** 2 for t in ts)
+        slope = sum((t - mt) * (x - ms) for t, x in zip(ts, steady)) / den * 60 if den else 0.0
     print(f"  RSS kB: warm-up {samples[:warmup]}, after: min {min(steady)} max {max(steady)} "
           f"({len(steady)} samples)")
     print(f"  max deviation after warm-up: {dev:.2f}% (spread {spread:.2f}%), "
-          f"limit {max_dev}%")
+          f"limit {max_dev}%; trend {slope:+.2f} kB/min")
     if dev > max_dev:
         ok = False
 print("\nsoak: " + ("PASS" if ok else "FAIL"))
