@@ -87,6 +87,16 @@ static bool apply_keys(sl_runner_t *runner, bool open_model)
     return false;
 }
 
+/* User plus system CPU time of the whole process, for the overload warning. */
+static uint64_t process_cpu_us(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * SL_US_PER_S +
+           (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 static int usage_error(const char *msg)
 {
     fprintf(stderr, "stormlight: %s\n", msg);
@@ -260,15 +270,14 @@ int main(int argc, char **argv)
     /* Room for users added by the live keys on a terminal: as many again (at least 100),
      * within the open-file limit. Users beyond -u are only allocated, not started. */
     uint32_t capacity = opts.users;
-    bool keys_possible = !opts.quiet && isatty(STDIN_FILENO) &&
-                         isatty(opts.json_path && !strcmp(opts.json_path, "-") ? STDERR_FILENO
-                                                                               : STDOUT_FILENO);
+    bool keys_possible =
+        !opts.quiet && isatty(STDIN_FILENO) &&
+        isatty(opts.json_path && !strcmp(opts.json_path, "-") ? STDERR_FILENO : STDOUT_FILENO);
     if (keys_possible && !opts.stages && opts.rate_per_s <= 0) {
         uint32_t extra = opts.users > 100 ? opts.users : 100;
         struct rlimit rl;
         if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-            rlim_t room = rl.rlim_cur > (rlim_t)opts.users + 64 ? rl.rlim_cur - opts.users - 64
-                                                                 : 0;
+            rlim_t room = rl.rlim_cur > (rlim_t)opts.users + 64 ? rl.rlim_cur - opts.users - 64 : 0;
             extra = (rlim_t)extra < room ? extra : (uint32_t)room;
         }
         capacity = opts.users + extra;
@@ -347,6 +356,7 @@ int main(int argc, char **argv)
     /* Collect a little after each worker's one-second hand-over. */
     uint64_t next_tick = t0 + SL_US_PER_S + 20 * SL_US_PER_MS;
     uint32_t tick_no = 0, users = 0;
+    uint64_t last_cpu_us = 0, last_tick_at = 0;
     /* Live keys only when a person watches the live view on a terminal. */
     int keys_fd = live.tty && !opts.quiet ? sl_keys_open() : -1;
     uint64_t next_control = stages || shape ? t0 : UINT64_MAX;
@@ -395,6 +405,12 @@ int main(int argc, char **argv)
         if (now < next_tick)
             continue;
         sl_reporter_set_control(rep, sl_runner_users(runner), sl_runner_rate(runner));
+        uint64_t cpu = process_cpu_us();
+        if (last_cpu_us && now > last_tick_at)
+            sl_reporter_set_cpu(rep, (double)(cpu - last_cpu_us) /
+                                         ((double)(now - last_tick_at) * threads));
+        last_cpu_us = cpu;
+        last_tick_at = now;
         sl_runner_collect(runner, sl_reporter_interval(rep), &users);
         sl_reporter_tick(rep, now - t0, users);
         sl_outputs_tick(outs, sl_reporter_snapshot(rep, false));
@@ -423,7 +439,7 @@ int main(int argc, char **argv)
      * request fails the run. */
     if (thresholds.n)
         code = sl_thresholds_pass(&thresholds, snap) && !thresholds.aborted_by ? EXIT_OK
-                                                                                : EXIT_FAILURES;
+                                                                               : EXIT_FAILURES;
     else
         code = snap->total->num_failures ? EXIT_FAILURES : EXIT_OK;
     if (opts.json_path && sl_report_json(snap, opts.json_path, &err) != 0) {

@@ -7,7 +7,7 @@
 #include "report/threshold.h"
 
 const double sl_report_pcts[SL_REPORT_NPCTS] = {50, 66, 75, 80, 90, 95, 98, 99, 99.9, 99.99, 100};
-const char *const sl_report_pct_keys[SL_REPORT_NPCTS] = {"50", "66", "75", "80", "90", "95",
+const char *const sl_report_pct_keys[SL_REPORT_NPCTS] = {"50", "66", "75",   "80",    "90", "95",
                                                          "98", "99", "99.9", "99.99", "100"};
 
 static double ms(uint64_t us)
@@ -31,7 +31,9 @@ static int print_row(FILE *out, const char *method, const char *name, const sl_r
     char nb[48];
     const sl_hist_t *h = &r->latency;
     bool any = h->total_count > 0;
-    fprintf(out, "%-7s %-32s %9" PRIu64 " %8" PRIu64 " %9.1f %8.1f | %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f\n",
+    fprintf(out,
+            "%-7s %-32s %9" PRIu64 " %8" PRIu64
+            " %9.1f %8.1f | %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f\n",
             method, fit(name, nb, 32), r->num_requests, r->num_failures, rps, fps,
             any ? ms(sl_hist_percentile(h, 50)) : 0.0, any ? ms(sl_hist_percentile(h, 95)) : 0.0,
             any ? ms(sl_hist_percentile(h, 99)) : 0.0, any ? sl_hist_mean(h) / 1000.0 : 0.0,
@@ -44,9 +46,9 @@ static int print_stats(const sl_snapshot_t *s, FILE *out, bool whole_run)
 {
     int lines = 0;
     double secs = s->elapsed_us ? (double)s->elapsed_us / 1e6 : 1.0;
-    fprintf(out, "%-7s %-32s %9s %8s %9s %8s | %8s %8s %8s %8s %8s %8s\n", "Type", "Name",
-            "# reqs", "# fails", whole_run ? "req/s" : "cur req/s", "fail/s", "Med(ms)", "95%",
-            "99%", "Avg", "Min", "Max");
+    fprintf(out, "%-7s %-32s %9s %8s %9s %8s | %8s %8s %8s %8s %8s %8s\n", "Type", "Name", "# reqs",
+            "# fails", whole_run ? "req/s" : "cur req/s", "fail/s", "Med(ms)", "95%", "99%", "Avg",
+            "Min", "Max");
     lines++;
     for (size_t i = 0; i < s->nrows; i++) {
         const sl_row_stats_t *r = &s->stats->rows[i];
@@ -57,8 +59,9 @@ static int print_stats(const sl_snapshot_t *s, FILE *out, bool whole_run)
     size_t n = s->nrows;
     double rps = whole_run ? (double)s->total->num_requests / secs : s->cur_rps[n];
     double fps = whole_run ? (double)s->total->num_failures / secs : s->cur_fail_per_s[n];
-    fprintf(out, "%.*s\n", 140, "-------------------------------------------------------------------"
-                                "------------------------------------------------------------------");
+    fprintf(out, "%.*s\n", 140,
+            "-------------------------------------------------------------------"
+            "------------------------------------------------------------------");
     lines++;
     lines += print_row(out, "", "Aggregated", s->total, rps, fps);
     return lines;
@@ -75,20 +78,29 @@ static int print_header(const sl_snapshot_t *s, FILE *out)
         snprintf(du, sizeof(du), "until stopped");
     int lines = 1;
     if (s->open_model)
-        fprintf(out, "stormlight %s  %s  elapsed %s / %s  rate %.1f/s  users %u (at most %u)  "
-                     "threads %u\n",
+        fprintf(out,
+                "stormlight %s  %s  elapsed %s / %s  rate %.1f/s  users %u (at most %u)  "
+                "threads %u\n",
                 SL_VERSION, s->host, el, du, s->rate_per_s, s->users_running, s->users_target,
                 s->threads);
     else
-        fprintf(out, "stormlight %s  %s  elapsed %s / %s  users %u / %u  threads %u\n",
-                SL_VERSION, s->host, el, du, s->users_running, s->users_target, s->threads);
+        fprintf(out, "stormlight %s  %s  elapsed %s / %s  users %u / %u  threads %u\n", SL_VERSION,
+                s->host, el, du, s->users_running, s->users_target, s->threads);
     /* Warnings: when the generator falls behind, every figure understates latency. */
     const sl_stats_t *iv = s->interval ? s->interval : s->stats;
     uint64_t lag99 = sl_hist_percentile(&iv->send_lag, 99);
     if (lag99 > 10 * SL_US_PER_MS && !s->final) {
-        fprintf(out, "WARNING: requests leave late (send lag p99 %.1f ms): the generator is "
-                     "overloaded and latency is understated\n",
+        fprintf(out,
+                "WARNING: requests leave late (send lag p99 %.1f ms): the generator is "
+                "overloaded and latency is understated\n",
                 (double)lag99 / 1000.0);
+        lines++;
+    }
+    if (s->cpu_share > 0.95 && !s->final) {
+        fprintf(out,
+                "WARNING: the generator uses %.0f%% of its threads' CPU: it may be the "
+                "bottleneck, and latency is understated (add --threads or machines)\n",
+                s->cpu_share * 100);
         lines++;
     }
     if (s->stats->dropped_iterations) {
@@ -145,8 +157,8 @@ void sl_report_summary(const sl_snapshot_t *s, FILE *out)
         for (uint32_t i = 0; i < s->stats->nerrors; i++) {
             const sl_error_entry_t *e = &s->stats->errors[i];
             char buf[128], nb[48];
-            fprintf(out, "%12" PRIu64 "  %-7s %-32s %s\n", e->occurrences,
-                    s->rows[e->row].method, fit(s->rows[e->row].name, nb, 32),
+            fprintf(out, "%12" PRIu64 "  %-7s %-32s %s\n", e->occurrences, s->rows[e->row].method,
+                    fit(s->rows[e->row].name, nb, 32),
                     sl_snapshot_error_text(s, e, buf, sizeof(buf)));
         }
     }
@@ -160,7 +172,8 @@ void sl_report_summary(const sl_snapshot_t *s, FILE *out)
         }
     }
     if (s->stats->in_flight_at_stop || s->stats->retries)
-        fprintf(out, "\nIn flight at stop: %" PRIu64 "   retried on stale connections: %" PRIu64 "\n",
+        fprintf(out,
+                "\nIn flight at stop: %" PRIu64 "   retried on stale connections: %" PRIu64 "\n",
                 s->stats->in_flight_at_stop, s->stats->retries);
     sl_report_thresholds(s, out);
     fflush(out);

@@ -232,6 +232,11 @@ void sl_reporter_set_control(sl_reporter_t *rep, uint32_t users_target, double r
     rep->snap.rate_per_s = rate_per_s;
 }
 
+void sl_reporter_set_cpu(sl_reporter_t *rep, double cpu_share)
+{
+    rep->snap.cpu_share = cpu_share;
+}
+
 const sl_snapshot_t *sl_reporter_snapshot(sl_reporter_t *rep, bool final)
 {
     rep->snap.final = final;

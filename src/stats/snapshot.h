@@ -39,9 +39,9 @@ typedef struct sl_snapshot {
     const double *cur_rps;       /* per row, then the total at [nrows] */
     const double *cur_fail_per_s;
     const char *host;
-    uint64_t started_wall_us;    /* wall clock at t0 */
-    uint64_t elapsed_us;         /* since t0 */
-    uint64_t duration_us;        /* requested, 0 = until stopped */
+    uint64_t started_wall_us; /* wall clock at t0 */
+    uint64_t elapsed_us;      /* since t0 */
+    uint64_t duration_us;     /* requested, 0 = until stopped */
     uint32_t users_running;
     uint32_t users_target;
     double spawn_rate;
@@ -57,9 +57,11 @@ typedef struct sl_snapshot {
     /* One point per tick since the start, oldest first. */
     const sl_history_point_t *history;
     size_t nhistory;
-    bool open_model;             /* --rate: arrivals on a schedule, not users in a loop */
-    double rate_per_s;           /* open model: the arrival rate in force */
-    bool keys;                   /* the live keys are on: the live view says so */
+    bool open_model;   /* --rate: arrivals on a schedule, not users in a loop */
+    double rate_per_s; /* open model: the arrival rate in force */
+    double cpu_share;  /* the process's CPU use over the last second, as a share
+                        * of its worker threads (1.0 = every worker busy) */
+    bool keys;         /* the live keys are on: the live view says so */
     bool final;
 } sl_snapshot_t;
 
@@ -88,6 +90,8 @@ void sl_reporter_tick(sl_reporter_t *rep, uint64_t elapsed_us, uint32_t users_ru
 /* Live control changed the run: the users (closed model) or the rate (open model) now
  * wanted, for the next snapshots. */
 void sl_reporter_set_control(sl_reporter_t *rep, uint32_t users_target, double rate_per_s);
+/* The generator's own CPU use over the last interval (see sl_snapshot_t.cpu_share). */
+void sl_reporter_set_cpu(sl_reporter_t *rep, double cpu_share);
 
 /* The current snapshot. */
 const sl_snapshot_t *sl_reporter_snapshot(sl_reporter_t *rep, bool final);
