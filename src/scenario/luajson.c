@@ -16,6 +16,9 @@
 
 #include <cjson/cJSON.h>
 #include <lauxlib.h>
+#include <pthread.h>
+
+static pthread_mutex_t parse_mu = PTHREAD_MUTEX_INITIALIZER;
 
 struct jenc {
     lua_State *L;
@@ -476,7 +479,11 @@ int sl_luajson_decode(lua_State *L, const char *s, size_t len)
      * error position comes back through `end`), so concurrent workers do not depend on
      * it. */
     const char *end = NULL;
+    /* cJSON's parser writes a process-wide "last error" on every call: serialise the
+     * parse (not the conversion) so worker threads decoding at once do not race on it. */
+    pthread_mutex_lock(&parse_mu);
     cJSON *root = cJSON_ParseWithLengthOpts(s, len, &end, 0);
+    pthread_mutex_unlock(&parse_mu);
     if (!root) {
         size_t at = end && end >= s && end <= s + len ? (size_t)(end - s) : 0;
         if (at >= len) {
