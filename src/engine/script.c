@@ -57,6 +57,7 @@ struct sl_script_user {
     uint32_t req_seq; /* responses handed to Lua so far; r._seq identifies them */
     int resume_nargs; /* values pushed on co for the timer's resume (0 or 1) */
     uint64_t iter_start_us;
+    uint64_t lateness_us; /* how late this iteration started against its schedule */
     uint64_t timeout_us;
     sl_timer_t sleep_timer;
     sl_task_t dyn; /* the current request; dyn.wire points into wbuf */
@@ -446,12 +447,9 @@ static int send_rendered(sl_user_t *u, const char *method, uint32_t row)
     su->dyn.is_head = !strcmp(method, "HEAD");
     su->dyn.idempotent = method_idempotent(method);
     u->task = &su->dyn;
-    u->intended_us = sl_loop_update_now(&w->loop);
-    if (su->in_iteration && u->arrival_us) {
-        /* The iteration's first request: intended when its arrival was scheduled. */
-        u->intended_us = u->arrival_us;
-        u->arrival_us = 0;
-    }
+    /* An iteration that started late (behind its arrival or its pacing grid) has all
+     * its requests measured as if it had started on time. */
+    u->intended_us = sl_loop_update_now(&w->loop) - (su->in_iteration ? su->lateness_us : 0);
     su->phase = PHASE_REQUEST;
     su->redirects = 0;
     su->did_request = true;
@@ -1099,7 +1097,10 @@ static int l_iter_begin(lua_State *L)
 {
     sl_script_user_t *su = su_of(L);
     uint64_t now = sl_loop_update_now(&su->user->w->loop);
-    su->iter_start_us = su->user->arrival_us ? su->user->arrival_us : now;
+    uint64_t sched = su->user->arrival_us; /* the arrival's or the grid's time, if any */
+    su->iter_start_us = sched ? sched : now;
+    su->lateness_us = sched && now > sched ? now - sched : 0;
+    su->user->arrival_us = 0;
     su->did_request = false;
     su->in_iteration = true;
     return 0;
@@ -1132,14 +1133,22 @@ static int l_iter_end(lua_State *L)
     }
     case SL_WAIT_PACING:
     case SL_WAIT_THROUGHPUT: {
+        /* The next iteration is intended on the pacing grid, even when this one ran
+         * over: its first request is then measured from the grid, so a schedule that
+         * falls behind shows in the latency (the closed model's coordinated omission). */
         double period = wt->kind == SL_WAIT_PACING ? wt->a_s : 1.0 / wt->a_s;
-        double spent = (double)(now - su->iter_start_us) / 1e6;
-        wait_s = period > spent ? period - spent : 0;
-        break;
+        uint64_t grid = su->iter_start_us + (uint64_t)(period * 1e6);
+        su->user->arrival_us = grid;
+        if (grid > now)
+            return sleep_yield(L, su, grid - now);
+        return 0;
     }
     }
-    if (wait_s > 0)
+    if (wait_s > 0) {
+        /* Intended when the wait was meant to end, however late the loop wakes. */
+        su->user->arrival_us = now + (uint64_t)(wait_s * 1e6);
         return sleep_yield(L, su, (uint64_t)(wait_s * 1e6));
+    }
     if (!su->did_request)
         return sleep_yield(L, su, 0); /* never spin without giving the loop a turn */
     return 0;
@@ -1167,11 +1176,8 @@ static int l_static(lua_State *L)
     su->timeout_us = w->cfg->timeout_us;
     if (su->ncookies == 0) {
         u->task = t;
-        u->intended_us = sl_loop_update_now(&w->loop);
-        if (su->in_iteration && u->arrival_us) {
-            u->intended_us = u->arrival_us;
-            u->arrival_us = 0;
-        }
+        u->intended_us =
+            sl_loop_update_now(&w->loop) - (su->in_iteration ? su->lateness_us : 0);
         su->phase = PHASE_REQUEST;
         su->did_request = true;
         sl__user_send(u, su->timeout_us);

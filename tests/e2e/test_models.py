@@ -94,6 +94,24 @@ def test_stall_shows_in_latency_not_in_service_time():
           f"(headline p95 {lat['95']} ms)")
 
 
+def test_pacing_grid_shows_a_schedule_that_falls_behind():
+    """Closed model with pacing: an iteration that overruns its period makes the next ones
+    late, and their latency is measured from the grid, not from when they were sent."""
+    scenario = """\
+User{ wait = pacing(0.1),
+      tasks = { function(u) u:sleep(0.15); u:get("/paced") end } }
+"""
+    with Target() as t:
+        code, s, err = run(t, scenario, ["-u", "1", "-t", "2s"])
+    check_eq(code, 0, f"exit code ({err[-300:]})")
+    row = find_row(s, "GET", "/paced")
+    lat, svc = row["percentiles_ms"], row["service_percentiles_ms"]
+    # Each iteration starts 50 ms later than its grid point than the one before.
+    check(row["num_requests"] >= 8, f"iterations: {row['num_requests']}")
+    check(lat["100"] >= 300, f"the last requests are late by the grid: max {lat['100']} ms")
+    check(svc["99"] < 50, f"the server itself was fast: service p99 {svc['99']} ms")
+
+
 def sample_connections(t, at_seconds):
     """A `during` callback recording the target's open connections at given times."""
     seen = {}
