@@ -26,11 +26,6 @@ uint32_t sl__user_index(const sl_user_t *u)
     return (uint32_t)(u - u->w->users);
 }
 
-static inline uint32_t user_index(const sl_user_t *u)
-{
-    return (uint32_t)(u - u->w->users);
-}
-
 /* splitmix64: seeds each user's xorshift state from the run seed and the user's id, so
  * a user's sequence of tasks does not depend on which thread runs it. */
 uint64_t sl__splitmix64(uint64_t x);
@@ -51,21 +46,12 @@ uint64_t sl__user_rand(sl_user_t *u)
     return u->rng = x;
 }
 
-static inline uint64_t user_rand(sl_user_t *u)
-{
-    uint64_t x = u->rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return u->rng = x;
-}
-
 static const sl_task_t *user_pick(sl_user_t *u)
 {
     const sl_plan_t *plan = u->w->cfg->plan;
     if (plan->ntasks == 1)
         return &plan->tasks[0];
-    uint64_t x = user_rand(u) % plan->total_weight;
+    uint64_t x = sl__user_rand(u) % plan->total_weight;
     const uint64_t *cw = u->w->cum_weights;
     size_t lo = 0, hi = plan->ntasks - 1;
     while (lo < hi) {
@@ -97,7 +83,7 @@ static void wait_remove(sl_user_t *u)
 static void wait_push(sl_user_t *u)
 {
     sl_worker_t *w = u->w;
-    uint32_t idx = user_index(u);
+    uint32_t idx = sl__user_index(u);
     u->wait_next = SL_NO_USER;
     u->wait_prev = w->wait_tail;
     if (w->wait_tail != SL_NO_USER)
@@ -306,7 +292,7 @@ static void user_connect(sl_user_t *u)
         user_fail(u, (sl_fail_t)u->conn.fail, u->conn.err, false);
         return;
     }
-    if (sl_loop_add_fd(&w->loop, u->conn.fd, USER_TOKEN(user_index(u), u->gen)) != 0) {
+    if (sl_loop_add_fd(&w->loop, u->conn.fd, USER_TOKEN(sl__user_index(u), u->gen)) != 0) {
         int e = errno;
         user_fail(u, SL_FAIL_CONNECT, e, false);
         return;
