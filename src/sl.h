@@ -13,13 +13,13 @@
 /* Negative error codes returned by sl_* functions; 0 is success. */
 enum {
     SL_OK = 0,
-    SL_ENOMEM = -1,  /* allocation failed */
-    SL_EINVAL = -2,  /* invalid argument or input */
-    SL_ERANGE = -3,  /* value out of range */
-    SL_ESYS = -4,    /* a system call failed; errno says why */
-    SL_EPARSE = -5,  /* input did not parse */
-    SL_ENOENT = -6,  /* not found */
-    SL_ELIMIT = -7,  /* a resource limit would be exceeded */
+    SL_ENOMEM = -1, /* allocation failed */
+    SL_EINVAL = -2, /* invalid argument or input */
+    SL_ERANGE = -3, /* value out of range */
+    SL_ESYS = -4,   /* a system call failed; errno says why */
+    SL_EPARSE = -5, /* input did not parse */
+    SL_ENOENT = -6, /* not found */
+    SL_ELIMIT = -7, /* a resource limit would be exceeded */
 };
 
 /* Human-readable text for an SL_E* code. Never NULL. */

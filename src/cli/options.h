@@ -10,36 +10,36 @@
 #define SL_OPTIONS_MAX_THRESHOLDS 64
 
 typedef struct sl_options {
-    const char *file;       /* -f, default "stormlight_file.lua" */
-    const char *host;       /* -H, NULL when not given (the scenario may set it) */
-    uint32_t users;         /* -u, default 1 */
-    double spawn_rate;      /* -r, users per second, default 1 */
-    uint64_t duration_us;   /* -t/--run-time; 0 = until stopped */
-    uint32_t threads;       /* --threads; 0 = online CPUs */
-    uint64_t timeout_us;    /* --timeout, default 60 s */
-    const char *json_path;  /* --json PATH or "-" */
-    bool insecure;          /* --insecure */
+    const char *file;      /* -f, default "stormlight_file.lua" */
+    const char *host;      /* -H, NULL when not given (the scenario may set it) */
+    uint32_t users;        /* -u, default 1 */
+    double spawn_rate;     /* -r, users per second, default 1 */
+    uint64_t duration_us;  /* -t/--run-time; 0 = until stopped */
+    uint32_t threads;      /* --threads; 0 = online CPUs */
+    uint64_t timeout_us;   /* --timeout, default 60 s */
+    const char *json_path; /* --json PATH or "-" */
+    bool insecure;         /* --insecure */
     bool seed_set;
-    uint64_t seed;          /* --seed */
-    uint64_t iterations;    /* --iterations N; 0 = no limit */
-    double rate_per_s;      /* --rate R: open model; 0 = closed model */
+    uint64_t seed;                  /* --seed */
+    uint64_t iterations;            /* --iterations N; 0 = no limit */
+    double rate_per_s;              /* --rate R: open model; 0 = closed model */
     const struct sl_stages *stages; /* --stages, or NULL */
-    bool quiet;             /* -q */
-    const char *csv_prefix; /* --csv PREFIX: PREFIX_stats.csv, ... */
-    bool csv_full_history;  /* --csv-full-history: every row in the history, not only the total */
-    const char *html_path;  /* --html PATH */
+    bool quiet;                     /* -q */
+    const char *csv_prefix;         /* --csv PREFIX: PREFIX_stats.csv, ... */
+    bool csv_full_history;    /* --csv-full-history: every row in the history, not only the total */
+    const char *html_path;    /* --html PATH */
     const char *hdr_log_path; /* --hdr-log PATH */
     const char *config_path;  /* --config PATH (read by cli/config.c before parsing) */
     /* --threshold EXPR, repeatable; each was parsed once to validate it. */
     const char *thresholds[SL_OPTIONS_MAX_THRESHOLDS];
     uint32_t nthresholds;
-    bool abort_on_threshold; /* --abort-on-threshold */
-    bool list;              /* -l/--list: print the classes and tasks, exit 0 */
+    bool abort_on_threshold;  /* --abort-on-threshold */
+    bool list;                /* -l/--list: print the classes and tasks, exit 0 */
     const char *tags;         /* --tags a,b: only tasks with one of these tags, or NULL */
     const char *exclude_tags; /* --exclude-tags c: no task with one of these, or NULL */
     uint64_t stop_timeout_us; /* --stop-timeout, default 10 s: time on_stop may take */
-    bool help;              /* -h: print usage, exit 0 */
-    bool version;           /* -V: print version, exit 0 */
+    bool help;                /* -h: print usage, exit 0 */
+    bool version;             /* -V: print version, exit 0 */
 } sl_options_t;
 
 /* Fills opts with defaults, then parses argv. Every value is validated; on a problem

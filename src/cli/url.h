@@ -10,12 +10,12 @@
 #include "sl.h"
 
 typedef struct sl_url {
-    bool tls;            /* https */
-    char host[256];      /* name or address, without brackets */
-    uint16_t port;       /* explicit or 80/443 */
-    bool default_port;   /* the port was not given, or equals the scheme's default */
-    char authority[280]; /* value for the Host header: host[:port], [v6][:port] */
-    char base_path[1024];/* "" or "/api" (no trailing slash) */
+    bool tls;             /* https */
+    char host[256];       /* name or address, without brackets */
+    uint16_t port;        /* explicit or 80/443 */
+    bool default_port;    /* the port was not given, or equals the scheme's default */
+    char authority[280];  /* value for the Host header: host[:port], [v6][:port] */
+    char base_path[1024]; /* "" or "/api" (no trailing slash) */
 } sl_url_t;
 
 /* Parses an absolute http(s) URL. Rejects other schemes, empty hosts, bad or zero ports,

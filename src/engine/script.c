@@ -1176,8 +1176,7 @@ static int l_static(lua_State *L)
     su->timeout_us = w->cfg->timeout_us;
     if (su->ncookies == 0) {
         u->task = t;
-        u->intended_us =
-            sl_loop_update_now(&w->loop) - (su->in_iteration ? su->lateness_us : 0);
+        u->intended_us = sl_loop_update_now(&w->loop) - (su->in_iteration ? su->lateness_us : 0);
         su->phase = PHASE_REQUEST;
         su->did_request = true;
         sl__user_send(u, su->timeout_us);

@@ -21,19 +21,19 @@ typedef void (*sl_timer_cb)(sl_loop_t *loop, sl_timer_t *timer);
 
 /* Caller-owned timer, embedded in the object it belongs to. */
 struct sl_timer {
-    uint64_t at_us;   /* monotonic deadline */
-    uint32_t slot;    /* heap position + 1; 0 when not armed */
+    uint64_t at_us; /* monotonic deadline */
+    uint32_t slot;  /* heap position + 1; 0 when not armed */
     sl_timer_cb cb;
 };
 
 struct sl_loop {
     int epfd;
-    int wakefd;          /* eventfd; its token is SL_LOOP_WAKE_TOKEN */
-    bool stop;           /* set by the owner to leave sl_loop_run */
-    uint64_t now_us;     /* read once per iteration; sl_loop_update_now() refreshes */
+    int wakefd;      /* eventfd; its token is SL_LOOP_WAKE_TOKEN */
+    bool stop;       /* set by the owner to leave sl_loop_run */
+    uint64_t now_us; /* read once per iteration; sl_loop_update_now() refreshes */
     sl_loop_io_cb io_cb;
     void (*wake_cb)(sl_loop_t *loop); /* called when sl_loop_wake() was used */
-    void *data;          /* owner's pointer */
+    void *data;                       /* owner's pointer */
     sl_timer_t **heap;
     uint32_t heap_len, heap_cap;
 };

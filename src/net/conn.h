@@ -39,16 +39,16 @@ typedef struct sl_transport {
 typedef struct sl_endpoint {
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    SSL_CTX *tls;          /* NULL for plain http */
-    const char *sni;       /* host name for SNI and certificate checks (NULL for IPs) */
+    SSL_CTX *tls;    /* NULL for plain http */
+    const char *sni; /* host name for SNI and certificate checks (NULL for IPs) */
 } sl_endpoint_t;
 
 struct sl_conn {
-    int fd;                /* -1 when closed */
+    int fd; /* -1 when closed */
     bool established;
-    bool tcp_up;           /* TCP connect completed (TLS may still be handshaking) */
-    uint8_t fail;          /* sl_fail_t after SL_IO_ERR */
-    int err;               /* errno detail after SL_IO_ERR */
+    bool tcp_up;  /* TCP connect completed (TLS may still be handshaking) */
+    uint8_t fail; /* sl_fail_t after SL_IO_ERR */
+    int err;      /* errno detail after SL_IO_ERR */
     const sl_transport_t *tp;
     const sl_endpoint_t *ep; /* borrowed, outlives the connection */
     SSL *ssl;

@@ -153,8 +153,7 @@ int sl_endpoint_resolve(sl_endpoint_t *ep, const char *host, unsigned port, sl_e
     freeaddrinfo(res);
     /* SNI and name checks only make sense for names, not address literals. */
     struct in6_addr tmp;
-    ep->sni = (inet_pton(AF_INET, host, &tmp) == 1 || inet_pton(AF_INET6, host, &tmp) == 1)
-                  ? NULL
-                  : host;
+    ep->sni =
+        (inet_pton(AF_INET, host, &tmp) == 1 || inet_pton(AF_INET6, host, &tmp) == 1) ? NULL : host;
     return 0;
 }

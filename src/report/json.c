@@ -35,10 +35,9 @@ static cJSON *row_json(const char *method, const char *name, const sl_row_stats_
     cJSON_AddNumberToObject(o, "avg_ms", any ? ms3(sl_hist_mean(h)) : 0.0);
     cJSON_AddNumberToObject(o, "rps", round3((double)r->num_requests / secs));
     cJSON_AddNumberToObject(o, "failures_per_s", round3((double)r->num_failures / secs));
-    cJSON_AddNumberToObject(o, "avg_content_bytes",
-                            r->num_requests ? round3((double)r->content_bytes /
-                                                     (double)r->num_requests)
-                                            : 0.0);
+    cJSON_AddNumberToObject(
+        o, "avg_content_bytes",
+        r->num_requests ? round3((double)r->content_bytes / (double)r->num_requests) : 0.0);
     cJSON *p = cJSON_AddObjectToObject(o, "percentiles_ms");
     for (int i = 0; i < SL_REPORT_NPCTS; i++)
         cJSON_AddNumberToObject(p, sl_report_pct_keys[i],
@@ -70,8 +69,8 @@ int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
     cJSON_AddNumberToObject(root, "threads", s->threads);
     cJSON *stats = cJSON_AddArrayToObject(root, "stats");
     for (size_t i = 0; i < s->nrows; i++)
-        cJSON_AddItemToArray(stats, row_json(s->rows[i].method, s->rows[i].name,
-                                             &s->stats->rows[i], secs));
+        cJSON_AddItemToArray(
+            stats, row_json(s->rows[i].method, s->rows[i].name, &s->stats->rows[i], secs));
     cJSON_AddItemToObject(root, "total", row_json("", "Aggregated", s->total, secs));
     cJSON *errors = cJSON_AddArrayToObject(root, "errors");
     for (uint32_t i = 0; i < s->stats->nerrors; i++) {
@@ -80,8 +79,7 @@ int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "method", s->rows[e->row].method);
         cJSON_AddStringToObject(o, "name", s->rows[e->row].name);
-        cJSON_AddStringToObject(o, "error",
-                                sl_snapshot_error_text(s, e, buf, sizeof(buf)));
+        cJSON_AddStringToObject(o, "error", sl_snapshot_error_text(s, e, buf, sizeof(buf)));
         cJSON_AddNumberToObject(o, "occurrences", (double)e->occurrences);
         cJSON_AddItemToArray(errors, o);
     }

@@ -18,9 +18,9 @@
 
 typedef struct sl_hist {
     uint64_t total_count;
-    uint64_t min_us;  /* UINT64_MAX when empty */
-    uint64_t max_us;  /* 0 when empty */
-    uint64_t sum_us;  /* for the mean; exact, no bucketing */
+    uint64_t min_us; /* UINT64_MAX when empty */
+    uint64_t max_us; /* 0 when empty */
+    uint64_t sum_us; /* for the mean; exact, no bucketing */
     uint32_t counts_len;
     uint64_t *counts; /* counts_len entries, owned */
 } sl_hist_t;

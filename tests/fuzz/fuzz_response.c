@@ -24,13 +24,12 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "fuzz_response: invariant failed: %s (line %d)\n", #cond,     \
-                    __LINE__);                                                             \
-            abort();                                                                       \
-        }                                                                                  \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_response: invariant failed: %s (line %d)\n", #cond, __LINE__);   \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static void check_error(const sl_resp_t *r)

@@ -1270,8 +1270,8 @@ static void route(sl_target_conn_t *c, const sl_target_req_t *r)
         static uint64_t logins;
         char body[64], hdr[96];
         logins++;
-        int n = snprintf(body, sizeof(body), "{\"token\":\"tok-%llu\"}",
-                         (unsigned long long)logins);
+        int n =
+            snprintf(body, sizeof(body), "{\"token\":\"tok-%llu\"}", (unsigned long long)logins);
         snprintf(hdr, sizeof(hdr), "Set-Cookie: session=s%llu; Path=/; HttpOnly\r\n",
                  (unsigned long long)logins);
         conn_respond(c, 200, "application/json", body, (size_t)n, hdr);

@@ -9,9 +9,9 @@
 typedef struct resp_case {
     const char *name;
     const char *bytes;
-    size_t len;         /* 0: strlen(bytes) */
+    size_t len; /* 0: strlen(bytes) */
     bool head;
-    bool then_eof;      /* the peer closes after the bytes */
+    bool then_eof; /* the peer closes after the bytes */
     sl_resp_result_t want;
     uint16_t status;
     uint64_t body;
@@ -24,31 +24,32 @@ static const resp_case_t cases[] = {
      SL_RESP_DONE, 200, 5, SL_FAIL_NONE, true},
     {"empty body", "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 0, false, false, SL_RESP_DONE,
      200, 0, SL_FAIL_NONE, true},
-    {"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
-     0, false, false, SL_RESP_DONE, 200, 5, SL_FAIL_NONE, true},
+    {"chunked",
+     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", 0,
+     false, false, SL_RESP_DONE, 200, 5, SL_FAIL_NONE, true},
     {"chunked with trailer",
-     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nX-T: 1\r\n\r\n", 0,
-     false, false, SL_RESP_DONE, 200, 1, SL_FAIL_NONE, true},
+     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\nX-T: 1\r\n\r\n", 0, false,
+     false, SL_RESP_DONE, 200, 1, SL_FAIL_NONE, true},
     {"connection close", "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", 0,
      false, false, SL_RESP_DONE, 200, 2, SL_FAIL_NONE, false},
-    {"http/1.0 close-delimited", "HTTP/1.0 200 OK\r\n\r\nuntil close", 0, false, true,
-     SL_RESP_DONE, 200, 11, SL_FAIL_NONE, false},
+    {"http/1.0 close-delimited", "HTTP/1.0 200 OK\r\n\r\nuntil close", 0, false, true, SL_RESP_DONE,
+     200, 11, SL_FAIL_NONE, false},
     {"100 continue first",
      "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nx", 0, false,
      false, SL_RESP_DONE, 201, 1, SL_FAIL_NONE, true},
     {"204 without body", "HTTP/1.1 204 No Content\r\n\r\n", 0, false, false, SL_RESP_DONE, 204, 0,
      SL_FAIL_NONE, true},
-    {"304 with content-length", "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n", 0,
-     false, false, SL_RESP_DONE, 304, 0, SL_FAIL_NONE, true},
-    {"HEAD with content-length", "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", 0, true,
-     false, SL_RESP_DONE, 200, 0, SL_FAIL_NONE, true},
+    {"304 with content-length", "HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n", 0, false,
+     false, SL_RESP_DONE, 304, 0, SL_FAIL_NONE, true},
+    {"HEAD with content-length", "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", 0, true, false,
+     SL_RESP_DONE, 200, 0, SL_FAIL_NONE, true},
     {"503 is a complete response", "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
      0, false, false, SL_RESP_DONE, 503, 0, SL_FAIL_NONE, true},
     {"closed before any byte", "", 0, false, true, SL_RESP_ERROR, 0, 0, SL_FAIL_CLOSED, false},
     {"short body", "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten..", 0, false, true,
      SL_RESP_ERROR, 200, 10, SL_FAIL_TRUNCATED, false},
-    {"truncated chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", 0,
-     false, true, SL_RESP_ERROR, 200, 2, SL_FAIL_TRUNCATED, false},
+    {"truncated chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", 0, false,
+     true, SL_RESP_ERROR, 200, 2, SL_FAIL_TRUNCATED, false},
     {"cut inside headers", "HTTP/1.1 200 OK\r\nContent-Le", 0, false, true, SL_RESP_ERROR, 0, 0,
      SL_FAIL_TRUNCATED, false},
     {"malformed status line", "HTTP/1.1 OK 200\r\n\r\n", 0, false, false, SL_RESP_ERROR, 0, 0,
