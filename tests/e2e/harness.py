@@ -236,22 +236,29 @@ class Nginx:
         n.counts()     # {"GET /hello": 3, ...} from the access log
     """
 
-    def __init__(self):
+    def __init__(self, conf=NGINX_CONF, scheme="http", prepare=None):
+        """conf: a config template with {dir} and {port}; prepare(dir), when given, runs
+        before nginx starts (e.g. to make a certificate for an https config)."""
         self.dir = None
         self.proc = None
         self.port = None
         self.url = None
+        self.template = conf
+        self.scheme = scheme
+        self.prepare = prepare
 
     def __enter__(self):
         if not os.path.exists(NGINX):
             raise TestFailure(f"{NGINX} not found (apt-get install nginx-light)")
         self.dir = tempfile.mkdtemp(prefix="sl-nginx-")
+        if self.prepare:
+            self.prepare(self.dir)
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{self.scheme}://127.0.0.1:{self.port}"
         self.conf = os.path.join(self.dir, "nginx.conf")
         self.access_log = os.path.join(self.dir, "access.log")
         with open(self.conf, "w") as f:
-            f.write(NGINX_CONF.format(dir=self.dir, port=self.port))
+            f.write(self.template.format(dir=self.dir, port=self.port))
         # -e: the error log used before the config is read (else /var/log/nginx).
         self.proc = subprocess.Popen(
             [NGINX, "-c", self.conf, "-p", self.dir + "/",
@@ -311,6 +318,23 @@ class Nginx:
                 key = f"{method} {uri}"
                 counts[key] = counts.get(key, 0) + 1
         return counts
+
+
+# Nothing listens on port 1: a bad invocation that were accepted would fail differently
+# (exit 1) instead of hanging.
+NOWHERE = "http://127.0.0.1:1"
+
+
+def usage_args(**override):
+    """A valid argument list with some flags replaced: usage_args(u="abc") -> ... -u abc
+    ...; a flag set to None is left out."""
+    flags = {"H": NOWHERE, "u": "1", "r": "1", "t": "1s"}
+    flags.update(override)
+    args = []
+    for k, v in flags.items():
+        if v is not None:
+            args += [f"-{k}", v]
+    return args
 
 
 def write_scenario(directory, text, name="stormlight_file.lua"):

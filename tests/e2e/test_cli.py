@@ -14,19 +14,11 @@ from harness import (Target, check, check_between, check_eq, check_summary,  # n
 
 # Nothing listens on port 1: if a bad invocation were accepted, the run would fail
 # differently (exit 1) instead of hanging.
-NOWHERE = "http://127.0.0.1:1"
+NOWHERE = harness.NOWHERE
 GOOD = 'endpoints = { Task{"GET", "/hello"} }\n'
 
 
-def base(**override):
-    """A valid argument list with some flags replaced: base(u="abc") -> ... -u abc ..."""
-    flags = {"H": NOWHERE, "u": "1", "r": "1", "t": "1s"}
-    flags.update(override)
-    args = []
-    for k, v in flags.items():
-        if v is not None:
-            args += [f"-{k}", v]
-    return args
+base = harness.usage_args
 
 
 def usage_error(args, scenario, names, what):

@@ -28,7 +28,7 @@ from harness import (SL_BIN, Target, TestFailure, check, check_between, check_eq
                      run_stormlight)
 
 GOOD = 'endpoints = { Task{"GET", "/hello"} }\n'
-NOWHERE = "http://127.0.0.1:1"
+NOWHERE = harness.NOWHERE
 
 _target = None
 
@@ -238,14 +238,7 @@ def usage_error(args, scenario, names, what, timeout=15, max_wall_s=5.0, cwd=Non
     return lines[0]
 
 
-def base(**override):
-    flags = {"H": NOWHERE, "u": "1", "r": "1", "t": "1s"}
-    flags.update(override)
-    args = []
-    for k, v in flags.items():
-        if v is not None:
-            args += [f"-{k}", v]
-    return args
+base = harness.usage_args
 
 
 def test_host_does_not_resolve():

@@ -3,10 +3,7 @@ command. Verification must fail without --insecure (every request a TLS failure)
 with it (the server's count equals the tool's)."""
 
 import os
-import shutil
-import signal
 import subprocess
-import tempfile
 
 import harness
 from harness import check, check_eq, find_row, run_stormlight
@@ -42,26 +39,16 @@ http {{
 SCENARIO = 'endpoints = { Task{"GET", "/hello"} }\n'
 
 
-class TlsNginx(harness.Nginx):
-    def __enter__(self):
-        self.dir = tempfile.mkdtemp(prefix="sl-tls-")
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-             "-subj", "/CN=localhost", "-keyout", os.path.join(self.dir, "key.pem"),
-             "-out", os.path.join(self.dir, "cert.pem")],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.port = harness.free_port()
-        self.url = f"https://127.0.0.1:{self.port}"
-        self.conf = os.path.join(self.dir, "nginx.conf")
-        self.access_log = os.path.join(self.dir, "access.log")
-        with open(self.conf, "w") as f:
-            f.write(CONF.format(dir=self.dir, port=self.port))
-        self.proc = subprocess.Popen(
-            [harness.NGINX, "-c", self.conf, "-p", self.dir + "/",
-             "-e", os.path.join(self.dir, "error.log")],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        harness.wait_for_port(self.port, timeout=10.0, proc=self.proc)
-        return self
+def make_cert(directory):
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-keyout", os.path.join(directory, "key.pem"),
+         "-out", os.path.join(directory, "cert.pem")],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def TlsNginx():
+    return harness.Nginx(conf=CONF, scheme="https", prepare=make_cert)
 
 
 def test_self_signed_fails_verification():
