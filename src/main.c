@@ -174,8 +174,11 @@ int main(int argc, char **argv)
     sl_reporter_t *rep = NULL;
     sl_outputs_t *outs = NULL;
     static sl_thresholds_t thresholds;
-    sl_rows_t *rows = sl_rows_new();
-    sl_rows_t *texts = sl_rows_new();
+    char overflow_name[64];
+    snprintf(overflow_name, sizeof(overflow_name), "(other names, past --max-rows %u)",
+             opts.max_rows);
+    sl_rows_t *rows = sl_rows_new(opts.max_rows, overflow_name);
+    sl_rows_t *texts = sl_rows_new(0, NULL);
     sl_shape_t *shape = NULL;
     uint16_t *class_of_user = NULL;
     const char *host = opts.host ? opts.host : plan.host;
@@ -236,6 +239,15 @@ int main(int argc, char **argv)
     if (!opts.seed_set)
         opts.seed = sl_wall_us() ^ ((uint64_t)getpid() << 32);
 
+    if (plan.nrows > opts.max_rows) {
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "%s: the scenario declares %zu request rows, more than --max-rows %u "
+                 "(raise it)",
+                 opts.file, plan.nrows, opts.max_rows);
+        usage_error(msg);
+        goto out;
+    }
     /* The plan's rows take ids 0..nrows-1 in order, the ids its tasks already carry. */
     for (size_t i = 0; rows && i < plan.nrows; i++) {
         uint32_t id;

@@ -45,6 +45,7 @@ uint64_t sl_wall_us(void);
 
 #define SL_LIKELY(x) __builtin_expect(!!(x), 1)
 #define SL_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define SL_NOINLINE __attribute__((noinline))
 #define SL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

@@ -13,6 +13,7 @@
 #include "cli/duration.h"
 #include "cli/url.h"
 #include "report/threshold.h"
+#include "stats/rows.h"
 
 #define SL_USERS_MAX 10000000u
 #define SL_THREADS_MAX 1024u
@@ -39,6 +40,7 @@ enum {
     OPT_TAGS,
     OPT_EXCLUDE_TAGS,
     OPT_STOP_TIMEOUT,
+    OPT_MAX_ROWS,
 };
 
 static const struct option long_options[] = {
@@ -68,6 +70,7 @@ static const struct option long_options[] = {
     {"tags", required_argument, NULL, OPT_TAGS},
     {"exclude-tags", required_argument, NULL, OPT_EXCLUDE_TAGS},
     {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
+    {"max-rows", required_argument, NULL, OPT_MAX_ROWS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -227,6 +230,11 @@ static int apply(int c, const char *arg, sl_options_t *opts, sl_err_t *err)
         opts->stages = &stages;
         return SL_OK;
     }
+    case OPT_MAX_ROWS:
+        if (!parse_u64(arg, &v) || v == 0 || v > SL_ROWS_MAX)
+            return bad(err, "max-rows", "expected an integer from 1 to 100000", arg);
+        opts->max_rows = (uint32_t)v;
+        return SL_OK;
     case OPT_ITERATIONS:
         if (!parse_u64(arg, &v) || v == 0)
             return bad(err, "iterations", "expected a positive integer", arg);
@@ -337,6 +345,7 @@ int sl_options_parse(int argc, char **argv, sl_options_t *opts, sl_err_t *err)
         .spawn_rate = 1.0,
         .timeout_us = 60 * SL_US_PER_S,
         .stop_timeout_us = 10 * SL_US_PER_S,
+        .max_rows = SL_OPTIONS_MAX_ROWS,
     };
 
     /* optind = 0 makes glibc reinitialise completely, so parsing twice in one process
@@ -425,6 +434,9 @@ const char *sl_options_usage(void)
            "                           -t is given\n"
            "      --iterations N       end after exactly N task iterations in total\n"
            "                           (default: no limit)\n"
+           "      --max-rows N         statistics rows (distinct request names) kept apart;\n"
+           "                           names met after that share one overflow row\n"
+           "                           (default: 2000)\n"
            "  -q, --quiet              no live view; print only the final summary\n"
            "                           (default: live view)\n"
            "\n"

@@ -9,6 +9,9 @@
 
 #define SL_OPTIONS_MAX_THRESHOLDS 64
 
+/* Statistics rows kept apart by default (--max-rows). */
+#define SL_OPTIONS_MAX_ROWS 2000
+
 typedef struct sl_options {
     const char *file;      /* -f, default "stormlight_file.lua" */
     const char *host;      /* -H, NULL when not given (the scenario may set it) */
@@ -22,6 +25,7 @@ typedef struct sl_options {
     bool seed_set;
     uint64_t seed;                  /* --seed */
     uint64_t iterations;            /* --iterations N; 0 = no limit */
+    uint32_t max_rows;              /* --max-rows N: rows before the overflow row */
     double rate_per_s;              /* --rate R: open model; 0 = closed model */
     const struct sl_stages *stages; /* --stages, or NULL */
     bool quiet;                     /* -q */

@@ -159,8 +159,11 @@ static sl_user_t *check_user(lua_State *L, int idx)
 /* ---- statistics rows and texts ---- */
 
 /* Row id for (method, name): from the worker's cache, or the registry (one lock) when
- * this worker meets the pair for the first time. */
-static int row_id(sl_worker_t *w, const char *method, const char *name, uint32_t *id)
+ * this worker meets the pair for the first time. Names that went to the overflow row are
+ * not cached, so a scenario that invents names cannot grow the cache past --max-rows;
+ * they take the registry's lock each time instead. L is the requesting coroutine, for the
+ * scenario line the hint names. */
+static int row_id(sl_worker_t *w, lua_State *L, const char *method, const char *name, uint32_t *id)
 {
     sl_script_worker_t *sw = w->sw;
     uint64_t h = sl_rows_hash(method, name);
@@ -175,8 +178,12 @@ static int row_id(sl_worker_t *w, const char *method, const char *name, uint32_t
             }
         }
     }
-    int rc = sl_rows_intern(w->cfg->rows, method, name, id);
-    if (rc != 0)
+    char origin[160] = "";
+    lua_Debug ar;
+    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "Sl", &ar) && ar.currentline > 0)
+        snprintf(origin, sizeof(origin), "%s:%d", ar.short_src, ar.currentline);
+    int rc = sl_rows_intern_at(w->cfg->rows, method, name, origin, id);
+    if (rc != 0 || sl_rows_is_overflow(w->cfg->rows, *id))
         return rc;
     if ((sw->rows_len + 1) * 2 > sw->rows_cap) {
         uint32_t cap = sw->rows_cap ? sw->rows_cap * 2 : 64;
@@ -551,8 +558,8 @@ static int l_request_impl(lua_State *L, const char *method_in, int path_idx)
         name = lua_tostring(L, -1);
     }
     uint32_t row;
-    if (row_id(w, method, name, &row) != 0)
-        return luaL_error(L, "too many distinct request names (at most %d)", SL_ROWS_MAX);
+    if (row_id(w, L, method, name, &row) != 0)
+        return luaL_error(L, "out of memory for a new request name");
 
     const char *body = NULL;
     size_t body_len = 0;

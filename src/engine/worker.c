@@ -631,21 +631,32 @@ void sl__worker_publish(sl_worker_t *w)
 {
     pthread_mutex_lock(&w->mu);
     w->users_running = w->running;
-    if (!w->full) {
+    bool handed = true;
+    if (w->full) {
+        /* The reporter has not taken the last second yet: this one joins it. */
+        sl_stats_merge(w->full, w->cur);
+        sl_stats_reset(w->cur);
+    } else if (w->spare) {
         w->full = w->cur;
         w->cur = w->spare;
         w->spare = NULL;
     } else {
-        sl_stats_merge(w->full, w->cur);
-        sl_stats_reset(w->cur);
+        handed = false;
     }
     pthread_mutex_unlock(&w->mu);
-    if (!w->cur) {
-        /* The reporter has not returned a block yet: allocate one, off the hot path. */
-        w->cur = sl_stats_new((uint32_t)w->cfg->plan->nrows);
-        if (!w->cur)
-            abort();
-    }
+    if (handed)
+        return;
+    /* The reporter is still folding the block it took and has not returned it: make
+     * another, off the hot path. If even that fails the worker keeps its block and hands
+     * it over at the next tick, so nothing is lost. Only this thread sets `full`, so it
+     * is still empty here. */
+    sl_stats_t *next = sl_stats_new((uint32_t)w->cfg->plan->nrows, SL_HIST_NARROW);
+    if (!next)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->full = w->cur;
+    pthread_mutex_unlock(&w->mu);
+    w->cur = next;
 }
 
 static void worker_on_tick(sl_loop_t *loop, sl_timer_t *t)
@@ -748,8 +759,8 @@ int sl__worker_init(sl_worker_t *w, uint32_t index, const sl_run_cfg_t *cfg, uin
         }
     }
     w->users = calloc(w->nusers ? w->nusers : 1, sizeof(*w->users));
-    w->cur = sl_stats_new((uint32_t)cfg->plan->nrows);
-    w->spare = sl_stats_new((uint32_t)cfg->plan->nrows);
+    w->cur = sl_stats_new((uint32_t)cfg->plan->nrows, SL_HIST_NARROW);
+    w->spare = sl_stats_new((uint32_t)cfg->plan->nrows, SL_HIST_NARROW);
     if (!w->users || !w->cur || !w->spare)
         return SL_ENOMEM;
     if (sl_loop_init(&w->loop, worker_on_io, w) != 0)

@@ -103,8 +103,6 @@ char *sl_hdrlog_encode(const sl_hist_t *h)
 {
     /* Counts up to the maximum's index only, as HdrHistogram writes them. */
     uint32_t limit = sl_hist_index_of(h->max_us) + 1;
-    if (limit > h->counts_len)
-        limit = h->counts_len;
     size_t raw_cap = HEADER_LEN + (size_t)limit * MAX_WORD_LEN;
     uLong packed_cap = compressBound((uLong)raw_cap);
     uint8_t *raw = malloc(raw_cap);
@@ -115,10 +113,10 @@ char *sl_hdrlog_encode(const sl_hist_t *h)
 
     uint8_t *p = raw + HEADER_LEN;
     for (uint32_t i = 0; i < limit;) {
-        uint64_t count = h->counts[i++];
+        uint64_t count = sl_hist_count_at(h, i++);
         if (count == 0) {
             int64_t zeros = 1;
-            while (i < limit && h->counts[i] == 0) {
+            while (i < limit && sl_hist_count_at(h, i) == 0) {
                 zeros++;
                 i++;
             }

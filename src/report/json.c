@@ -101,6 +101,21 @@ int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
     cJSON_AddNumberToObject(lag, "99", ms3((double)sl_hist_percentile(&s->stats->send_lag, 99)));
     cJSON_AddNumberToObject(lag, "max", ms3((double)s->stats->send_lag.max_us));
     cJSON_AddNumberToObject(root, "retries", (double)s->stats->retries);
+    cJSON_AddNumberToObject(root, "max_rows", s->max_rows);
+    if (s->overflow_row >= 0) {
+        cJSON_AddStringToObject(root, "overflow_row", s->rows[s->overflow_row].name);
+    } else {
+        cJSON_AddNullToObject(root, "overflow_row");
+    }
+    if (s->has_hint) {
+        cJSON *h = cJSON_AddObjectToObject(root, "row_hint");
+        cJSON_AddStringToObject(h, "method", s->hint.method);
+        cJSON_AddStringToObject(h, "pattern", s->hint.pattern);
+        cJSON_AddNumberToObject(h, "rows", s->hint.rows);
+        cJSON_AddStringToObject(h, "origin", s->hint.origin);
+    } else {
+        cJSON_AddNullToObject(root, "row_hint");
+    }
     cJSON_AddItemToObject(root, "history", sl_report_history_json(s));
     cJSON_AddItemToObject(root, "thresholds", sl_report_thresholds_json(s));
     if (s->thresholds && s->thresholds->aborted_by)

@@ -18,6 +18,7 @@ extern const char *const sl_report_pct_keys[];
 typedef struct sl_live {
     bool tty;
     int lines_drawn;
+    unsigned notes_shown; /* which row notes a plain log has printed already */
 } sl_live_t;
 void sl_report_live(sl_live_t *live, const sl_snapshot_t *s, FILE *out);
 

@@ -116,11 +116,42 @@ static int print_header(const sl_snapshot_t *s, FILE *out)
     return lines;
 }
 
+/* What the rows say about the scenario: names past --max-rows, and many rows made from
+ * one path pattern (a forgotten name=). */
+enum { NOTE_OVERFLOW = 1, NOTE_HINT = 2 };
+
+/* Prints the notes that apply and are not in `skip`; returns the lines printed and adds
+ * the notes printed to *shown. */
+static int print_row_notes(const sl_snapshot_t *s, FILE *out, unsigned skip, unsigned *shown)
+{
+    int lines = 0;
+    if (s->overflow_row >= 0 && !(skip & NOTE_OVERFLOW)) {
+        fprintf(out,
+                "WARNING: more than %u request names: the names met after that are counted "
+                "together in the row '%s' (group names with name=, or raise --max-rows)\n",
+                s->max_rows, s->rows[s->overflow_row].name);
+        *shown |= NOTE_OVERFLOW;
+        lines++;
+    }
+    if (s->has_hint && !(skip & NOTE_HINT)) {
+        fprintf(out,
+                "NOTE: %u rows look like %s %s%s%s: give these requests one name, e.g. "
+                "{name = \"%s\"}, to count them in one row\n",
+                s->hint.rows, s->hint.method, s->hint.pattern, s->hint.origin[0] ? " from " : "",
+                s->hint.origin, s->hint.pattern);
+        *shown |= NOTE_HINT;
+        lines++;
+    }
+    return lines;
+}
+
 void sl_report_live(sl_live_t *live, const sl_snapshot_t *s, FILE *out)
 {
     if (live->tty && live->lines_drawn > 0)
         fprintf(out, "\x1b[%dA\x1b[J", live->lines_drawn);
     int lines = print_header(s, out);
+    /* On a terminal the notes stay in the redrawn frame; in a log, each is said once. */
+    lines += print_row_notes(s, out, live->tty ? 0 : live->notes_shown, &live->notes_shown);
     lines += print_stats(s, out, false);
     if (!live->tty) {
         fputc('\n', out);
@@ -134,6 +165,8 @@ void sl_report_summary(const sl_snapshot_t *s, FILE *out)
 {
     fputc('\n', out);
     print_header(s, out);
+    unsigned shown = 0;
+    print_row_notes(s, out, 0, &shown);
     fputc('\n', out);
     print_stats(s, out, true);
 

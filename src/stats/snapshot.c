@@ -8,12 +8,13 @@
 
 struct sl_reporter {
     sl_snapshot_t snap;
-    sl_stats_t *cum;
-    sl_stats_t *interval;
+    sl_stats_t *cum; /* since the start: 64-bit counts */
     sl_row_stats_t total;
-    /* The interval folded at the last tick, kept whole until the next one, and its sum. */
-    sl_stats_t *last;
-    sl_row_stats_t last_total;
+    /* The interval: filled by the runner between sl_reporter_interval and the tick, then
+     * shown as the snapshot's interval until the next sl_reporter_interval empties it.
+     * 32-bit counts, widened only if a second ever needs more. */
+    sl_stats_t *interval;
+    sl_row_stats_t interval_total;
     sl_history_point_t *history;
     size_t nhistory, history_cap;
     uint32_t nrows;
@@ -42,7 +43,7 @@ static int follow_rows(sl_reporter_t *rep)
     double *fps = calloc(cols, sizeof(double));
     sl_row_t *names = realloc(rep->names, cols * sizeof(*names));
     if (!req || !fail || !rps || !fps || !names || sl_stats_reserve(rep->cum, n) != 0 ||
-        sl_stats_reserve(rep->interval, n) != 0 || sl_stats_reserve(rep->last, n) != 0) {
+        sl_stats_reserve(rep->interval, n) != 0) {
         free(req);
         free(fail);
         free(rps);
@@ -63,6 +64,8 @@ static int follow_rows(sl_reporter_t *rep)
         const char *m, *nm;
         sl_rows_get(rep->snap.registry, i, &m, &nm);
         names[i] = (sl_row_t){(char *)m, (char *)nm};
+        if (sl_rows_is_overflow(rep->snap.registry, i))
+            rep->snap.overflow_row = i;
     }
     free(rep->ring_req);
     free(rep->ring_fail);
@@ -93,7 +96,7 @@ const char *sl_snapshot_error_text(const sl_snapshot_t *s, const sl_error_entry_
     return sl_fail_describe((sl_fail_t)e->kind, e->detail, buf, len);
 }
 
-/* One history point from the interval just folded (rep->last_total). A failed allocation
+/* One history point from the interval just folded (rep->interval_total). A failed allocation
  * drops the point: the history is a report, not an invariant. */
 static void append_history(sl_reporter_t *rep, uint64_t elapsed_us, uint64_t interval_us,
                            uint32_t users)
@@ -106,7 +109,7 @@ static void append_history(sl_reporter_t *rep, uint64_t elapsed_us, uint64_t int
         rep->history = h;
         rep->history_cap = cap;
     }
-    const sl_row_stats_t *t = &rep->last_total;
+    const sl_row_stats_t *t = &rep->interval_total;
     rep->history[rep->nhistory++] = (sl_history_point_t){
         .elapsed_us = elapsed_us,
         .interval_us = interval_us,
@@ -127,21 +130,21 @@ sl_reporter_t *sl_reporter_new(const sl_snapshot_t *base)
     if (!rep)
         return NULL;
     rep->snap = *base;
-    rep->cum = sl_stats_new(0);
-    rep->interval = sl_stats_new(0);
-    rep->last = sl_stats_new(0);
+    rep->snap.overflow_row = -1;
+    rep->snap.max_rows = sl_rows_limit(base->registry);
+    sl_row_stats_init(&rep->total, SL_HIST_WIDE);
+    sl_row_stats_init(&rep->interval_total, SL_HIST_NARROW);
+    rep->cum = sl_stats_new(0, SL_HIST_WIDE);
+    rep->interval = sl_stats_new(0, SL_HIST_NARROW);
     rep->ring_len_us = calloc(SL_RATE_WINDOW_S, sizeof(uint64_t));
-    if (!rep->cum || !rep->interval || !rep->last || !rep->ring_len_us ||
-        sl_hist_init(&rep->total.latency) != 0 || sl_hist_init(&rep->last_total.latency) != 0 ||
-        sl_hist_init(&rep->total.service) != 0 || sl_hist_init(&rep->last_total.service) != 0 ||
-        follow_rows(rep) != 0) {
+    if (!rep->cum || !rep->interval || !rep->ring_len_us || follow_rows(rep) != 0) {
         sl_reporter_free(rep);
         return NULL;
     }
     rep->snap.stats = rep->cum;
     rep->snap.total = &rep->total;
-    rep->snap.interval = rep->last;
-    rep->snap.interval_total = &rep->last_total;
+    rep->snap.interval = rep->interval;
+    rep->snap.interval_total = &rep->interval_total;
     /* A timed run knows how many history points it will keep: reserve and touch them now
      * (64 bytes a second, at most two days' worth), so the process's memory stays flat
      * while it runs instead of creeping up by one point a second. */
@@ -164,11 +167,8 @@ void sl_reporter_free(sl_reporter_t *rep)
         return;
     sl_stats_free(rep->cum);
     sl_stats_free(rep->interval);
-    sl_stats_free(rep->last);
-    sl_hist_dispose(&rep->total.latency);
-    sl_hist_dispose(&rep->last_total.latency);
-    sl_hist_dispose(&rep->total.service);
-    sl_hist_dispose(&rep->last_total.service);
+    sl_row_stats_dispose(&rep->total);
+    sl_row_stats_dispose(&rep->interval_total);
     free(rep->history);
     free(rep->ring_req);
     free(rep->ring_fail);
@@ -181,14 +181,14 @@ void sl_reporter_free(sl_reporter_t *rep)
 
 sl_stats_t *sl_reporter_interval(sl_reporter_t *rep)
 {
+    sl_stats_reset(rep->interval);
     return rep->interval;
 }
 
 void sl_reporter_tick(sl_reporter_t *rep, uint64_t elapsed_us, uint32_t users_running)
 {
     follow_rows(rep); /* on failure the new rows wait for the next tick */
-    if (sl_stats_reserve(rep->interval, rep->nrows) != 0 ||
-        sl_stats_reserve(rep->last, rep->nrows) != 0)
+    if (sl_stats_reserve(rep->interval, rep->nrows) != 0)
         return;
     uint64_t interval_start_us = rep->last_tick_us;
     size_t cols = rep->nrows + 1;
@@ -221,22 +221,19 @@ void sl_reporter_tick(sl_reporter_t *rep, uint64_t elapsed_us, uint32_t users_ru
         rep->fps[c] = span_us ? (double)f * 1e6 / (double)span_us : 0.0;
     }
 
+    /* The total since the start grows by the interval's total: the cumulative rows are
+     * never walked, so a tick costs what the second recorded, not what the run did. */
     sl_stats_merge(rep->cum, rep->interval);
-    /* The folded interval stays readable until the next tick; the previous one, emptied,
-     * collects the next second. A swap, so no histogram is copied. */
-    sl_stats_t *done = rep->interval;
-    rep->interval = rep->last;
-    rep->last = done;
-    sl_stats_reset(rep->interval);
-    sl_stats_total(rep->cum, &rep->total);
-    sl_stats_total(rep->last, &rep->last_total);
-    rep->snap.interval = rep->last;
+    sl_stats_total(rep->interval, &rep->interval_total);
+    if (!sl_row_stats_merge(&rep->total, &rep->interval_total))
+        rep->cum->alloc_failed = true;
     rep->snap.interval_start_us = interval_start_us;
     append_history(rep, elapsed_us,
                    elapsed_us > interval_start_us ? elapsed_us - interval_start_us : 0,
                    users_running);
     rep->snap.elapsed_us = elapsed_us;
     rep->snap.users_running = users_running;
+    rep->snap.has_hint = sl_rows_hint(rep->snap.registry, &rep->snap.hint);
 }
 
 void sl_reporter_set_control(sl_reporter_t *rep, uint32_t users_target, double rate_per_s)

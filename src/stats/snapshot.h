@@ -63,6 +63,12 @@ typedef struct sl_snapshot {
                         * of its worker threads (1.0 = every worker busy) */
     bool keys;         /* the live keys are on: the live view says so */
     bool final;
+    /* Rows: the registry's limit, and which row took the names met after it (-1: none
+     * yet). A hint when many rows share one path pattern (see sl_rows_hint). */
+    uint32_t max_rows;
+    int64_t overflow_row;
+    bool has_hint;
+    sl_rows_hint_t hint;
 } sl_snapshot_t;
 
 /* The text users see for an error entry: "HTTP 503 Service Unavailable", or a script's
@@ -78,13 +84,14 @@ typedef struct sl_reporter sl_reporter_t;
 sl_reporter_t *sl_reporter_new(const sl_snapshot_t *base);
 void sl_reporter_free(sl_reporter_t *rep);
 
-/* The reporter's cumulative block, for the runner to merge intervals into. */
+/* Begins an interval: empties the reporter's interval block (the one the last snapshot
+ * showed as `interval`) and returns it for the runner to merge the workers' blocks into.
+ * Call it right before sl_reporter_tick. */
 sl_stats_t *sl_reporter_interval(sl_reporter_t *rep);
 
-/* Folds the interval block (filled by sl_runner_collect since the last tick) into the
- * cumulative statistics, the rate window and the history, then empties it. Until the next
- * tick the snapshot's `interval` still shows that block (the per-second view the CSV
- * history and the HDR log are written from). */
+/* Folds the interval block into the cumulative statistics, the rate window and the
+ * history. Until the next sl_reporter_interval the snapshot's `interval` shows that block
+ * (the per-second view the CSV history and the HDR log are written from). */
 void sl_reporter_tick(sl_reporter_t *rep, uint64_t elapsed_us, uint32_t users_running);
 
 /* Live control changed the run: the users (closed model) or the rate (open model) now

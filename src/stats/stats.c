@@ -136,6 +136,38 @@ const char *sl_fail_describe(sl_fail_t kind, int detail, char *buf, size_t len)
     return buf;
 }
 
+void sl_row_stats_init(sl_row_stats_t *r, sl_hist_width_t width)
+{
+    memset(r, 0, sizeof(*r));
+    sl_hist_init(&r->latency, width);
+    sl_hist_init(&r->service, width);
+}
+
+void sl_row_stats_dispose(sl_row_stats_t *r)
+{
+    sl_hist_dispose(&r->latency);
+    sl_hist_dispose(&r->service);
+}
+
+static void row_reset(sl_row_stats_t *r)
+{
+    r->num_requests = r->num_failures = r->content_bytes = 0;
+    sl_hist_reset(&r->latency);
+    sl_hist_reset(&r->service);
+}
+
+bool sl_row_stats_merge(sl_row_stats_t *dst, const sl_row_stats_t *src)
+{
+    if (!src->num_requests)
+        return true;
+    dst->num_requests += src->num_requests;
+    dst->num_failures += src->num_failures;
+    dst->content_bytes += src->content_bytes;
+    bool ok = sl_hist_merge(&dst->latency, &src->latency);
+    ok &= sl_hist_merge(&dst->service, &src->service);
+    return ok;
+}
+
 int sl_stats_reserve(sl_stats_t *s, uint32_t nrows)
 {
     if (nrows <= s->nrows)
@@ -144,37 +176,40 @@ int sl_stats_reserve(sl_stats_t *s, uint32_t nrows)
     if (!rows)
         return SL_ENOMEM;
     s->rows = rows;
-    for (uint32_t i = s->nrows; i < nrows; i++) {
-        memset(&rows[i], 0, sizeof(rows[i]));
-        if (sl_hist_init(&rows[i].latency) != 0 || sl_hist_init(&rows[i].service) != 0) {
-            sl_hist_dispose(&rows[i].latency);
-            return SL_ENOMEM;
-        }
-        s->nrows = i + 1;
-    }
+    for (uint32_t i = s->nrows; i < nrows; i++)
+        sl_row_stats_init(&rows[i], s->width);
+    s->nrows = nrows;
     return 0;
 }
 
-sl_stats_t *sl_stats_new(uint32_t nrows)
+sl_stats_t *sl_stats_new(uint32_t nrows, sl_hist_width_t width)
 {
     sl_stats_t *s = calloc(1, sizeof(*s));
     if (!s)
         return NULL;
-    if (sl_hist_init(&s->send_lag) != 0 || sl_stats_reserve(s, nrows) != 0) {
+    s->width = width;
+    sl_hist_init(&s->send_lag, width);
+    if (sl_stats_reserve(s, nrows) != 0) {
         sl_stats_free(s);
         return NULL;
     }
     return s;
 }
 
+size_t sl_stats_memory(const sl_stats_t *s)
+{
+    size_t n = sl_hist_memory(&s->send_lag);
+    for (uint32_t i = 0; i < s->nrows; i++)
+        n += sl_hist_memory(&s->rows[i].latency) + sl_hist_memory(&s->rows[i].service);
+    return n;
+}
+
 void sl_stats_free(sl_stats_t *s)
 {
     if (!s)
         return;
-    for (uint32_t i = 0; i < s->nrows; i++) {
-        sl_hist_dispose(&s->rows[i].latency);
-        sl_hist_dispose(&s->rows[i].service);
-    }
+    for (uint32_t i = 0; i < s->nrows; i++)
+        sl_row_stats_dispose(&s->rows[i]);
     sl_hist_dispose(&s->send_lag);
     free(s->rows);
     free(s->errors);
@@ -182,19 +217,19 @@ void sl_stats_free(sl_stats_t *s)
     free(s);
 }
 
+/* Only rows that recorded something are touched: an interval block with thousands of
+ * rows costs what its busy rows hold. */
 void sl_stats_reset(sl_stats_t *s)
 {
-    for (uint32_t i = 0; i < s->nrows; i++) {
-        sl_row_stats_t *r = &s->rows[i];
-        r->num_requests = r->num_failures = r->content_bytes = 0;
-        sl_hist_reset(&r->latency);
-        sl_hist_reset(&r->service);
-    }
+    for (uint32_t i = 0; i < s->nrows; i++)
+        if (s->rows[i].num_requests)
+            row_reset(&s->rows[i]);
     s->nerrors = 0;
     s->nexceptions = 0;
     s->retries = 0;
     s->in_flight_at_stop = 0;
     s->dropped_iterations = 0;
+    s->alloc_failed = false;
     sl_hist_reset(&s->send_lag);
 }
 
@@ -257,18 +292,9 @@ void sl_stats_exception(sl_stats_t *s, uint32_t text, uint64_t n)
 
 void sl_stats_merge(sl_stats_t *dst, const sl_stats_t *src)
 {
-    sl_stats_reserve(dst, src->nrows);
-    for (uint32_t i = 0; i < dst->nrows && i < src->nrows; i++) {
-        sl_row_stats_t *d = &dst->rows[i];
-        const sl_row_stats_t *r = &src->rows[i];
-        if (!r->num_requests)
-            continue;
-        d->num_requests += r->num_requests;
-        d->num_failures += r->num_failures;
-        d->content_bytes += r->content_bytes;
-        sl_hist_merge(&d->latency, &r->latency);
-        sl_hist_merge(&d->service, &r->service);
-    }
+    bool ok = sl_stats_reserve(dst, src->nrows) == 0;
+    for (uint32_t i = 0; i < dst->nrows && i < src->nrows; i++)
+        ok &= sl_row_stats_merge(&dst->rows[i], &src->rows[i]);
     for (uint32_t i = 0; i < src->nerrors; i++) {
         const sl_error_entry_t *e = &src->errors[i];
         sl_stats_error(dst, e->row, (sl_fail_t)e->kind, e->detail, e->occurrences);
@@ -277,20 +303,15 @@ void sl_stats_merge(sl_stats_t *dst, const sl_stats_t *src)
         sl_stats_exception(dst, src->exceptions[i].text, src->exceptions[i].occurrences);
     dst->retries += src->retries;
     dst->dropped_iterations += src->dropped_iterations;
-    sl_hist_merge(&dst->send_lag, &src->send_lag);
+    ok &= sl_hist_merge(&dst->send_lag, &src->send_lag);
     dst->in_flight_at_stop += src->in_flight_at_stop;
+    if (!ok || src->alloc_failed)
+        dst->alloc_failed = true;
 }
 
 void sl_stats_total(const sl_stats_t *s, sl_row_stats_t *out)
 {
-    out->num_requests = out->num_failures = out->content_bytes = 0;
-    sl_hist_reset(&out->latency);
-    sl_hist_reset(&out->service);
-    for (uint32_t i = 0; i < s->nrows; i++) {
-        out->num_requests += s->rows[i].num_requests;
-        out->num_failures += s->rows[i].num_failures;
-        out->content_bytes += s->rows[i].content_bytes;
-        sl_hist_merge(&out->latency, &s->rows[i].latency);
-        sl_hist_merge(&out->service, &s->rows[i].service);
-    }
+    row_reset(out);
+    for (uint32_t i = 0; i < s->nrows; i++)
+        sl_row_stats_merge(out, &s->rows[i]);
 }

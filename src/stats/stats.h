@@ -75,10 +75,18 @@ typedef struct sl_stats {
     uint64_t in_flight_at_stop;
     uint64_t dropped_iterations; /* open model: arrivals that found no user and no room */
     sl_hist_t send_lag;          /* sent - intended, all rows: the generator's lateness */
+    sl_hist_width_t width;       /* of every histogram in the block */
+    /* Memory ran out while recording or merging into this block: some values were not
+     * kept. Carried through merges so the run controller can stop the run and say so. */
+    bool alloc_failed;
 } sl_stats_t;
 
-/* Allocates a block for nrows rows (each with its histogram). NULL on out of memory. */
-sl_stats_t *sl_stats_new(uint32_t nrows);
+/* Allocates a block for nrows rows. Histograms allocate on first use, so an untouched row
+ * costs its counters only. Interval blocks (workers', the reporter's per-second one) are
+ * SL_HIST_NARROW, cumulative ones SL_HIST_WIDE. NULL on out of memory. */
+sl_stats_t *sl_stats_new(uint32_t nrows, sl_hist_width_t width);
+/* Heap bytes the block's histograms own, for the memory benchmark and tests. */
+size_t sl_stats_memory(const sl_stats_t *s);
 /* Grows the block to at least nrows rows. Allocates; called only when a row id is met
  * for the first time in this block. Returns 0 or SL_ENOMEM. */
 int sl_stats_reserve(sl_stats_t *s, uint32_t nrows);
@@ -93,15 +101,19 @@ void sl_stats_merge(sl_stats_t *dst, const sl_stats_t *src);
 static inline void sl_stats_record(sl_stats_t *s, uint32_t row, uint64_t latency_us,
                                    uint64_t service_us, uint64_t bytes, bool failed)
 {
-    if (SL_UNLIKELY(row >= s->nrows) && sl_stats_reserve(s, row + 1) != 0)
-        return; /* out of memory: the request cannot be recorded */
+    if (SL_UNLIKELY(row >= s->nrows) && sl_stats_reserve(s, row + 1) != 0) {
+        s->alloc_failed = true; /* the request cannot be recorded; the run will stop */
+        return;
+    }
     sl_row_stats_t *r = &s->rows[row];
     r->num_requests++;
     r->num_failures += failed;
     r->content_bytes += bytes;
-    sl_hist_record(&r->latency, latency_us);
-    sl_hist_record(&r->service, service_us);
-    sl_hist_record(&s->send_lag, latency_us - service_us);
+    bool ok = sl_hist_record(&r->latency, latency_us);
+    ok &= sl_hist_record(&r->service, service_us);
+    ok &= sl_hist_record(&s->send_lag, latency_us - service_us);
+    if (SL_UNLIKELY(!ok))
+        s->alloc_failed = true;
 }
 
 /* Counts one occurrence of an error for a row (the request itself is recorded with
@@ -111,7 +123,12 @@ void sl_stats_error(sl_stats_t *s, uint32_t row, sl_fail_t kind, int detail, uin
 /* Counts one occurrence of a script exception (text id from the run's text registry). */
 void sl_stats_exception(sl_stats_t *s, uint32_t text, uint64_t n);
 
-/* Sums every row into out (whose histogram must be initialised). */
+/* Sums every row into out (whose histograms must be initialised). */
 void sl_stats_total(const sl_stats_t *s, sl_row_stats_t *out);
+/* Adds one row's counters and histograms into another. Returns false when memory ran out. */
+bool sl_row_stats_merge(sl_row_stats_t *dst, const sl_row_stats_t *src);
+/* Initialises / frees a row kept outside a block (the reporter's totals). */
+void sl_row_stats_init(sl_row_stats_t *r, sl_hist_width_t width);
+void sl_row_stats_dispose(sl_row_stats_t *r);
 
 #endif

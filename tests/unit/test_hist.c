@@ -4,6 +4,7 @@
  * the benchmarks. */
 #include <criterion/criterion.h>
 
+#include "sl.h"
 #include "stats/hist.h"
 
 #include <math.h>
@@ -62,11 +63,15 @@ static int cmp_u64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Histograms start narrow in half the tests' calls and wide in the other half, so both
+ * count widths go through every check; the results must not differ. */
+static unsigned inits;
+
 static void hist_init_or_fail(sl_hist_t *h)
 {
-    cr_assert_eq(sl_hist_init(h), 0);
-    cr_assert_not_null(h->counts);
-    cr_assert_eq(h->counts_len, EXPECTED_COUNTS_LEN);
+    sl_hist_init(h, inits++ % 2 ? SL_HIST_NARROW : SL_HIST_WIDE);
+    cr_assert_null(h->chunks, "nothing is allocated before the first value");
+    cr_assert_eq(sl_hist_memory(h), 0);
 }
 
 /* ---- value <-> index ---- */
@@ -79,15 +84,15 @@ Test(hist_index, layout_and_memory)
     cr_assert_eq(h.min_us, UINT64_MAX);
     cr_assert_eq(h.max_us, 0);
     cr_assert_eq(h.sum_us, 0);
-    for (uint32_t i = 0; i < h.counts_len; i++)
-        cr_assert_eq(h.counts[i], 0);
+    cr_assert_eq(SL_HIST_COUNTS_LEN, EXPECTED_COUNTS_LEN);
+    for (uint32_t i = 0; i < SL_HIST_COUNTS_LEN; i++)
+        cr_assert_eq(sl_hist_count_at(&h, i), 0);
     /* The largest index in use is that of the highest trackable value, and the array
      * ends within the last bucket. */
-    cr_assert_lt(sl_hist_index_of(SL_HIST_HIGHEST_US), h.counts_len);
-    cr_assert_gt(sl_hist_index_of(SL_HIST_HIGHEST_US), h.counts_len - 1024);
+    cr_assert_lt(sl_hist_index_of(SL_HIST_HIGHEST_US), SL_HIST_COUNTS_LEN);
+    cr_assert_gt(sl_hist_index_of(SL_HIST_HIGHEST_US), SL_HIST_COUNTS_LEN - 1024);
     sl_hist_dispose(&h);
-    cr_assert_null(h.counts);
-    cr_assert_eq(h.counts_len, 0);
+    cr_assert_null(h.chunks);
 }
 
 Test(hist_index, exact_below_2048)
@@ -234,9 +239,9 @@ Test(hist_record, clamps_and_never_loses)
     cr_assert_eq(h.min_us, 1);
     cr_assert_eq(h.max_us, SL_HIST_HIGHEST_US);
     cr_assert_eq(h.sum_us, 2 + 3 * SL_HIST_HIGHEST_US);
-    cr_assert_eq(h.counts[0], 0);
-    cr_assert_eq(h.counts[1], 2);
-    cr_assert_eq(h.counts[sl_hist_index_of(SL_HIST_HIGHEST_US)], 3);
+    cr_assert_eq(sl_hist_count_at(&h, 0), 0);
+    cr_assert_eq(sl_hist_count_at(&h, 1), 2);
+    cr_assert_eq(sl_hist_count_at(&h, sl_hist_index_of(SL_HIST_HIGHEST_US)), 3);
     cr_assert_eq(sl_hist_percentile(&h, 0), 1);
     cr_assert_eq(sl_hist_percentile(&h, 40), 1);
     cr_assert_eq(sl_hist_percentile(&h, 41), SL_HIST_HIGHEST_US);
@@ -262,7 +267,8 @@ Test(hist_record, record_n_equals_repeated_record)
     cr_assert_eq(a.min_us, b.min_us);
     cr_assert_eq(a.max_us, b.max_us);
     cr_assert_eq(a.sum_us, b.sum_us);
-    cr_assert_eq(memcmp(a.counts, b.counts, a.counts_len * sizeof(a.counts[0])), 0);
+    for (uint32_t i = 0; i < SL_HIST_COUNTS_LEN; i++)
+        cr_assert_eq(sl_hist_count_at(&a, i), sl_hist_count_at(&b, i), "counts[%u]", i);
     sl_hist_dispose(&a);
     sl_hist_dispose(&b);
 }
@@ -276,7 +282,8 @@ Test(hist_record, record_n_zero_is_a_no_op)
     cr_assert_eq(h.min_us, UINT64_MAX);
     cr_assert_eq(h.max_us, 0);
     cr_assert_eq(h.sum_us, 0);
-    cr_assert_eq(h.counts[500], 0);
+    cr_assert_eq(sl_hist_count_at(&h, 500), 0);
+    cr_assert_eq(sl_hist_memory(&h), 0);
     cr_assert_eq(sl_hist_percentile(&h, 50), 0);
     sl_hist_dispose(&h);
 }
@@ -303,8 +310,8 @@ Test(hist_record, exact_min_max_mean_count)
     cr_assert_eq(sl_hist_percentile(&h, 100), max);
     cr_assert_float_eq(sl_hist_mean(&h), (double)sum / n, 1e-9);
     uint64_t total = 0;
-    for (uint32_t i = 0; i < h.counts_len; i++)
-        total += h.counts[i];
+    for (uint32_t i = 0; i < SL_HIST_COUNTS_LEN; i++)
+        total += sl_hist_count_at(&h, i);
     cr_assert_eq(total, (uint64_t)n);
     sl_hist_dispose(&h);
 }
@@ -337,18 +344,19 @@ Test(hist_record, reset_keeps_memory)
 {
     sl_hist_t h;
     hist_init_or_fail(&h);
-    uint64_t *counts = h.counts;
     for (uint64_t v = 1; v < 5000000; v += 997)
         sl_hist_record(&h, v);
+    void **chunks = h.chunks;
+    size_t bytes = sl_hist_memory(&h);
     sl_hist_reset(&h);
-    cr_assert_eq(h.counts, counts);
-    cr_assert_eq(h.counts_len, EXPECTED_COUNTS_LEN);
+    cr_assert_eq(h.chunks, chunks);
+    cr_assert_eq(sl_hist_memory(&h), bytes);
     cr_assert_eq(h.total_count, 0);
     cr_assert_eq(h.min_us, UINT64_MAX);
     cr_assert_eq(h.max_us, 0);
     cr_assert_eq(h.sum_us, 0);
-    for (uint32_t i = 0; i < h.counts_len; i++)
-        cr_assert_eq(h.counts[i], 0, "counts[%u] survived reset", i);
+    for (uint32_t i = 0; i < SL_HIST_COUNTS_LEN; i++)
+        cr_assert_eq(sl_hist_count_at(&h, i), 0, "counts[%u] survived reset", i);
     cr_assert_eq(sl_hist_percentile(&h, 50), 0);
     cr_assert_float_eq(sl_hist_mean(&h), 0.0, 1e-12);
     /* Usable again, with no trace of what came before. */
@@ -372,7 +380,7 @@ Test(hist_record, dispose_zeroed_and_reinit)
     sl_hist_dispose(&h); /* dispose leaves h zeroed, so a second one is harmless */
     hist_init_or_fail(&h);
     cr_assert_eq(h.total_count, 0);
-    cr_assert_eq(h.counts[5], 0);
+    cr_assert_eq(sl_hist_count_at(&h, 5), 0);
     sl_hist_dispose(&h);
 }
 
@@ -515,14 +523,14 @@ Test(hist_percentile, exact_rank_rule)
 
 static void assert_same_hist(const sl_hist_t *a, const sl_hist_t *b)
 {
-    cr_assert_eq(a->counts_len, b->counts_len);
     cr_assert_eq(a->total_count, b->total_count);
     cr_assert_eq(a->min_us, b->min_us);
     cr_assert_eq(a->max_us, b->max_us);
     cr_assert_eq(a->sum_us, b->sum_us);
-    for (uint32_t i = 0; i < a->counts_len; i++)
-        cr_assert_eq(a->counts[i], b->counts[i], "counts[%u]: %llu vs %llu", i,
-                     (unsigned long long)a->counts[i], (unsigned long long)b->counts[i]);
+    for (uint32_t i = 0; i < SL_HIST_COUNTS_LEN; i++)
+        cr_assert_eq(sl_hist_count_at(a, i), sl_hist_count_at(b, i), "counts[%u]: %llu vs %llu", i,
+                     (unsigned long long)sl_hist_count_at(a, i),
+                     (unsigned long long)sl_hist_count_at(b, i));
 }
 
 Test(hist_merge, equals_recording_everything_into_one)
@@ -612,4 +620,235 @@ Test(hist_merge, many_workers)
         sl_hist_dispose(&w[t]);
     sl_hist_dispose(&total);
     sl_hist_dispose(&all);
+}
+
+/* ---- memory that follows the recorded range, against the fixed layout ---- */
+
+/* The oracle: the fixed layout every histogram had before chunks, a plain array of
+ * SL_HIST_COUNTS_LEN 64-bit counts, with percentiles by the same walk. */
+typedef struct dense {
+    uint64_t counts[SL_HIST_COUNTS_LEN];
+    uint64_t total, min, max;
+} dense_t;
+
+static void dense_record_n(dense_t *d, uint64_t v, uint64_t n)
+{
+    v = clamp_us(v);
+    if (d->total == 0)
+        d->min = UINT64_MAX;
+    d->counts[sl_hist_index_of(v)] += n;
+    d->total += n;
+    d->min = v < d->min ? v : d->min;
+    d->max = v > d->max ? v : d->max;
+}
+
+static uint64_t dense_percentile(const dense_t *d, double p)
+{
+    if (d->total == 0)
+        return 0;
+    if (p <= 0)
+        return d->min;
+    if (p >= 100)
+        return d->max;
+    double want = p / 100.0 * (double)d->total;
+    double nearest = nearbyint(want);
+    uint64_t rank =
+        (uint64_t)(fabs(want - nearest) <= want * 16 * 2.220446049250313e-16 ? nearest
+                                                                             : ceil(want));
+    rank = rank < 1 ? 1 : rank > d->total ? d->total : rank;
+    uint64_t running = 0;
+    for (uint32_t i = 0; i < SL_HIST_COUNTS_LEN; i++) {
+        running += d->counts[i];
+        if (running >= rank) {
+            uint64_t v = sl_hist_highest_equivalent(sl_hist_value_at_index(i));
+            return v < d->min ? d->min : v > d->max ? d->max : v;
+        }
+    }
+    return d->max;
+}
+
+static void assert_matches_dense(const sl_hist_t *h, const dense_t *d)
+{
+    cr_assert_eq(h->total_count, d->total);
+    for (uint32_t i = 0; i < SL_HIST_COUNTS_LEN; i++)
+        cr_assert_eq(sl_hist_count_at(h, i), d->counts[i], "counts[%u]: %llu, want %llu", i,
+                     (unsigned long long)sl_hist_count_at(h, i), (unsigned long long)d->counts[i]);
+    static const double ps[] = {0, 1, 25, 50, 66, 75, 90, 95, 99, 99.9, 99.99, 100};
+    for (size_t k = 0; k < SL_ARRAY_LEN(ps); k++)
+        cr_assert_eq(sl_hist_percentile(h, ps[k]), dense_percentile(d, ps[k]), "p%g", ps[k]);
+}
+
+/* Bytes of a histogram holding `chunks` chunks of the given width. */
+static size_t expected_bytes(uint32_t chunks, bool narrow)
+{
+    return SL_HIST_NCHUNKS * sizeof(void *) +
+           (size_t)chunks * SL_HIST_CHUNK_LEN * (narrow ? sizeof(uint32_t) : sizeof(uint64_t));
+}
+
+Test(hist_memory, few_values_cost_a_few_pairs)
+{
+    static dense_t d;
+    for (int narrow = 0; narrow <= 1; narrow++) {
+        memset(&d, 0, sizeof(d));
+        sl_hist_t h;
+        sl_hist_init(&h, narrow ? SL_HIST_NARROW : SL_HIST_WIDE);
+        cr_assert(sl_hist_record(&h, 1234567));
+        dense_record_n(&d, 1234567, 1);
+        cr_assert_null(h.chunks, "one value: sparse");
+        cr_assert_leq(sl_hist_memory(&h), 64, "a row that saw one value: tens of bytes");
+        /* Up to SL_HIST_MAX_PAIRS distinct buckets stay sparse, in at most 512 bytes. */
+        for (uint32_t k = 0; k < SL_HIST_MAX_PAIRS - 1; k++) {
+            uint64_t v = 5000 + 97 * (uint64_t)k; /* bucket 1: one index per value */
+            sl_hist_record_n(&h, v, k + 1);
+            dense_record_n(&d, v, k + 1);
+        }
+        cr_assert_null(h.chunks);
+        cr_assert_eq(h.npairs, SL_HIST_MAX_PAIRS);
+        cr_assert_leq(sl_hist_memory(&h), SL_HIST_MAX_PAIRS * sizeof(sl_hist_pair_t));
+        assert_matches_dense(&h, &d);
+        /* One more distinct bucket: chunked, with the same counts. */
+        sl_hist_record(&h, 17);
+        dense_record_n(&d, 17, 1);
+        cr_assert_not_null(h.chunks);
+        cr_assert_null(h.pairs);
+        assert_matches_dense(&h, &d);
+        sl_hist_dispose(&h);
+    }
+}
+
+Test(hist_memory, follows_the_recorded_range)
+{
+    /* A typical loopback row, 80..900 us: 4 chunks of the 92, whatever the count. */
+    sl_hist_t h;
+    sl_hist_init(&h, SL_HIST_WIDE);
+    rng_t r = {11};
+    for (int k = 0; k < 200000; k++)
+        sl_hist_record(&h, rng_range(&r, 80, 900));
+    uint32_t want = (sl_hist_index_of(900) >> SL_HIST_CHUNK_SHIFT) -
+                    (sl_hist_index_of(80) >> SL_HIST_CHUNK_SHIFT) + 1;
+    cr_assert_eq(h.nchunks, want);
+    cr_assert_eq(sl_hist_memory(&h), expected_bytes(want, false));
+    cr_assert_lt(sl_hist_memory(&h), 12 * 1024);
+    /* One outlier far away costs one more chunk, not the range in between. */
+    sl_hist_record(&h, 30 * SL_US_PER_S);
+    cr_assert_eq(h.nchunks, want + 1);
+    /* Every value in the layout: every chunk up to the one of the highest trackable value
+     * (values above it are clamped), as much as the fixed layout held. */
+    for (uint32_t i = 0; i < SL_HIST_COUNTS_LEN; i++)
+        sl_hist_record(&h, sl_hist_value_at_index(i));
+    cr_assert_eq(h.nchunks, (sl_hist_index_of(SL_HIST_HIGHEST_US) >> SL_HIST_CHUNK_SHIFT) + 1);
+    cr_assert_leq(sl_hist_memory(&h), SL_HIST_COUNTS_LEN * sizeof(uint64_t) + 1024);
+    sl_hist_dispose(&h);
+}
+
+Test(hist_memory, random_values_match_the_fixed_layout)
+{
+    static dense_t d;
+    for (int narrow = 0; narrow <= 1; narrow++) {
+        memset(&d, 0, sizeof(d));
+        sl_hist_t h;
+        sl_hist_init(&h, narrow ? SL_HIST_NARROW : SL_HIST_WIDE);
+        rng_t r = {(uint64_t)(21 + narrow)};
+        for (int k = 0; k < 100000; k++) {
+            uint64_t v = (uint64_t)exp(log(3000.0) + 2.5 * rng_normal(&r));
+            uint64_t n = 1 + rng_next(&r) % 4;
+            sl_hist_record_n(&h, v, n);
+            dense_record_n(&d, v, n);
+        }
+        assert_matches_dense(&h, &d);
+        sl_hist_dispose(&h);
+    }
+}
+
+Test(hist_memory, merge_of_different_ranges_and_widths)
+{
+    /* Each pair of widths, each pair of disjoint or overlapping ranges. */
+    static dense_t d;
+    /* Wide ranges become chunked; the last two stay sparse alone (tens of buckets of
+     * 1024 us) but not together. */
+    static const uint64_t ranges[][2] = {
+        {1, 500}, {900000, 2000000}, {300, 70000}, {2000000, 2030000}, {3000000, 3040000}};
+    for (int wd = 0; wd <= 1; wd++) {
+        for (int ws = 0; ws <= 1; ws++) {
+            for (size_t a = 0; a < SL_ARRAY_LEN(ranges); a++) {
+                for (size_t b = 0; b < SL_ARRAY_LEN(ranges); b++) {
+                    memset(&d, 0, sizeof(d));
+                    sl_hist_t dst, src;
+                    sl_hist_init(&dst, wd ? SL_HIST_NARROW : SL_HIST_WIDE);
+                    sl_hist_init(&src, ws ? SL_HIST_NARROW : SL_HIST_WIDE);
+                    rng_t r = {a * 7 + b + 1};
+                    for (int k = 0; k < 3000; k++) {
+                        uint64_t v = rng_range(&r, ranges[a][0], ranges[a][1]);
+                        sl_hist_record(&dst, v);
+                        dense_record_n(&d, v, 1);
+                        v = rng_range(&r, ranges[b][0], ranges[b][1]);
+                        sl_hist_record_n(&src, v, 2);
+                        dense_record_n(&d, v, 2);
+                    }
+                    cr_assert(sl_hist_merge(&dst, &src));
+                    assert_matches_dense(&dst, &d);
+                    cr_assert_eq(dst.min_us, d.min);
+                    cr_assert_eq(dst.max_us, d.max);
+                    if (a == b && a >= 3)
+                        cr_assert_null(dst.chunks, "few buckets together stay sparse");
+                    sl_hist_dispose(&dst);
+                    sl_hist_dispose(&src);
+                }
+            }
+        }
+    }
+}
+
+Test(hist_memory, reset_clears_the_touched_range_then_a_new_range_is_exact)
+{
+    static dense_t d;
+    sl_hist_t h;
+    sl_hist_init(&h, SL_HIST_NARROW);
+    for (uint64_t v = 1; v < 40 * SL_US_PER_S; v = v * 5 / 4 + 1)
+        sl_hist_record(&h, v);
+    uint32_t chunks = h.nchunks;
+    sl_hist_reset(&h);
+    cr_assert_eq(h.nchunks, chunks, "reset keeps the memory");
+    for (uint32_t i = 0; i < SL_HIST_COUNTS_LEN; i++)
+        cr_assert_eq(sl_hist_count_at(&h, i), 0, "counts[%u] survived reset", i);
+    /* A second interval in another range; a reset between must leave nothing behind. */
+    memset(&d, 0, sizeof(d));
+    for (uint64_t v = 5000; v < 9000; v += 3) {
+        sl_hist_record(&h, v);
+        dense_record_n(&d, v, 1);
+    }
+    assert_matches_dense(&h, &d);
+    sl_hist_reset(&h);
+    sl_hist_reset(&h); /* an empty histogram resets to itself */
+    cr_assert_eq(h.total_count, 0);
+    cr_assert_eq(sl_hist_percentile(&h, 50), 0);
+    sl_hist_dispose(&h);
+}
+
+Test(hist_memory, narrow_counts_widen_before_they_overflow)
+{
+    sl_hist_t h;
+    sl_hist_init(&h, SL_HIST_NARROW);
+    sl_hist_record(&h, 77);
+    cr_assert(sl_hist_record_n(&h, 100, UINT32_MAX - 1));
+    cr_assert(h.narrow, "exactly 2^32 - 1 values still fit");
+    cr_assert(sl_hist_record(&h, 100));
+    cr_assert_not(h.narrow);
+    cr_assert_eq(sl_hist_count_at(&h, sl_hist_index_of(100)), (uint64_t)UINT32_MAX);
+    cr_assert_eq(sl_hist_count_at(&h, sl_hist_index_of(77)), 1);
+    cr_assert_eq(h.total_count, (uint64_t)UINT32_MAX + 1);
+    cr_assert_eq(sl_hist_percentile(&h, 50), 100);
+    sl_hist_dispose(&h);
+
+    /* Two narrow blocks whose sum passes 2^32 merge exactly into a narrow one. */
+    sl_hist_t a, b;
+    sl_hist_init(&a, SL_HIST_NARROW);
+    sl_hist_init(&b, SL_HIST_NARROW);
+    sl_hist_record_n(&a, 5000, 3000000000ULL);
+    sl_hist_record_n(&b, 5000, 3000000000ULL);
+    cr_assert(sl_hist_merge(&a, &b));
+    cr_assert_not(a.narrow);
+    cr_assert_eq(sl_hist_count_at(&a, sl_hist_index_of(5000)), 6000000000ULL);
+    sl_hist_dispose(&a);
+    sl_hist_dispose(&b);
 }

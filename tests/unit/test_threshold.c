@@ -116,8 +116,8 @@ static void rec(sl_stats_t *s, uint32_t row, uint64_t us, bool failed)
 static void fixture_init(fixture_t *f, uint64_t elapsed_us)
 {
     memset(f, 0, sizeof(*f));
-    f->stats = sl_stats_new(2);
-    f->total = sl_stats_new(1);
+    f->stats = sl_stats_new(2, SL_HIST_WIDE);
+    f->total = sl_stats_new(1, SL_HIST_WIDE);
     cr_assert(f->stats && f->total);
     for (uint64_t v = 1; v <= 1000; v++) {
         rec(f->stats, 0, v, false);
@@ -241,7 +241,7 @@ Test(threshold, fail_ratio_settles_on_row_requests)
 {
     fixture_t f;
     fixture_init(&f, 6 * SL_US_PER_S);
-    sl_stats_t *few = sl_stats_new(2);
+    sl_stats_t *few = sl_stats_new(2, SL_HIST_WIDE);
     cr_assert_not_null(few);
     for (int i = 0; i < 50; i++)
         rec(few, 1, 10000, true);
