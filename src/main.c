@@ -131,6 +131,9 @@ static int ensure_fd_limit(uint32_t users, sl_err_t *err)
     return 0;
 }
 
+/* See `reserve` in main. */
+#define SL_REPORT_RESERVE_BYTES (64u << 20)
+
 int main(int argc, char **argv)
 {
     sl_options_t opts;
@@ -169,6 +172,7 @@ int main(int argc, char **argv)
     }
 
     int code = EXIT_USAGE;
+    void *reserve = NULL;
     SSL_CTX *tls = NULL;
     sl_runner_t *runner = NULL;
     sl_reporter_t *rep = NULL;
@@ -177,6 +181,10 @@ int main(int argc, char **argv)
     char overflow_name[64];
     snprintf(overflow_name, sizeof(overflow_name), "(other names, past --max-rows %u)",
              opts.max_rows);
+    /* Address space held back for the reports: when the run runs out of memory, this is
+     * given back first so the summary and every report can still be written. Never
+     * touched, so it costs no resident memory. */
+    reserve = malloc(SL_REPORT_RESERVE_BYTES);
     sl_rows_t *rows = sl_rows_new(opts.max_rows, overflow_name);
     sl_rows_t *texts = sl_rows_new(0, NULL);
     sl_shape_t *shape = NULL;
@@ -368,6 +376,7 @@ int main(int argc, char **argv)
     /* Collect a little after each worker's one-second hand-over. */
     uint64_t next_tick = t0 + SL_US_PER_S + 20 * SL_US_PER_MS;
     uint32_t tick_no = 0, users = 0;
+    bool out_of_memory = false;
     uint64_t last_cpu_us = 0, last_tick_at = 0;
     /* Live keys only when a person watches the live view on a terminal. */
     int keys_fd = live.tty && !opts.quiet ? sl_keys_open() : -1;
@@ -426,6 +435,10 @@ int main(int argc, char **argv)
         sl_runner_collect(runner, sl_reporter_interval(rep), &users);
         sl_reporter_tick(rep, now - t0, users);
         sl_outputs_tick(outs, sl_reporter_snapshot(rep, false));
+        if (sl_reporter_snapshot(rep, false)->stats->alloc_failed) {
+            out_of_memory = true; /* stop while the reports can still be written */
+            break;
+        }
         if (opts.abort_on_threshold) {
             const sl_threshold_t *doomed =
                 sl_thresholds_doomed(&thresholds, sl_reporter_snapshot(rep, false));
@@ -444,7 +457,17 @@ int main(int argc, char **argv)
     sl_keys_close();
     sl_runner_stop(runner, sl_reporter_interval(rep), &users);
     sl_reporter_tick(rep, stopped_at - t0, users);
+    /* The workers' memory (users, Lua states, buffers) is not needed for the reports:
+     * give it back first, which matters when the run stopped for want of memory. */
+    sl_runner_free(runner);
+    runner = NULL;
     const sl_snapshot_t *snap = sl_reporter_snapshot(rep, true);
+    out_of_memory |= snap->stats->alloc_failed;
+    free(reserve);
+    reserve = NULL;
+    if (out_of_memory)
+        fprintf(stderr, "stormlight: out of memory: the run stopped early; the reports show "
+                        "what was recorded until then\n");
     sl_outputs_tick(outs, snap);
     sl_report_summary(snap, human);
     /* With thresholds, they decide (a failure ratio may be allowed); without, any failed
@@ -454,6 +477,8 @@ int main(int argc, char **argv)
                                                                                : EXIT_FAILURES;
     else
         code = snap->total->num_failures ? EXIT_FAILURES : EXIT_OK;
+    if (out_of_memory)
+        code = EXIT_FAILURES;
     if (opts.json_path && sl_report_json(snap, opts.json_path, &err) != 0) {
         fprintf(stderr, "stormlight: %s\n", err.msg);
         code = EXIT_USAGE;
@@ -464,6 +489,7 @@ int main(int argc, char **argv)
     }
 
 out:
+    free(reserve);
     sl_outputs_free(outs);
     sl_thresholds_dispose(&thresholds);
     sl_config_dispose(&conf);

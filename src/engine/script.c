@@ -848,9 +848,62 @@ static bool follow_redirect(sl_user_t *u)
     return true;
 }
 
-static void push_response(sl_script_user_t *su, lua_State *co, sl_fail_t fail, int detail,
+/* ---- C-side calls into Lua, protected ----
+ *
+ * The loop calls into Lua outside any Lua function: building a response, a user's table,
+ * a coroutine. An allocation that fails there would be an unprotected error, and Lua would
+ * abort the process. So each such step runs as a C function under lua_pcall in the
+ * worker's main state; when it fails (memory ran out), the worker's block is marked and
+ * the run controller stops the run and writes what was recorded. */
+
+struct response_args {
+    sl_script_user_t *su;
+    sl_fail_t fail;
+    int detail;
+    uint64_t latency_us;
+};
+
+static int build_response(lua_State *co);
+
+/* Runs fn(L) with ctx as its only argument under lua_pcall; fn leaves nres values. False
+ * (with nothing left on the stack) when it raised, which here means out of memory. */
+static bool protected_call(sl_worker_t *w, lua_CFunction fn, void *ctx, int nres)
+{
+    lua_State *L = w->sw->L;
+    lua_pushcfunction(L, fn);
+    lua_pushlightuserdata(L, ctx);
+    if (lua_pcall(L, 1, nres, 0) == LUA_OK)
+        return true;
+    lua_pop(L, 1);
+    w->cur->alloc_failed = true;
+    return false;
+}
+
+/* Pushes the response table onto the coroutine's stack for its resume; false when memory
+ * ran out (the coroutine then gets nothing). */
+static bool push_response(sl_script_user_t *su, lua_State *co, sl_fail_t fail, int detail,
                           uint64_t latency_us)
 {
+    sl_worker_t *w = su->user->w;
+    struct response_args a = {su, fail, detail, latency_us};
+    if (!protected_call(w, build_response, &a, 1))
+        return false;
+    if (!lua_checkstack(co, 1)) {
+        lua_pop(w->sw->L, 1);
+        w->cur->alloc_failed = true;
+        return false;
+    }
+    lua_xmove(w->sw->L, co, 1);
+    return true;
+}
+
+static int build_response(lua_State *co)
+{
+    struct response_args *a = lua_touserdata(co, 1);
+    sl_script_user_t *su = a->su;
+    sl_fail_t fail = a->fail;
+    int detail = a->detail;
+    uint64_t latency_us = a->latency_us;
     sl_user_t *u = su->user;
     lua_createtable(co, 0, 8);
     lua_pushinteger(co, u->resp.status);
@@ -873,6 +926,7 @@ static void push_response(sl_script_user_t *su, lua_State *co, sl_fail_t fail, i
         lua_setfield(co, -2, "error");
     }
     luaL_setmetatable(co, RESP_MT);
+    return 1;
 }
 
 /* Resumes from the timer queue rather than from deep inside the I/O path, so that a
@@ -905,19 +959,20 @@ void sl__script_done(sl_user_t *u, sl_fail_t fail, int detail, bool broken)
     uint64_t svc = u->sent_us && now > u->sent_us ? now - u->sent_us : lat;
     su->p_service_us = svc <= lat ? svc : lat;
     su->p_bytes = u->resp.body_bytes;
+    int nargs = 0;
     if (su->static_req) {
         flush_pending(su);
     } else {
         su->req_seq++;
-        push_response(su, su->co, fail, detail, lat);
+        nargs = push_response(su, su->co, fail, detail, lat) ? 1 : 0;
     }
     if (broken) {
         /* The pushed response stays on the coroutine's stack for the resume. */
-        su->resume_nargs = su->static_req ? 0 : 1;
+        su->resume_nargs = nargs;
         resume_soon(su);
         return;
     }
-    resume(su, su->static_req ? 0 : 1);
+    resume(su, nargs);
 }
 
 /* r:failure(msg), r:success(): overrule the verdict of the latest response. */
@@ -1305,31 +1360,51 @@ void sl__script_capture(sl_user_t *u)
 }
 
 /* Starts fn (run_user or run_stop) for the user in a fresh coroutine. */
+static int new_coroutine(lua_State *L)
+{
+    sl_script_user_t *su = lua_touserdata(L, 1);
+    su->co = lua_newthread(L);
+    su->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
 static void start_coroutine(sl_script_user_t *su, int fn_ref)
 {
     sl_worker_t *w = su->user->w;
-    lua_State *L = w->sw->L;
     user_release_coroutine(su);
-    su->co = lua_newthread(L);
-    su->co_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (!protected_call(w, new_coroutine, su, 0)) {
+        su->co = NULL;
+        su->co_ref = LUA_NOREF;
+        su->phase = PHASE_DEAD;
+        return;
+    }
+    /* A new thread's stack has room for these three: pushing them cannot fail. */
     lua_rawgeti(su->co, LUA_REGISTRYINDEX, fn_ref);
     lua_rawgeti(su->co, LUA_REGISTRYINDEX, su->u_ref);
     lua_rawgeti(su->co, LUA_REGISTRYINDEX, w->sw->class_refs[su->class_idx]);
     resume(su, 2);
 }
 
-void sl__script_user_start(sl_user_t *u)
+static int new_user_table(lua_State *L)
 {
-    sl_script_user_t *su = u->script;
-    lua_State *L = u->w->sw->L;
+    sl_user_t *u = lua_touserdata(L, 1);
     lua_createtable(L, 0, 4);
     lua_pushinteger(L, (lua_Integer)u->global_id + 1);
     lua_setfield(L, -2, "id");
     lua_pushinteger(L, sl__user_index(u));
     lua_setfield(L, -2, "_h");
     luaL_setmetatable(L, USER_MT);
-    su->u_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    start_coroutine(su, u->w->sw->run_user_ref);
+    u->script->u_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+void sl__script_user_start(sl_user_t *u)
+{
+    if (!protected_call(u->w, new_user_table, u, 0)) {
+        u->script->phase = PHASE_DEAD;
+        return;
+    }
+    start_coroutine(u->script, u->w->sw->run_user_ref);
 }
 
 uint32_t sl__script_stop(sl_worker_t *w)

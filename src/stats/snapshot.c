@@ -48,8 +48,8 @@ static int follow_rows(sl_reporter_t *rep)
         free(fail);
         free(rps);
         free(fps);
-        if (names)
-            rep->names = names;
+        if (names) /* realloc may have moved the old names: the snapshot follows them */
+            rep->snap.rows = rep->names = names;
         return SL_ENOMEM;
     }
     for (uint32_t slot = 0; slot < SL_RATE_WINDOW_S && rep->ring_req; slot++) {
