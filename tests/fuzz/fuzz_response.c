@@ -41,7 +41,7 @@ static void check_error(const sl_resp_t *r)
 static void check_done(const sl_resp_t *r, size_t fed)
 {
     CHECK(r->complete);
-    CHECK(r->status >= 100 && r->status <= 999);
+    CHECK(r->status >= 100 && r->status <= 599); /* the reader refuses any other status */
     CHECK(r->status < 100 || r->status >= 200 || r->status == 101);
     /* header_bytes counts what was fed while the headers were incomplete (the ceiling is
      * enforced per read), so it may pass the ceiling in the read that completed them. */
