@@ -52,13 +52,15 @@ def read_text(path):
 
 
 def parse_time(path):
-    """GNU time -f '%U %S %M': the last line with three numbers (earlier lines say how the
-    command ended). Returns (cpu_s, peak_rss_kib) or (None, None)."""
+    """GNU time -f '%U %S %M' or '%U %S %M %e': the last line with three or four numbers
+    (earlier lines say how the command ended). Returns (cpu_s, peak_rss_kib, wall_s), each
+    None when missing."""
     for line in reversed(read_text(path).splitlines()):
-        m = re.fullmatch(r"\s*([\d.]+) ([\d.]+) (\d+)\s*", line)
+        m = re.fullmatch(r"\s*([\d.]+) ([\d.]+) (\d+)(?: ([\d.]+))?\s*", line)
         if m:
-            return float(m.group(1)) + float(m.group(2)), int(m.group(3))
-    return None, None
+            wall = float(m.group(4)) if m.group(4) is not None else None
+            return float(m.group(1)) + float(m.group(2)), int(m.group(3)), wall
+    return None, None, None
 
 
 def parse_proc_stat(path):
@@ -243,7 +245,7 @@ def cmd_record(args):
     for key in ("requests", "rps", "p50_ms", "p99_ms", "failures"):
         row.setdefault(key, None)
     PARSERS[kind](prefix, row)
-    row["cpu_s"], row["peak_rss_kib"] = parse_time(prefix + ".time")
+    row["cpu_s"], row["peak_rss_kib"], row["wall_s"] = parse_time(prefix + ".time")
     if os.path.exists(prefix + ".strace"):
         parse_strace(prefix, row)
     if os.path.exists(prefix + ".stamped"):

@@ -118,7 +118,8 @@ if [ -z "$COMMIT" ]; then
 fi
 
 # measure NAME PIN LIMIT_S CMD...: runs CMD under GNU time and timeout (LIMIT_S seconds),
-# pinned to GEN_CPU when PIN is "pin". Leaves $T/NAME.{out,err,time,rc,stat0,stat1}.
+# pinned to GEN_CPU when PIN is "pin". Leaves $T/NAME.{out,err,time,rc,stat0,stat1}; .time
+# holds user and system CPU seconds, peak RSS in KiB and wall seconds.
 measure() {
     local name=$1 pin=$2 limit=$3
     shift 3
@@ -127,7 +128,7 @@ measure() {
     time_wait >"$p.tw"
     nginx_ticks >"$p.ngx0"
     cat /proc/stat >"$p.stat0"
-    /usr/bin/time -o "$p.time" -f '%U %S %M' timeout -k 5 "$limit" "${pre[@]}" "$@" \
+    /usr/bin/time -o "$p.time" -f '%U %S %M %e' timeout -k 5 "$limit" "${pre[@]}" "$@" \
         </dev/null >"$p.out" 2>"$p.err" &
     CUR_PID=$!
     wait "$CUR_PID"
