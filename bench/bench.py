@@ -300,7 +300,7 @@ def cmd_record(args):
         err = [line for line in read_text(prefix + ".err").splitlines() if line.strip()]
         row["note"] = "no result (exit %s)%s" % (row["rc"], ": " + err[-1][:120] if err else "")
         if row.get("cap_note"):
-            row["note"] = row["cap_note"] + "; " + row["note"]
+            row["note"] = "no result (exit %s): %s" % (row["rc"], row["cap_note"])
     with open(rows_path, "a") as f:
         f.write(json.dumps(row) + "\n")
     # One progress line per run.
@@ -337,11 +337,21 @@ def at_cap(row):
 def capped_text(row, prefix):
     """Why a run under the address-space cap gave no (or no clean) result: the cap, the
     harness's timeout, or something else, from its exit status and its last words."""
-    err = read_text(prefix + ".err") + read_text(prefix + ".time")
-    if row["rc"] in (124, 137) or "signal 9" in err:
+    lines = [line for line in read_text(prefix + ".err").splitlines() if line.strip()]
+    said = ": " + lines[-1][:100] if lines else ", nothing on stderr"
+    if row["rc"] in (124, 137):
         return "did not end: stopped by the harness's timeout"
-    if row["rc"] == 134 or re.search(r"memory|alloc|ENOMEM|signal 6", err, re.I):
-        return "over the cap (%s MiB of address space)" % row["cap_mib"]
+    if re.search(r"memory|alloc|ENOMEM", "\n".join(lines), re.I):
+        return "over the cap (%s MiB of address space)%s" % (row["cap_mib"], said)
+    if row["rc"] == 134:
+        return "over the cap (%s MiB of address space): aborted (SIGABRT)%s" % (
+            row["cap_mib"], said)
+    if row["rc"] is not None and row["rc"] > 128:
+        try:
+            sig = signal.Signals(row["rc"] - 128).name
+        except ValueError:
+            sig = "signal %d" % (row["rc"] - 128)
+        return "died of %s under the %s MiB cap%s" % (sig, row["cap_mib"], said)
     return "failed under the %s MiB cap" % row["cap_mib"]
 
 
@@ -865,6 +875,7 @@ def report_rows(rows, derived):
                 " %13s" % (fmt_kib(c.get("peak_rss_kib")) + ("*" if at_cap(c) else "")
                            if c and c.get("requests") is not None
                            else "over the cap" if c and "over the cap" in (c.get("note") or "")
+                           else "did not end" if c and "did not end" in (c.get("note") or "")
                            else "no result" if c else "-") for c in cs))
         if any(at_cap(r) and r.get("requests") is not None for r in runs):
             print("* at the cap: the run was held to it, so the figure is the cap's")
@@ -1025,7 +1036,7 @@ def report_rows(rows, derived):
         print("  %s  %s: peak RSS %s (goal <= %d MiB)%s" % (
             verdict(ok), label, fmt_kib(rss) + (" (%s)" % r["cap_note"] if r.get("cap_note")
                                                 else "") if rss is not None
-            else (r.get("cap_note") or r.get("note") or "-"), limit_mib, extra))
+            else "- (%s)" % (r.get("note") or "no result"), limit_mib, extra))
         derived.append((key, rss, "goal <= %d MiB %s" % (limit_mib, verdict(ok).strip())))
 
     if runs:
