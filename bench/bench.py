@@ -932,8 +932,8 @@ def report_rows(rows, derived):
     if rec:
         print()
         if rec.get("requests") is None or rec.get("server_total") is None:
-            print("  against sl_target (5,000 names, %s threads): no result: %s"
-                  % (rec["threads"], rec.get("note") or "no /__stats"))
+            print("  %s  against sl_target (5,000 names, %s threads): %s"
+                  % (verdict(False), rec["threads"], rec.get("note") or "no /__stats"))
             rec_ok = False
         else:
             slack = (rec.get("in_flight_at_stop") or 0) + (rec.get("retries") or 0)
@@ -966,12 +966,14 @@ def report_rows(rows, derived):
             r = chosen[n]
             rs = [x for x in tput if x.get("rows") == n]
             if r is None or r.get("requests") is None:
-                print("  %4d rows: %s" % (n, (r or {}).get("note") or "no result"))
+                print("  %4d row%s: %s" % (n, "" if n == 1 else "s",
+                                           (r or {}).get("note") or "no result"))
                 continue
-            print("  %4d rows: %s requests/s, CPU %.2f s, %s requests per CPU-s, p50 %s ms, "
+            print("  %4d row%s: %s requests/s, CPU %.2f s, %s requests per CPU-s, p50 %s ms, "
                   "%s rows, wall %.2f s (on time: %s), history %s points, accounted: %s; "
                   "rounds req/s %s" % (
-                      n, fmt_num(r.get("rps")), r.get("cpu_s") or 0, fmt_num(per_cpu(r)),
+                      n, "" if n == 1 else "s", fmt_num(r.get("rps")), r.get("cpu_s") or 0,
+                      fmt_num(per_cpu(r)),
                       fmt_ms(r.get("p50_ms")), r.get("stats_rows"), r.get("wall_s") or 0,
                       "yes" if rows_on_time(r) else "NO", r.get("history_points"),
                       "yes" if rows_accounted(r) else "NO",
