@@ -14,6 +14,13 @@ tables and goals and to append everything to the results file.
       Runs CMD with its stdout through a pipe and writes each line to OUT prefixed by the
       monotonic time it arrived (to see whether the live view stays on time). Returns CMD's
       exit status; SIGINT/SIGTERM are passed on to CMD.
+  bench.py sigterm PREFIX AFTER_S BOUND_S -- CMD...
+      Runs CMD (stdout and stderr to PREFIX.out / PREFIX.err), sends it SIGTERM AFTER_S
+      seconds after the start and waits at most BOUND_S more before SIGKILL. Writes
+      PREFIX.time (as GNU time '%U %S %M %e' would), PREFIX.rc and PREFIX.sigterm (JSON:
+      seconds from the signal to the exit, measured on the monotonic clock with a pidfd).
+  bench.py fetch URL OUT
+      GET URL (127.0.0.1 only, no proxy) into OUT: sl_target's /__reset and /__stats.
   bench.py report ROWS RESULTS_TSV COMMIT
       Prints the main table, the goal verdicts and the other tests; appends every row and
       every derived figure to RESULTS_TSV (created with a header line when missing).
@@ -24,10 +31,12 @@ import datetime
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 # Syscalls that make up the per-request cost: the request write, the response read, and
 # the share of event waits and registrations. Vectored and message forms count too.
@@ -52,13 +61,15 @@ def read_text(path):
 
 
 def parse_time(path):
-    """GNU time -f '%U %S %M': the last line with three numbers (earlier lines say how the
-    command ended). Returns (cpu_s, peak_rss_kib) or (None, None)."""
+    """GNU time -f '%U %S %M' or '%U %S %M %e': the last line with three or four numbers
+    (earlier lines say how the command ended). Returns (cpu_s, peak_rss_kib, wall_s), each
+    None when missing."""
     for line in reversed(read_text(path).splitlines()):
-        m = re.fullmatch(r"\s*([\d.]+) ([\d.]+) (\d+)\s*", line)
+        m = re.fullmatch(r"\s*([\d.]+) ([\d.]+) (\d+)(?: ([\d.]+))?\s*", line)
         if m:
-            return float(m.group(1)) + float(m.group(2)), int(m.group(3))
-    return None, None
+            wall = float(m.group(4)) if m.group(4) is not None else None
+            return float(m.group(1)) + float(m.group(2)), int(m.group(3)), wall
+    return None, None, None
 
 
 def parse_proc_stat(path):
@@ -156,8 +167,20 @@ def parse_stormlight(prefix, row):
     row["failures"] = total.get("num_failures")
     row["errors"] = [[e.get("error"), e.get("occurrences")] for e in doc.get("errors", [])]
     row["in_flight_at_stop"] = doc.get("in_flight_at_stop")
+    row["retries"] = doc.get("retries")
     row["json_threads"] = doc.get("threads")
     row["json_users"] = doc.get("users")
+    row["duration_s"] = doc.get("duration_s")
+    # The rows and what they add up to: every completed request is in exactly one row.
+    stats = doc.get("stats") or []
+    row["stats_rows"] = len(stats)
+    row["stats_sum"] = sum(s.get("num_requests") or 0 for s in stats)
+    row["overflow_rows"] = [s.get("name") for s in stats
+                            if "overflow" in str(s.get("name", "")).lower()][:3]
+    history = doc.get("history") or []
+    row["history_points"] = len(history)
+    row["history_sum"] = sum(h.get("requests") or 0 for h in history)
+    row["history_max_gap_s"] = max((h.get("interval_s") or 0 for h in history), default=None)
 
 
 def parse_locust(prefix, row):
@@ -243,7 +266,7 @@ def cmd_record(args):
     for key in ("requests", "rps", "p50_ms", "p99_ms", "failures"):
         row.setdefault(key, None)
     PARSERS[kind](prefix, row)
-    row["cpu_s"], row["peak_rss_kib"] = parse_time(prefix + ".time")
+    row["cpu_s"], row["peak_rss_kib"], row["wall_s"] = parse_time(prefix + ".time")
     if os.path.exists(prefix + ".strace"):
         parse_strace(prefix, row)
     if os.path.exists(prefix + ".stamped"):
@@ -258,9 +281,26 @@ def cmd_record(args):
     tw = read_text(prefix + ".tw").strip()
     if tw.isdigit():
         row["time_wait"] = int(tw)
+    if os.path.exists(prefix + ".server"):
+        # sl_target's /__stats after the run: "total" counts every request it received.
+        try:
+            row["server_total"] = json.loads(read_text(prefix + ".server")).get("total")
+        except ValueError:
+            row["server_total"] = None
+    if os.path.exists(prefix + ".sigterm"):
+        try:
+            row["sigterm"] = json.loads(read_text(prefix + ".sigterm"))
+        except ValueError:
+            row["sigterm"] = None
+    if row.get("cap_mib") and (row["requests"] is None or row["rc"] not in (0, 1)):
+        row["cap_note"] = capped_text(row, prefix)
+    elif row.get("cap_mib") and at_cap(row):
+        row["cap_note"] = "reached the cap (%s MiB of address space)" % row["cap_mib"]
     if row["requests"] is None and not row.get("note"):
         err = [line for line in read_text(prefix + ".err").splitlines() if line.strip()]
         row["note"] = "no result (exit %s)%s" % (row["rc"], ": " + err[-1][:120] if err else "")
+        if row.get("cap_note"):
+            row["note"] = "no result (exit %s): %s" % (row["rc"], row["cap_note"])
     with open(rows_path, "a") as f:
         f.write(json.dumps(row) + "\n")
     # One progress line per run.
@@ -269,14 +309,131 @@ def cmd_record(args):
                                  else "",
                                  ", round %s" % row["round"] if row.get("test") == "main" and
                                  row.get("round") else "")
+    if str(row.get("test", "")).startswith("rows"):
+        label = "%s, %s thr%s%s" % (row.get("scenario"), row.get("threads"),
+                                    ", max-rows %s" % row["max_rows"]
+                                    if row.get("max_rows") not in (None, "default") else "",
+                                    ", round %s" % row["round"] if row.get("round") else "")
     if row["requests"] is None:
         print("  %-28s %s" % (label, row.get("note")))
     else:
-        print("  %-28s %s requests, %s req/s, CPU %.2f s, peak RSS %s, p50 %s ms, failures %s"
+        print("  %-28s %s requests, %s req/s, CPU %.2f s, peak RSS %s, p50 %s ms, failures %s%s"
               % (label, fmt_num(row["requests"]), fmt_num(row.get("rps")), row["cpu_s"] or 0,
                  fmt_kib(row["peak_rss_kib"]), fmt_ms(row.get("p50_ms")),
-                 fmt_num(row.get("failures"))))
+                 fmt_num(row.get("failures")),
+                 ", %s rows, wall %.2f s" % (row.get("stats_rows"), row["wall_s"])
+                 if row.get("wall_s") is not None and str(row.get("test")).startswith("rows")
+                 else ""))
     sys.stdout.flush()
+
+
+def at_cap(row):
+    """Peak RSS within 10% of the address-space cap: the run was limited by the cap, so its
+    figures (RSS, requests, timing) are the cap's, not the program's."""
+    rss, cap = row.get("peak_rss_kib"), row.get("cap_mib")
+    return bool(rss and cap and rss >= 0.9 * cap * 1024)
+
+
+def capped_text(row, prefix):
+    """Why a run under the address-space cap gave no (or no clean) result: the cap, the
+    harness's timeout, or something else, from its exit status and its last words."""
+    lines = [line for line in read_text(prefix + ".err").splitlines() if line.strip()]
+    said = ": " + lines[-1][:100] if lines else ", nothing on stderr"
+    if row["rc"] in (124, 137):
+        return "did not end: stopped by the harness's timeout"
+    if re.search(r"memory|alloc|ENOMEM", "\n".join(lines), re.I):
+        return "over the cap (%s MiB of address space)%s" % (row["cap_mib"], said)
+    if row["rc"] == 134:
+        return "over the cap (%s MiB of address space): aborted (SIGABRT)%s" % (
+            row["cap_mib"], said)
+    if row["rc"] is not None and row["rc"] > 128:
+        try:
+            sig = signal.Signals(row["rc"] - 128).name
+        except ValueError:
+            sig = "signal %d" % (row["rc"] - 128)
+        return "died of %s under the %s MiB cap%s" % (sig, row["cap_mib"], said)
+    return "failed under the %s MiB cap" % row["cap_mib"]
+
+
+def wait_pidfd(pid, fd, timeout_s):
+    """Waits at most timeout_s for process pid to exit (its pidfd readable, or polling when
+    fd is None). Returns the monotonic time it was seen to exit, or None."""
+    end = time.monotonic() + timeout_s
+    if fd is not None:
+        left = max(0.0, end - time.monotonic())
+        ready, _, _ = select.select([fd], [], [], left)
+        return time.monotonic() if ready else None
+    while True:
+        if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+            return time.monotonic()
+        if time.monotonic() >= end:
+            return None
+        time.sleep(0.005)
+
+
+def cmd_sigterm(args):
+    prefix, after_s, bound_s = args[0], float(args[1]), float(args[2])
+    cmd = args[4:] if args[3] == "--" else args[3:]
+    with open(prefix + ".out", "w") as out, open(prefix + ".err", "w") as err:
+        t0 = time.monotonic()
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        fd = None
+
+    def forward(signum, _frame):
+        if proc.returncode is None:
+            proc.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    res = {"signal_after_s": after_s}
+    t_exit = wait_pidfd(proc.pid, fd, after_s)
+    if t_exit is not None:
+        res["exited_before_signal_s"] = round(t_exit - t0, 3)
+    else:
+        t_sig = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        t_exit = wait_pidfd(proc.pid, fd, bound_s)
+        if t_exit is None:
+            res["killed_after_s"] = bound_s
+            proc.kill()
+            t_exit = time.monotonic()
+        else:
+            res["exit_after_signal_s"] = round(t_exit - t_sig, 3)
+        res["signal_at_s"] = round(t_sig - t0, 3)
+    _, status, ru = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if fd is not None:
+        os.close(fd)
+    with open(prefix + ".time", "w") as f:
+        f.write("%.2f %.2f %d %.2f\n" % (ru.ru_utime, ru.ru_stime, ru.ru_maxrss, t_exit - t0))
+    rc = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+    with open(prefix + ".rc", "w") as f:
+        f.write("%d\n" % rc)
+    with open(prefix + ".sigterm", "w") as f:
+        json.dump(res, f)
+    return 0
+
+
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def cmd_fetch(args):
+    url, out = args
+    if not url.startswith("http://127.0.0.1:"):
+        print("bench.py fetch: loopback URLs only: %s" % url, file=sys.stderr)
+        return 2
+    try:
+        with _OPENER.open(url, timeout=5.0) as resp:
+            data = resp.read()
+    except OSError as e:
+        print("bench.py fetch %s: %s" % (url, e), file=sys.stderr)
+        data = b""
+    with open(out, "wb") as f:
+        f.write(data)
+    return 0
 
 
 def cmd_stamp(args):
@@ -388,7 +545,7 @@ def cmd_report(args):
     rows = [json.loads(line) for line in read_text(rows_path).splitlines() if line.strip()]
     derived = []  # (name, value, note): the figures the goals are judged on
     for part in (report_main, report_syscalls, report_memory, report_spawn, report_delay,
-                 report_threads):
+                 report_threads, report_rows):
         part(rows, derived)
     append_results(rows, derived, results_path, commit)
     return 0
@@ -641,6 +798,297 @@ def report_threads(rows, derived):
         t2["value"] = ratio
 
 
+# A run "ends on time" when the process lasts at most this long past its -t: start-up, the
+# stop and the reports fit in it on this machine; a row-bound stall does not.
+ROWS_ON_TIME_S = 1.0
+
+ROWS_LABELS = {
+    ("rows1", "default"): "1 row (Task{})",
+    ("rows200", "default"): "200 rows (Task{} name=)",
+    ("lua1", "default"): "1 row (User{})",
+    ("names5000", "default"): "5,000 names, no name=",
+    ("names5000", 10000): "5,000 names, --max-rows 10000",
+}
+# Which 1-row run each many-row scenario is compared with (same kind of user).
+ROWS_BASE = {"rows200": "rows1", "names5000": "lua1"}
+
+
+def rows_label(r):
+    return ROWS_LABELS.get((r.get("scenario"), r.get("max_rows")), str(r.get("scenario")))
+
+
+def rows_accounted(r):
+    """Every completed request in exactly one row and in exactly one history second."""
+    if r.get("requests") is None or r.get("stats_sum") is None:
+        return None
+    return r["stats_sum"] == r["requests"] and r.get("history_sum") == r["requests"]
+
+
+def rows_on_time(r):
+    if r.get("wall_s") is None or r.get("rc") in (124, 137):
+        return False
+    return r["wall_s"] <= r["seconds"] + ROWS_ON_TIME_S
+
+
+def rows_per_row_kib(r, base):
+    """(RSS(n rows) - RSS(1 row)) / n / threads, n the rows the run's JSON has."""
+    n = r.get("stats_rows") or r.get("rows")
+    if not r.get("peak_rss_kib") or not base or not base.get("peak_rss_kib") or not n or \
+            r.get("requests") is None or at_cap(r) or not rows_accounted(r):
+        return None
+    return (r["peak_rss_kib"] - base["peak_rss_kib"]) / float(n) / r["threads"]
+
+
+def report_rows(rows, derived):
+    """Issue 10: memory with many rows, runs ending on time, requests accounted for, 2,000
+    rows against one, and the stop after SIGTERM."""
+    runs = [r for r in rows if r.get("test") == "rows"]
+    if not runs and not find(rows, "rows-tput", "stormlight"):
+        return
+    threads = sorted({r["threads"] for r in runs})
+    keys = []
+    for r in runs:
+        k = (r.get("scenario"), r.get("max_rows"))
+        if k not in keys:
+            keys.append(k)
+
+    def cell(k, t):
+        for r in runs:
+            if (r.get("scenario"), r.get("max_rows")) == k and r["threads"] == t:
+                return r
+        return None
+
+    if runs:
+        r0 = runs[0]
+        print()
+        print("== Many rows: peak RSS, %s users, %s s, -q, nginx on 127.0.0.1, not pinned, "
+              "address space capped at %s MiB ==" % (r0["users"], r0["seconds"], r0["cap_mib"]))
+        hdr = "%-30s %11s" % ("scenario", "rows") + "".join(
+            " %13s" % ("--threads %d" % t) for t in threads)
+        print(hdr)
+        print("-" * len(hdr))
+        for k in keys:
+            cs = [cell(k, t) for t in threads]
+            seen = "/".join(str(c.get("stats_rows")) if c and c.get("requests") is not None
+                            else "-" for c in cs)
+            print("%-30s %11s" % (rows_label(cs[0] or {"scenario": k[0]}), seen) + "".join(
+                " %13s" % (fmt_kib(c.get("peak_rss_kib")) + ("*" if at_cap(c) else "")
+                           if c and c.get("requests") is not None
+                           else "over the cap" if c and "over the cap" in (c.get("note") or "")
+                           else "did not end" if c and "did not end" in (c.get("note") or "")
+                           else "no result" if c else "-") for c in cs))
+        if any(at_cap(r) and r.get("requests") is not None for r in runs):
+            print("* at the cap: the run was held to it, so the figure is the cap's")
+        print()
+        print("RSS per row per thread, KiB: (RSS(n rows) - RSS(1 row of the same kind)) / n / "
+              "threads, n = rows in the JSON (none for runs at the cap or not accounted)")
+        for k in keys:
+            if k[0] not in ROWS_BASE:
+                continue
+            vals = []
+            for t in threads:
+                c, b = cell(k, t), cell((ROWS_BASE[k[0]], "default"), t)
+                v = rows_per_row_kib(c, b) if c else None
+                if c is not None:
+                    c["value"] = v
+                vals.append(v)
+                if v is not None:
+                    derived.append(("rss_kib_per_row_thread %s %dthr" % (rows_label(c), t), v,
+                                    "rows=%s" % c.get("stats_rows")))
+            print("%-30s %11s" % (rows_label({"scenario": k[0], "max_rows": k[1]}), "") + "".join(
+                " %13s" % ("%.2f" % v if v is not None else "-") for v in vals))
+
+        print()
+        print("Each run: every request in one row and one history second (rows sum, history "
+              "sum = total); wall time of the process against -t (on time: <= -t + %.0f s)"
+              % ROWS_ON_TIME_S)
+        hdr = ("%-30s %3s %5s %10s %9s %9s %6s %6s %7s %8s %7s %s"
+               % ("scenario", "thr", "rows", "requests", "rows sum", "hist sum", "flight",
+                  "hist", "wall s", "duration", "on time", "exit / note"))
+        print(hdr)
+        print("-" * len(hdr))
+        for k in keys:
+            for t in threads:
+                c = cell(k, t)
+                if c is None:
+                    continue
+                if c.get("requests") is None:
+                    print("%-30s %3d  %s" % (rows_label(c), t, c.get("note")))
+                    continue
+                print("%-30s %3d %5s %10s %9s %9s %6s %6s %7s %8s %7s %s" % (
+                    rows_label(c), t, c.get("stats_rows"), fmt_num(c["requests"]),
+                    fmt_num(c.get("stats_sum")), fmt_num(c.get("history_sum")),
+                    fmt_num(c.get("in_flight_at_stop")), c.get("history_points"),
+                    "%.2f" % c["wall_s"] if c.get("wall_s") is not None else "-",
+                    "%.3f" % c["duration_s"] if c.get("duration_s") is not None else "-",
+                    "yes" if rows_on_time(c) else "NO",
+                    "%s%s%s%s" % (c.get("rc"), "; accounted" if rows_accounted(c) else
+                                  "; NOT accounted", "; overflow row %r" % c["overflow_rows"][0]
+                                  if c.get("overflow_rows") else "",
+                                  "; " + c["cap_note"] if c.get("cap_note") else "")))
+
+    rec = find(rows, "rows-reconcile", "stormlight")
+    rec_ok = None
+    if rec:
+        print()
+        if rec.get("requests") is None or rec.get("server_total") is None:
+            print("  %s  against sl_target (5,000 names, %s threads): %s"
+                  % (verdict(False), rec["threads"], rec.get("note") or "no /__stats"))
+            rec_ok = False
+        else:
+            slack = (rec.get("in_flight_at_stop") or 0) + (rec.get("retries") or 0)
+            tool, server = rec["stats_sum"], rec["server_total"]
+            # The contract of tests/e2e/harness.py check_reconciles: the server saw between
+            # the tool's count and that count plus in_flight_at_stop and retries.
+            rec_ok = (tool <= server <= tool + slack and rows_accounted(rec) is True)
+            print("  %s  against sl_target, 5,000 names, %d threads, %s s: rows sum %s, total %s, "
+                  "server saw %s (allowed %s..%s: in flight %s, retries %s); %s rows, wall %.2f s"
+                  % (verdict(rec_ok), rec["threads"], rec["seconds"], fmt_num(tool),
+                     fmt_num(rec["requests"]), fmt_num(server), fmt_num(tool),
+                     fmt_num(tool + slack), rec.get("in_flight_at_stop"), rec.get("retries"),
+                     rec.get("stats_rows"), rec.get("wall_s") or 0))
+        derived.append(("rows_reconcile_sl_target", rec.get("server_total"),
+                        "tool %s %s" % (rec.get("stats_sum"), verdict(rec_ok).strip())))
+
+    tput = [r for r in rows if r.get("test") == "rows-tput"]
+    tput_ratio = tput_cpu_ratio = None
+    two_k = None
+    if tput:
+        print()
+        print("== 2,000 rows against 1 row: Task{}, %s users, --threads 8, %s s, not pinned, "
+              "in rounds ==" % (tput[0]["users"], tput[0]["seconds"]))
+        rounds = max(r.get("round") or 1 for r in tput)
+        chosen = {}
+        for n in (1, 2000):
+            rs = [r for r in tput if r.get("rows") == n]
+            chosen[n] = median_run(rs) if rs else None
+        for n in (1, 2000):
+            r = chosen[n]
+            rs = [x for x in tput if x.get("rows") == n]
+            if r is None or r.get("requests") is None:
+                print("  %4d row%s: %s" % (n, "" if n == 1 else "s",
+                                           (r or {}).get("note") or "no result"))
+                continue
+            print("  %4d row%s: %s requests/s, CPU %.2f s, %s requests per CPU-s, p50 %s ms, "
+                  "%s rows, wall %.2f s (on time: %s), history %s points, accounted: %s; "
+                  "rounds req/s %s" % (
+                      n, "" if n == 1 else "s", fmt_num(r.get("rps")), r.get("cpu_s") or 0,
+                      fmt_num(per_cpu(r)),
+                      fmt_ms(r.get("p50_ms")), r.get("stats_rows"), r.get("wall_s") or 0,
+                      "yes" if rows_on_time(r) else "NO", r.get("history_points"),
+                      "yes" if rows_accounted(r) else "NO",
+                      " ".join(fmt_k(x.get("rps")) for x in rs)))
+        a, b = chosen.get(2000), chosen.get(1)
+        if a and b and a.get("rps") and b.get("rps"):
+            tput_ratio = a["rps"] / b["rps"]
+        if a and b and per_cpu(a) and per_cpu(b):
+            tput_cpu_ratio = per_cpu(a) / per_cpu(b)
+        paired = []
+        for k in range(1, rounds + 1):
+            xs = [r for r in tput if (r.get("round") or 1) == k]
+            x = next((r for r in xs if r.get("rows") == 2000), None)
+            y = next((r for r in xs if r.get("rows") == 1), None)
+            if x and y and x.get("rps") and y.get("rps"):
+                paired.append("%.2f" % (x["rps"] / y["rps"]))
+        print("  2,000 rows / 1 row (median runs): requests/s %s, requests per CPU-s %s%s" % (
+            "%.3f" % tput_ratio if tput_ratio else "n/a",
+            "%.3f" % tput_cpu_ratio if tput_cpu_ratio else "n/a",
+            "; requests/s round by round " + " ".join(paired) if paired else ""))
+        two_k = a
+        if a is not None:
+            a["value"] = tput_ratio
+
+    sig = find(rows, "rows-sigterm", "stormlight")
+    sig_s = None
+    if sig:
+        info = sig.get("sigterm") or {}
+        sig_s = info.get("exit_after_signal_s")
+        print()
+        if sig_s is not None:
+            text = "exited %.3f s after SIGTERM (sent at %.2f s), exit %s" % (
+                sig_s, info.get("signal_at_s") or 0, sig.get("rc"))
+        elif info.get("killed_after_s") is not None:
+            text = "still running %s s after SIGTERM: killed" % info["killed_after_s"]
+        elif info.get("exited_before_signal_s") is not None:
+            text = "exited before the signal, at %.2f s: %s" % (
+                info["exited_before_signal_s"], sig.get("note") or "exit %s" % sig.get("rc"))
+        else:
+            text = "no result"
+        print("  SIGTERM, 2,000 rows, 8 threads: %s; peak RSS %s; %s requests, summary written: "
+              "%s" % (text, fmt_kib(sig.get("peak_rss_kib")), fmt_num(sig.get("requests")),
+                      "yes" if sig.get("requests") is not None else "no"))
+        sig["value"] = sig_s
+        derived.append(("sigterm_2000_rows_exit_s", sig_s, text))
+
+    print()
+    print("== Goals (issue 10, many rows) ==")
+
+    def goal_rss(label, r, limit_mib, key, need_on_time, min_rows=None):
+        if r is None:
+            return
+        rss = r.get("peak_rss_kib") if r.get("requests") is not None else None
+        ok = rss is not None and rss <= limit_mib * 1024
+        extra = ""
+        if need_on_time:
+            ok = ok and rows_on_time(r) and rows_accounted(r) is True
+            extra = "; ended on time: %s (wall %s s for -t %s s); every request accounted: %s" % (
+                "yes" if rows_on_time(r) else "NO",
+                "%.2f" % r["wall_s"] if r.get("wall_s") is not None else "-", r["seconds"],
+                "yes" if rows_accounted(r) else "NO")
+        if min_rows is not None:
+            # Low memory must not come from names merged away: the rows must be there.
+            got = r.get("stats_rows") if r.get("requests") is not None else None
+            ok = ok and got is not None and got >= min_rows
+            extra += "; %s rows (goal >= %s)%s" % (
+                got if got is not None else "-", fmt_num(min_rows),
+                ", overflow row %r" % r["overflow_rows"][0] if r.get("overflow_rows") else "")
+        print("  %s  %s: peak RSS %s (goal <= %d MiB)%s" % (
+            verdict(ok), label, fmt_kib(rss) + (" (%s)" % r["cap_note"] if r.get("cap_note")
+                                                else "") if rss is not None
+            else "- (%s)" % (r.get("note") or "no result"), limit_mib, extra))
+        derived.append((key, rss, "goal <= %d MiB %s" % (limit_mib, verdict(ok).strip())))
+
+    if runs:
+        goal_rss("200 rows at 8 threads", cell(("rows200", "default"), 8), 64,
+                 "rss_kib_200_rows_8thr", False)
+        # Rows expected: the announced default --max-rows (2,000) and its overflow row, or,
+        # with --max-rows 10000, more rows than that default allows.
+        goal_rss("5,000 ungrouped names at 2 threads", cell(("names5000", "default"), 2), 256,
+                 "rss_kib_5000_names_2thr", True, min_rows=2000)
+        if cell(("names5000", 10000), 2):
+            goal_rss("5,000 names at 2 threads, --max-rows 10000", cell(("names5000", 10000), 2),
+                     256, "rss_kib_5000_names_2thr_maxrows10000", True, min_rows=2002)
+    if tput:
+        for what, ratio in (("requests/s", tput_ratio), ("requests per CPU-s", tput_cpu_ratio)):
+            ok = None if ratio is None else ratio >= 0.90
+            if ratio is None and two_k is not None:
+                ok = False
+            print("  %s  2,000 rows / 1 row at 8 threads, %s: %s (goal >= 0.90)" % (
+                verdict(ok), what, "%.3f" % ratio if ratio else "n/a, 2,000 rows: " +
+                ((two_k or {}).get("cap_note") or (two_k or {}).get("note") or "no result")))
+            derived.append(("rows_2000_over_1_%s" % ("rps" if what == "requests/s" else
+                                                    "req_per_cpu_s"), ratio,
+                            "goal >= 0.90 %s" % verdict(ok).strip()))
+        if two_k is not None and two_k.get("requests") is None:
+            print("  %s  2,000 rows at 8 threads ends at -t: no result, %s" % (
+                verdict(False), two_k.get("cap_note") or two_k.get("note")))
+        elif two_k is not None:
+            ok = rows_on_time(two_k) and \
+                rows_accounted(two_k) is True and \
+                (two_k.get("history_points") or 0) >= int(two_k["seconds"])
+            print("  %s  2,000 rows at 8 threads ends at -t: wall %s s for -t %s s, %s history "
+                  "points, every request accounted: %s" % (
+                      verdict(ok), "%.2f" % two_k["wall_s"] if two_k.get("wall_s") else "-",
+                      two_k["seconds"], two_k.get("history_points"),
+                      "yes" if rows_accounted(two_k) else "NO"))
+    if sig:
+        ok = sig_s is not None and sig_s <= 1.0
+        print("  %s  2,000 rows at 8 threads stops within 1 s of SIGTERM: %s" % (
+            verdict(ok), "%.3f s" % sig_s if sig_s is not None else "no"))
+    if rec:
+        print("  %s  5,000 names against sl_target: every request accounted for" % verdict(rec_ok))
+
+
 def append_results(rows, derived, results_path, commit):
     """Appends every run and every derived figure to the results file."""
     new = not os.path.exists(results_path) or os.path.getsize(results_path) == 0
@@ -658,7 +1106,15 @@ def append_results(rows, derived, results_path, commit):
             return str(v).replace("\t", " ").replace("\n", " ")
 
         for r in rows:
-            note = "; ".join(x for x in (r.get("note"), r.get("note_extra"),
+            rows_note = None
+            if str(r.get("test", "")).startswith("rows"):
+                rows_note = "scenario %s, max-rows %s, %s rows in JSON, wall %s s%s" % (
+                    r.get("scenario"), r.get("max_rows", "default"), r.get("stats_rows"),
+                    r.get("wall_s"), ", " + r["cap_note"] if r.get("cap_note") and
+                    r["cap_note"] not in (r.get("note") or "") else "")
+                if r.get("sigterm"):
+                    rows_note += ", sigterm %s" % json.dumps(r["sigterm"])
+            note = "; ".join(x for x in (r.get("note"), rows_note, r.get("note_extra"),
                                          ("busy c0/c1 " + busy_text(r)) if r.get("busy") else None,
                                          ("others c0/c1 " + others_text(r))
                                          if r.get("busy") and r.get("test") != "threads" else None,
@@ -685,6 +1141,10 @@ def main(argv):
         return 0
     if cmd == "stamp" and len(args) >= 2:
         return cmd_stamp(args)
+    if cmd == "sigterm" and len(args) >= 4:
+        return cmd_sigterm(args)
+    if cmd == "fetch" and len(args) == 2:
+        return cmd_fetch(args)
     if cmd == "report" and len(args) == 3:
         return cmd_report(args)
     print(__doc__, file=sys.stderr)

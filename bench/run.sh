@@ -10,15 +10,20 @@
 # in rounds, each generator's median run kept), because this machine is shared and its
 # absolute figures drift from minute to minute. Then: 19,000 users spawned at once, system
 # calls per request (strace), memory per user (10 vs 10,000 users), timing overhead against
-# sl_target's /delay/20, and 1 vs 2 worker threads. Every run and every derived figure is
-# appended to bench/results/results.tsv with a timestamp and the commit.
+# sl_target's /delay/20, 1 vs 2 worker threads, and many statistics rows (issue 10: peak RSS
+# for 1, 200 and 5,000 rows, 2,000 rows against one row, SIGTERM). Every run and every
+# derived figure is appended to bench/results/results.tsv with a timestamp and the commit.
 #
 # Environment (all optional):
 #   BENCH_SECONDS   length of the main, delay and thread runs (default 10)
 #   BENCH_USERS     user counts of the main table (default "10 100")
 #   BENCH_ROUNDS    rounds of wrk, floor and stormlight per user count; the table shows each
 #                   generator's median run (default 3)
-#   BENCH_PARTS     which parts to run (default "main syscalls memory spawn delay threads")
+#   BENCH_PARTS     which parts to run (default "main syscalls memory spawn delay threads rows")
+#   BENCH_ROWS_SECONDS   length of the many-rows memory runs (default 3)
+#   BENCH_ROWS_CAP_MIB   address-space cap (prlimit --as) of every many-rows run, so a
+#                   binary whose statistics grow with rows cannot take the machine's memory
+#                   (default 8192)
 #   BENCH_RESULTS   results file (default bench/results/results.tsv)
 #   BENCH_COMMIT    the commit to record (default: git rev-parse --short HEAD)
 #   SERVER_CPU, GEN_CPU   cores for the servers and the generators (default 0 and 1)
@@ -39,7 +44,9 @@ TARGET="$BUILD/sl_target"
 SECS=${BENCH_SECONDS:-10}
 ROUNDS=${BENCH_ROUNDS:-3}
 USERS_LIST=${BENCH_USERS:-"10 100"}
-PARTS=${BENCH_PARTS:-"main syscalls memory spawn delay threads"}
+PARTS=${BENCH_PARTS:-"main syscalls memory spawn delay threads rows"}
+ROWS_SECS=${BENCH_ROWS_SECONDS:-3}
+ROWS_CAP_MIB=${BENCH_ROWS_CAP_MIB:-8192}
 RESULTS=${BENCH_RESULTS:-"$ROOT/bench/results/results.tsv"}
 SERVER_CPU=${SERVER_CPU:-0}
 GEN_CPU=${GEN_CPU:-1}
@@ -63,7 +70,7 @@ want() {
 for f in "$SL" "$FLOOR" "$TARGET"; do
     [ -x "$f" ] || die "$f not found; build first (make)"
 done
-for t in wrk taskset timeout "$NGINX_BIN" /usr/bin/time "$PY"; do
+for t in wrk taskset timeout prlimit "$NGINX_BIN" /usr/bin/time "$PY"; do
     command -v "$t" >/dev/null 2>&1 || die "$t not found (scripts/install-deps.sh bench)"
 done
 if [ "$(nproc)" -lt 2 ]; then
@@ -118,7 +125,8 @@ if [ -z "$COMMIT" ]; then
 fi
 
 # measure NAME PIN LIMIT_S CMD...: runs CMD under GNU time and timeout (LIMIT_S seconds),
-# pinned to GEN_CPU when PIN is "pin". Leaves $T/NAME.{out,err,time,rc,stat0,stat1}.
+# pinned to GEN_CPU when PIN is "pin". Leaves $T/NAME.{out,err,time,rc,stat0,stat1}; .time
+# holds user and system CPU seconds, peak RSS in KiB and wall seconds.
 measure() {
     local name=$1 pin=$2 limit=$3
     shift 3
@@ -127,7 +135,7 @@ measure() {
     time_wait >"$p.tw"
     nginx_ticks >"$p.ngx0"
     cat /proc/stat >"$p.stat0"
-    /usr/bin/time -o "$p.time" -f '%U %S %M' timeout -k 5 "$limit" "${pre[@]}" "$@" \
+    /usr/bin/time -o "$p.time" -f '%U %S %M %e' timeout -k 5 "$limit" "${pre[@]}" "$@" \
         </dev/null >"$p.out" 2>"$p.err" &
     CUR_PID=$!
     wait "$CUR_PID"
@@ -303,6 +311,98 @@ if want threads; then
             -t "${SECS}s" --threads "$k" -q --json "$T/thr_$k.json"
         record stormlight "thr_$k" test=threads generator=stormlight users=100 threads="$k" seconds="$SECS"
     done
+fi
+
+# rows_scenarios DIR: the many-rows scenarios (issue 10). rows1: one Task{} row; rowsN: N
+# Task{} rows with distinct names on the same path; lua1: one scripted row; names5000: a
+# scripted task whose path carries a random id and no name=, so each id becomes its own row.
+rows_scenarios() {
+    local dir=$1 n i
+    scenario "$dir/rows1.lua" /hello
+    for n in 200 2000; do
+        {
+            echo "endpoints = {"
+            for i in $(seq 1 "$n"); do
+                printf '  Task{"GET", "/hello", name = "row %04d"},\n' "$i"
+            done
+            echo "}"
+        } >"$dir/rows$n.lua"
+    done
+    printf 'User{ tasks = { function(u) u:get("/hello") end } }\n' >"$dir/lua1.lua"
+    printf 'User{ tasks = { function(u) u:get("/hello?id=" .. math.random(1, 5000)) end } }\n' \
+        >"$dir/names5000.lua"
+}
+
+if want rows; then
+    echo
+    echo "-- many rows: peak RSS for 1, 200 and 5,000 rows at --threads 1, 2, 8; 8 users, \
+${ROWS_SECS} s, not pinned; each run capped at ${ROWS_CAP_MIB} MiB of address space"
+    rows_scenarios "$T"
+    # The cap: statistics that grow with rows, threads and names must fail this run, not the
+    # machine. prlimit execs the command, so the limit applies to stormlight itself.
+    CAP=(prlimit --as=$((ROWS_CAP_MIB * 1024 * 1024)))
+    ROWS_LIMIT=$((ROWS_SECS + 30))
+    # --max-rows (issue 10) caps the rows; names past it share one overflow row. A binary
+    # without the flag runs the 5,000-name scenario with whatever it does by default.
+    variants=("1 rows1" "200 rows200" "1 lua1" "5000 names5000")
+    if "$SL" --help 2>/dev/null | grep -q -- --max-rows; then
+        variants+=("5000 names5000 10000")
+    else
+        echo "   (this binary has no --max-rows: the 5,000-name runs use its default only)"
+    fi
+    for v in "${variants[@]}"; do
+        read -r n file maxr <<<"$v"
+        extra=()
+        [ -n "$maxr" ] && extra=(--max-rows "$maxr")
+        for k in 1 2 8; do
+            name="rows_${file}_${k}${maxr:+_m$maxr}"
+            measure "$name" nopin "$ROWS_LIMIT" "${CAP[@]}" "$SL" -f "$T/$file.lua" -H "$URL" -u 8 \
+                -r 1000000 -t "${ROWS_SECS}s" --threads "$k" -q "${extra[@]}" --json "$T/$name.json"
+            record stormlight "$name" test=rows generator=stormlight users=8 threads="$k" \
+                seconds="$ROWS_SECS" rows="$n" scenario="$file" max_rows="${maxr:-default}" \
+                cap_mib="$ROWS_CAP_MIB"
+        done
+    done
+
+    # Every request accounted for, against a server that counts what it served.
+    echo
+    echo "-- many rows against sl_target: 5,000 names, 8 users, --threads 2, ${ROWS_SECS} s"
+    if bench_start_target "$TARGET"; then
+        TURL="http://127.0.0.1:$TARGET_PORT"
+        "$PY" "$HELPER" fetch "$TURL/__reset" "$T/recon.reset"
+        measure recon nopin "$ROWS_LIMIT" "${CAP[@]}" "$SL" -f "$T/names5000.lua" -H "$TURL" \
+            -u 8 -r 1000000 -t "${ROWS_SECS}s" --threads 2 -q --json "$T/recon.json"
+        "$PY" "$HELPER" fetch "$TURL/__stats" "$T/recon.server"
+        record stormlight recon test=rows-reconcile generator=stormlight users=8 threads=2 \
+            seconds="$ROWS_SECS" rows=5000 scenario=names5000 max_rows=default \
+            cap_mib="$ROWS_CAP_MIB"
+        bench_stop_pid "$TARGET_PID"
+        TARGET_PID=""
+    fi
+
+    # Side by side, in rounds: the same invocation with 2,000 Task{} rows and with one.
+    echo
+    echo "-- 2,000 rows against 1 row: 8 users, --threads 8, ${SECS} s, not pinned; $ROUNDS rounds"
+    for r in $(seq 1 "$ROUNDS"); do
+        for n in 1 2000; do
+            measure "tput_${n}_$r" nopin "$LIMIT" "${CAP[@]}" "$SL" -f "$T/rows$n.lua" -H "$URL" \
+                -u 8 -r 1000000 -t "${SECS}s" --threads 8 -q --json "$T/tput_${n}_$r.json"
+            record stormlight "tput_${n}_$r" test=rows-tput generator=stormlight users=8 threads=8 \
+                round="$r" seconds="$SECS" rows="$n" scenario="rows$n" cap_mib="$ROWS_CAP_MIB"
+        done
+    done
+
+    # Not a test: how long a loaded 2,000-row run takes to stop once signalled.
+    echo
+    echo "-- SIGTERM: 2,000 rows, 8 users, --threads 8, -t 60s, SIGTERM after 2 s"
+    "$PY" "$HELPER" sigterm "$T/sigterm" 2 15 -- "${CAP[@]}" "$SL" -f "$T/rows2000.lua" -H "$URL" \
+        -u 8 -r 1000000 -t 60s --threads 8 -q --json "$T/sigterm.json" &
+    CUR_PID=$!
+    wait "$CUR_PID"
+    CUR_PID=""
+    record stormlight sigterm test=rows-sigterm generator=stormlight users=8 threads=8 \
+        seconds=60 rows=2000 scenario=rows2000 cap_mib="$ROWS_CAP_MIB"
+    sleep 1
 fi
 
 bench_stop_servers
