@@ -175,8 +175,8 @@ def parse_stormlight(prefix, row):
     stats = doc.get("stats") or []
     row["stats_rows"] = len(stats)
     row["stats_sum"] = sum(s.get("num_requests") or 0 for s in stats)
-    row["overflow_rows"] = [s.get("name") for s in stats
-                            if "overflow" in str(s.get("name", "")).lower()][:3]
+    # The summary names its overflow row ("overflow_row", null while there is none).
+    row["overflow_rows"] = [doc["overflow_row"]] if doc.get("overflow_row") else []
     history = doc.get("history") or []
     row["history_points"] = len(history)
     row["history_sum"] = sum(h.get("requests") or 0 for h in history)
