@@ -19,6 +19,7 @@
 
 #include "report/outputs.h"
 #include "report/report.h"
+#include "report/utf8.h"
 
 struct sl_csv {
     const char *prefix;
@@ -31,20 +32,25 @@ struct sl_csv {
 static const char *const percentile_header = "50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%";
 
 /* One field, quoted as RFC 4180 (and Python's csv module, which Locust uses) quote: only
- * when it holds a comma, a quote or a line break; quotes inside are doubled. */
+ * when it holds a comma, a quote or a line break; quotes inside are doubled. Bytes that
+ * are not UTF-8 become U+FFFD (report/utf8.h), so every file decodes as UTF-8. */
 static void put_field(FILE *f, const char *s)
 {
     if (strpbrk(s, ",\"\r\n") == NULL) {
-        fputs(s, f);
+        sl_utf8_write(f, s);
         return;
     }
+    char *clean = sl_utf8_sanitize(s);
+    if (!clean)
+        return; /* out of memory: an empty field rather than invalid text */
     fputc('"', f);
-    for (const char *c = s; *c; c++) {
+    for (const char *c = clean; *c; c++) {
         if (*c == '"')
             fputc('"', f);
         fputc(*c, f);
     }
     fputc('"', f);
+    free(clean);
 }
 
 /* Milliseconds with microsecond precision: the JSON summary's rounding. */

@@ -15,11 +15,26 @@
 #include "report/outputs.h"
 #include "report/report.h"
 #include "report/threshold.h"
+#include "report/utf8.h"
 
+/* Escapes s for HTML text and attribute values. Bytes that are not UTF-8, and control
+ * characters other than tab and line breaks (C0, DEL, C1: parse errors in HTML), become
+ * U+FFFD, so the page is valid whatever a name holds. */
 static void esc(FILE *f, const char *s)
 {
-    for (; *s; s++) {
-        switch (*s) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        size_t len = sl_utf8_seq_len(p + i, n - i);
+        unsigned char c = p[i];
+        if (len == 0 ||
+            (len == 1 && ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F)) ||
+            (len == 2 && c == 0xC2 && p[i + 1] < 0xA0)) {
+            fputs(SL_UTF8_REPLACEMENT, f);
+            i += len ? len : 1;
+            continue;
+        }
+        switch (c) {
         case '&':
             fputs("&amp;", f);
             break;
@@ -36,8 +51,9 @@ static void esc(FILE *f, const char *s)
             fputs("&#39;", f);
             break;
         default:
-            fputc(*s, f);
+            fwrite(p + i, 1, len, f);
         }
+        i += len;
     }
 }
 

@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "report/outputs.h"
 #include "report/report.h"
 #include "report/threshold.h"
+#include "report/utf8.h"
 
 /* Milliseconds with microsecond precision, free of binary noise in the output. */
 static double ms3(double us)
@@ -106,8 +108,12 @@ int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
     if (s->thresholds && s->thresholds->aborted_by)
         cJSON_AddStringToObject(root, "aborted_by_threshold", s->thresholds->aborted_by);
 
-    char *text = cJSON_Print(root);
+    char *raw = cJSON_Print(root);
     cJSON_Delete(root);
+    /* Names and messages are bytes; cJSON copies them as they are. JSON's own syntax is
+     * ASCII, so repairing the whole text repairs exactly the strings (report/utf8.h). */
+    char *text = raw ? sl_utf8_sanitize(raw) : NULL;
+    cJSON_free(raw);
     if (!text) {
         sl_err_set(err, "--json: out of memory");
         return SL_ENOMEM;
@@ -126,6 +132,6 @@ int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
             rc = SL_ESYS;
         }
     }
-    cJSON_free(text);
+    free(text);
     return rc;
 }
