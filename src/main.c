@@ -28,7 +28,8 @@ enum { EXIT_OK = 0, EXIT_FAILURES = 1, EXIT_USAGE = 2 };
 
 static volatile sig_atomic_t stop_signals;
 
-/* First SIGINT/SIGTERM: stop gracefully (the main loop notices). Second: leave at once. */
+/* First SIGINT/SIGTERM/SIGHUP: stop gracefully (the main loop notices). Second: leave at
+ * once. */
 static void on_stop_signal(int sig)
 {
     if (stop_signals++ > 0) {
@@ -47,6 +48,9 @@ static void install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* A closed terminal or `kill -HUP` is a stop like any other: the summary and the
+     * reports are still written (the default action would lose them). */
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -263,6 +267,10 @@ int main(int argc, char **argv)
                                  .scenario_file = opts.file,
                                  .timeout_us = opts.timeout_us};
     if (sl_outputs_open(&outs, &outs_cfg, &err) != 0) {
+        usage_error(err.msg);
+        goto out;
+    }
+    if (opts.json_path && sl_report_json_check(opts.json_path, &err) != 0) {
         usage_error(err.msg);
         goto out;
     }

@@ -52,6 +52,18 @@ static cJSON *row_json(const char *method, const char *name, const sl_row_stats_
     return o;
 }
 
+int sl_report_json_check(const char *path, sl_err_t *err)
+{
+    if (strcmp(path, "-") == 0)
+        return 0;
+    FILE *f = fopen(path, "w");
+    if (!f || fclose(f) != 0) {
+        sl_err_set(err, "--json: cannot write '%s': %s", path, strerror(errno));
+        return SL_ESYS;
+    }
+    return 0;
+}
+
 int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
 {
     double secs = s->elapsed_us ? (double)s->elapsed_us / 1e6 : 1.0;

@@ -22,6 +22,7 @@ from harness import (Target, check, check_eq, check_summary, describe,  # noqa: 
                      find_row, run_stormlight)
 
 FFFD = "\ufffd"
+GOOD = 'endpoints = { Task{"GET", "/hello"} }\n'
 
 
 class TempDir:
@@ -103,6 +104,30 @@ def test_names_that_are_not_utf8_give_valid_reports():
         text = "".join(p.text)
         check("/caf" + FFFD + "-csv" in text, "csv name in the HTML report")
         check("bad " + FFFD + " byte" in text, "failure message in the HTML report")
+
+def send_after(delay_s, sig):
+    def during(proc, t0):
+        time.sleep(max(0.0, delay_s - (time.monotonic() - t0)))
+        if proc.poll() is None:
+            proc.send_signal(sig)
+    return during
+
+
+def test_sighup_stops_gracefully():
+    with TempDir() as tmp, Target() as t:
+        prefix = os.path.join(tmp, "run")
+        code, summary, out, err = run_stormlight(
+            ["-H", t.url, "-u", "2", "-r", "100", "-t", "30s", "-q", "--csv", prefix],
+            GOOD, during=send_after(1.0, signal.SIGHUP), timeout=15)
+        check_eq(code, 0, f"exit code after SIGHUP: {describe(code, summary, out, err)}")
+        check_summary(summary, "summary after SIGHUP")
+        check(summary["duration_s"] < 5.0, f"duration_s {summary['duration_s']}")
+        check(summary["total"]["num_requests"] > 0, "requests before SIGHUP")
+        with open(prefix + "_stats.csv") as f:
+            rows = list(csv.DictReader(f))
+        check_eq(rows[-1]["Name"], "Aggregated", "_stats.csv written after SIGHUP")
+        check_eq(int(rows[-1]["Request Count"]), summary["total"]["num_requests"],
+                 "_stats.csv total after SIGHUP")
 
 
 harness.main()
