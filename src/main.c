@@ -443,13 +443,29 @@ int main(int argc, char **argv)
     const sl_snapshot_t *snap = sl_reporter_snapshot(rep, true);
     sl_outputs_tick(outs, snap);
     sl_report_summary(snap, human);
-    /* With thresholds, they decide (a failure ratio may be allowed); without, any failed
-     * request fails the run. */
-    if (thresholds.n)
+    /* With thresholds, they decide (a failure ratio may be allowed); without, a failed
+     * request, a script error or a run in which no request completed fails the run, as in
+     * Locust: a scenario that only raises, or a server that never answers, must not pass
+     * CI. */
+    if (thresholds.n) {
         code = sl_thresholds_pass(&thresholds, snap) && !thresholds.aborted_by ? EXIT_OK
                                                                                : EXIT_FAILURES;
-    else
-        code = snap->total->num_failures ? EXIT_FAILURES : EXIT_OK;
+    } else {
+        uint64_t exceptions = 0;
+        for (uint32_t i = 0; i < snap->stats->nexceptions; i++)
+            exceptions += snap->stats->exceptions[i].occurrences;
+        code = EXIT_OK;
+        if (snap->total->num_failures) {
+            code = EXIT_FAILURES;
+        } else if (exceptions) {
+            fprintf(human, "\nThe run fails: %llu script error%s (see Exceptions).\n",
+                    (unsigned long long)exceptions, exceptions == 1 ? "" : "s");
+            code = EXIT_FAILURES;
+        } else if (snap->total->num_requests == 0) {
+            fprintf(human, "\nThe run fails: no request completed.\n");
+            code = EXIT_FAILURES;
+        }
+    }
     if (opts.json_path && sl_report_json(snap, opts.json_path, &err) != 0) {
         fprintf(stderr, "stormlight: %s\n", err.msg);
         code = EXIT_USAGE;

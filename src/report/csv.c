@@ -59,6 +59,15 @@ static void put_ms(FILE *f, double us)
     fprintf(f, ",%.3f", round(us) / 1000.0);
 }
 
+/* A time, or N/A (Locust's mark for a percentile of nothing) when none was measured. */
+static void put_time(FILE *f, bool any, double us)
+{
+    if (any)
+        put_ms(f, us);
+    else
+        fputs(",N/A", f);
+}
+
 static void put_rate(FILE *f, double v)
 {
     fprintf(f, ",%.3f", round(v * 1000.0) / 1000.0);
@@ -117,8 +126,8 @@ int sl_csv_open(sl_csv_t **out, const char *prefix, bool full_history, sl_err_t 
 }
 
 /* One history row: the interval's rates and percentiles, then the cumulative totals.
- * Percentiles are N/A before the row's first request (as in Locust) and 0 for a second in
- * which the row completed none. */
+ * Percentiles are N/A for a second in which the row completed no request (before its
+ * first one, as in Locust, and in any later quiet second). */
 static void history_row(FILE *f, const sl_snapshot_t *s, uint64_t ts, const char *method,
                         const char *name, const sl_row_stats_t *iv, const sl_row_stats_t *cum,
                         double secs)
@@ -129,21 +138,14 @@ static void history_row(FILE *f, const sl_snapshot_t *s, uint64_t ts, const char
     put_field(f, name);
     put_rate(f, (double)iv->num_requests / secs);
     put_rate(f, (double)iv->num_failures / secs);
-    if (cum->num_requests == 0) {
-        put_percentiles(f, &iv->latency, true);
-    } else if (iv->num_requests == 0) {
-        for (int p = 0; p < SL_REPORT_NPCTS; p++)
-            fputs(",0", f);
-    } else {
-        put_percentiles(f, &iv->latency, false);
-    }
+    put_percentiles(f, &iv->latency, iv->latency.total_count == 0);
     const sl_hist_t *h = &cum->latency;
     bool any = h->total_count > 0;
     fprintf(f, ",%" PRIu64 ",%" PRIu64, cum->num_requests, cum->num_failures);
-    put_ms(f, (double)sl_hist_percentile(h, 50));
-    put_ms(f, any ? sl_hist_mean(h) : 0.0);
-    put_ms(f, any ? (double)h->min_us : 0.0);
-    put_ms(f, (double)h->max_us);
+    put_time(f, any, (double)sl_hist_percentile(h, 50));
+    put_time(f, any, any ? sl_hist_mean(h) : 0.0);
+    put_time(f, any, any ? (double)h->min_us : 0.0);
+    put_time(f, any, (double)h->max_us);
     put_rate(f, cum->num_requests ? (double)cum->content_bytes / (double)cum->num_requests : 0.0);
     fputc('\n', f);
 }
@@ -177,14 +179,14 @@ static void stats_row(FILE *f, const char *method, const char *name, const sl_ro
     fputc(',', f);
     put_field(f, name);
     fprintf(f, ",%" PRIu64 ",%" PRIu64, r->num_requests, r->num_failures);
-    put_ms(f, (double)sl_hist_percentile(h, 50));
-    put_ms(f, any ? sl_hist_mean(h) : 0.0);
-    put_ms(f, any ? (double)h->min_us : 0.0);
-    put_ms(f, (double)h->max_us);
+    put_time(f, any, (double)sl_hist_percentile(h, 50));
+    put_time(f, any, any ? sl_hist_mean(h) : 0.0);
+    put_time(f, any, any ? (double)h->min_us : 0.0);
+    put_time(f, any, (double)h->max_us);
     put_rate(f, r->num_requests ? (double)r->content_bytes / (double)r->num_requests : 0.0);
     put_rate(f, (double)r->num_requests / secs);
     put_rate(f, (double)r->num_failures / secs);
-    put_percentiles(f, h, r->num_requests == 0);
+    put_percentiles(f, h, !any);
     fputc('\n', f);
 }
 

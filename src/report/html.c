@@ -179,6 +179,16 @@ static const char script[] =
     "document.body.setAttribute('data-charts','error');if(window.console)console.error(e);}\n"
     "})();\n";
 
+/* One time cell, or "-" for a row that completed no request: a percentile of nothing is
+ * not a number. */
+static void put_ms(FILE *f, bool any, double v)
+{
+    if (any)
+        fprintf(f, "<td>%.2f</td>", v);
+    else
+        fputs("<td class=\"none\">-</td>", f);
+}
+
 static void param(FILE *f, const char *name, const char *value)
 {
     fprintf(f, "<tr><th>%s</th><td class=\"l\">", name);
@@ -195,12 +205,13 @@ static void stats_row(FILE *f, const char *method, const char *name, const sl_ro
     esc(f, method);
     fputs("</td><td class=\"l\">", f);
     esc(f, name);
-    fprintf(f,
-            "</td><td>%" PRIu64 "</td><td%s>%" PRIu64 "</td><td>%.2f</td><td>%.2f</td>"
-            "<td>%.2f</td><td>%.2f</td><td>%.1f</td><td>%.1f</td><td>%.1f</td></tr>\n",
-            r->num_requests, r->num_failures ? " class=\"bad\"" : "", r->num_failures,
-            ms(sl_hist_percentile(h, 50)), any ? sl_hist_mean(h) / 1000.0 : 0.0,
-            any ? ms(h->min_us) : 0.0, ms(h->max_us),
+    fprintf(f, "</td><td>%" PRIu64 "</td><td%s>%" PRIu64 "</td>", r->num_requests,
+            r->num_failures ? " class=\"bad\"" : "", r->num_failures);
+    put_ms(f, any, any ? ms(sl_hist_percentile(h, 50)) : 0.0);
+    put_ms(f, any, any ? sl_hist_mean(h) / 1000.0 : 0.0);
+    put_ms(f, any, any ? ms(h->min_us) : 0.0);
+    put_ms(f, any, ms(h->max_us));
+    fprintf(f, "<td>%.1f</td><td>%.1f</td><td>%.1f</td></tr>\n",
             r->num_requests ? (double)r->content_bytes / (double)r->num_requests : 0.0,
             (double)r->num_requests / secs, (double)r->num_failures / secs);
 }
@@ -214,7 +225,8 @@ static void pct_row(FILE *f, const char *method, const char *name, const sl_row_
     esc(f, name);
     fputs("</td>", f);
     for (int p = 0; p < SL_REPORT_NPCTS; p++)
-        fprintf(f, "<td>%.2f</td>", ms(sl_hist_percentile(&r->latency, sl_report_pcts[p])));
+        put_ms(f, r->latency.total_count > 0,
+               ms(sl_hist_percentile(&r->latency, sl_report_pcts[p])));
     fprintf(f, "<td>%" PRIu64 "</td></tr>\n", r->num_requests);
 }
 

@@ -23,6 +23,16 @@ static double round3(double v)
     return round(v * 1000.0) / 1000.0;
 }
 
+/* A time, or null when there is none: a row that completed no request has no
+ * percentiles, mean, minimum or maximum (never 0, which reads as "instant"). */
+static void add_ms(cJSON *o, const char *key, bool any, double us)
+{
+    if (any)
+        cJSON_AddNumberToObject(o, key, ms3(us));
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
 static cJSON *row_json(const char *method, const char *name, const sl_row_stats_t *r, double secs)
 {
     const sl_hist_t *h = &r->latency;
@@ -32,9 +42,9 @@ static cJSON *row_json(const char *method, const char *name, const sl_row_stats_
     cJSON_AddStringToObject(o, "name", name);
     cJSON_AddNumberToObject(o, "num_requests", (double)r->num_requests);
     cJSON_AddNumberToObject(o, "num_failures", (double)r->num_failures);
-    cJSON_AddNumberToObject(o, "min_ms", any ? ms3((double)h->min_us) : 0.0);
-    cJSON_AddNumberToObject(o, "max_ms", ms3((double)h->max_us));
-    cJSON_AddNumberToObject(o, "avg_ms", any ? ms3(sl_hist_mean(h)) : 0.0);
+    add_ms(o, "min_ms", any, any ? (double)h->min_us : 0.0);
+    add_ms(o, "max_ms", any, (double)h->max_us);
+    add_ms(o, "avg_ms", any, any ? sl_hist_mean(h) : 0.0);
     cJSON_AddNumberToObject(o, "rps", round3((double)r->num_requests / secs));
     cJSON_AddNumberToObject(o, "failures_per_s", round3((double)r->num_failures / secs));
     cJSON_AddNumberToObject(
@@ -42,13 +52,13 @@ static cJSON *row_json(const char *method, const char *name, const sl_row_stats_
         r->num_requests ? round3((double)r->content_bytes / (double)r->num_requests) : 0.0);
     cJSON *p = cJSON_AddObjectToObject(o, "percentiles_ms");
     for (int i = 0; i < SL_REPORT_NPCTS; i++)
-        cJSON_AddNumberToObject(p, sl_report_pct_keys[i],
-                                ms3((double)sl_hist_percentile(h, sl_report_pcts[i])));
+        add_ms(p, sl_report_pct_keys[i], any, (double)sl_hist_percentile(h, sl_report_pcts[i]));
     /* Service time: from the moment the request left, without the generator's lateness. */
     cJSON *sp = cJSON_AddObjectToObject(o, "service_percentiles_ms");
+    bool sany = r->service.total_count > 0;
     for (int i = 0; i < SL_REPORT_NPCTS; i++)
-        cJSON_AddNumberToObject(sp, sl_report_pct_keys[i],
-                                ms3((double)sl_hist_percentile(&r->service, sl_report_pcts[i])));
+        add_ms(sp, sl_report_pct_keys[i], sany,
+               (double)sl_hist_percentile(&r->service, sl_report_pcts[i]));
     return o;
 }
 
@@ -111,9 +121,10 @@ int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
     cJSON_AddStringToObject(root, "model", s->open_model ? "open" : "closed");
     cJSON_AddNumberToObject(root, "dropped_iterations", (double)s->stats->dropped_iterations);
     cJSON *lag = cJSON_AddObjectToObject(root, "send_lag_ms");
-    cJSON_AddNumberToObject(lag, "50", ms3((double)sl_hist_percentile(&s->stats->send_lag, 50)));
-    cJSON_AddNumberToObject(lag, "99", ms3((double)sl_hist_percentile(&s->stats->send_lag, 99)));
-    cJSON_AddNumberToObject(lag, "max", ms3((double)s->stats->send_lag.max_us));
+    bool lagged = s->stats->send_lag.total_count > 0;
+    add_ms(lag, "50", lagged, (double)sl_hist_percentile(&s->stats->send_lag, 50));
+    add_ms(lag, "99", lagged, (double)sl_hist_percentile(&s->stats->send_lag, 99));
+    add_ms(lag, "max", lagged, (double)s->stats->send_lag.max_us);
     cJSON_AddNumberToObject(root, "retries", (double)s->stats->retries);
     cJSON_AddItemToObject(root, "history", sl_report_history_json(s));
     cJSON_AddItemToObject(root, "thresholds", sl_report_thresholds_json(s));

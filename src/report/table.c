@@ -25,19 +25,31 @@ static const char *fit(const char *s, char *buf, size_t width)
     return buf;
 }
 
+/* One time column: " -" in place of a number when the row completed no request, since a
+ * percentile (or mean, or minimum) of nothing is not zero. */
+static void put_ms(FILE *out, bool any, double v)
+{
+    if (any)
+        fprintf(out, " %8.2f", v);
+    else
+        fprintf(out, " %8s", "-");
+}
+
 static int print_row(FILE *out, const char *method, const char *name, const sl_row_stats_t *r,
                      double rps, double fps)
 {
     char nb[48];
     const sl_hist_t *h = &r->latency;
     bool any = h->total_count > 0;
-    fprintf(out,
-            "%-7s %-32s %9" PRIu64 " %8" PRIu64
-            " %9.1f %8.1f | %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f\n",
-            method, fit(name, nb, 32), r->num_requests, r->num_failures, rps, fps,
-            any ? ms(sl_hist_percentile(h, 50)) : 0.0, any ? ms(sl_hist_percentile(h, 95)) : 0.0,
-            any ? ms(sl_hist_percentile(h, 99)) : 0.0, any ? sl_hist_mean(h) / 1000.0 : 0.0,
-            any ? ms(h->min_us) : 0.0, ms(h->max_us));
+    fprintf(out, "%-7s %-32s %9" PRIu64 " %8" PRIu64 " %9.1f %8.1f |", method, fit(name, nb, 32),
+            r->num_requests, r->num_failures, rps, fps);
+    put_ms(out, any, any ? ms(sl_hist_percentile(h, 50)) : 0.0);
+    put_ms(out, any, any ? ms(sl_hist_percentile(h, 95)) : 0.0);
+    put_ms(out, any, any ? ms(sl_hist_percentile(h, 99)) : 0.0);
+    put_ms(out, any, any ? sl_hist_mean(h) / 1000.0 : 0.0);
+    put_ms(out, any, any ? ms(h->min_us) : 0.0);
+    put_ms(out, any, ms(h->max_us));
+    fputc('\n', out);
     return 1;
 }
 
@@ -148,7 +160,8 @@ void sl_report_summary(const sl_snapshot_t *s, FILE *out)
         fprintf(out, "%-7s %-32s", total ? "" : s->rows[i].method,
                 fit(total ? "Aggregated" : s->rows[i].name, nb, 32));
         for (int p = 0; p < SL_REPORT_NPCTS; p++)
-            fprintf(out, " %8.2f", ms(sl_hist_percentile(&r->latency, sl_report_pcts[p])));
+            put_ms(out, r->latency.total_count > 0,
+                   ms(sl_hist_percentile(&r->latency, sl_report_pcts[p])));
         fprintf(out, " %9" PRIu64 "\n", r->num_requests);
     }
 

@@ -129,5 +129,83 @@ def test_sighup_stops_gracefully():
         check_eq(int(rows[-1]["Request Count"]), summary["total"]["num_requests"],
                  "_stats.csv total after SIGHUP")
 
+def no_numbers(row, what):
+    check(row["min_ms"] is None and row["max_ms"] is None and row["avg_ms"] is None,
+          f"{what}: min/max/avg of nothing must be null: {row}")
+    check(all(v is None for v in row["percentiles_ms"].values()),
+          f"{what}: percentiles of nothing must be null: {row['percentiles_ms']}")
+    check(all(v is None for v in row["service_percentiles_ms"].values()),
+          f"{what}: service percentiles of nothing must be null")
+
+
+def test_every_iteration_raising_fails_the_run():
+    scenario = 'User{ tasks = { function(u) error("boom") end } }\n'
+    with Target() as t:
+        code, s, out, err = run_stormlight(
+            ["-H", t.url, "-u", "2", "-r", "100", "-t", "1s", "-q"], scenario, timeout=20)
+    check_summary(s)
+    check(sum(e["occurrences"] for e in s["exceptions"]) > 0, f"exceptions: {s['exceptions']}")
+    check_eq(s["total"]["num_requests"], 0, "requests")
+    check_eq(code, 1, f"exit code: {describe(code, s, out, err)}")
+    no_numbers(s["total"], "total of a run without requests")
+    check(s["send_lag_ms"]["99"] is None, f"send lag of nothing: {s['send_lag_ms']}")
+
+
+def test_on_start_raising_fails_the_run():
+    scenario = ('User{ on_start = function(u) error("no login") end,\n'
+                '      tasks = { function(u) u:get("/hello") end } }\n')
+    with Target() as t:
+        code, s, out, err = run_stormlight(
+            ["-H", t.url, "-u", "2", "-r", "100", "-t", "1s", "-q"], scenario, timeout=20)
+        check_summary(s)
+        check_eq(s["total"]["num_failures"], 0, "failed requests")
+        check(s["total"]["num_requests"] > 0, "requests went out")
+        check_eq(sum(e["occurrences"] for e in s["exceptions"]), 2, "one on_start error a user")
+        check_eq(code, 1, f"exit code: {describe(code, s, out, err)}")
+        check("script error" in out, f"the summary says why the run fails: {out[-300:]!r}")
+        # With thresholds, the thresholds decide, as before.
+        code, s, out, err = run_stormlight(
+            ["-H", t.url, "-u", "2", "-r", "100", "-t", "1s", "-q", "--threshold", "p95<10s"],
+            scenario, timeout=20)
+        check_eq(code, 0, f"exit code with a threshold that holds: {describe(code, s, out, err)}")
+
+
+def test_server_that_never_answers_fails_the_run_and_shows_no_numbers():
+    with TempDir() as tmp, Target() as t:
+        prefix, html_path = os.path.join(tmp, "run"), os.path.join(tmp, "r.html")
+        # Not -q: the live view (plain text here, every 2 s) must show no number either.
+        code, s, out, err = run_stormlight(
+            ["-H", t.url, "-u", "2", "-r", "100", "-t", "2500ms", "--timeout", "30s",
+             "--seed", "1", "--csv", prefix, "--html", html_path],
+            'endpoints = { Task{"GET", "/fault/hang"} }\n', timeout=20)
+        check_summary(s)
+        check_eq(s["total"]["num_requests"], 0, "completed requests")
+        check(s["in_flight_at_stop"] > 0, "requests were in flight")
+        check_eq(code, 1, f"exit code: {describe(code, s, out, err)}")
+        no_numbers(s["total"], "total")
+        for row in s["stats"]:
+            no_numbers(row, "row " + row["name"])
+        check(all(h["p50_ms"] is None for h in s["history"]), "history percentiles")
+        check("0.00" not in out, f"a time printed for a percentile of nothing:\n{out}")
+        tables = [line for line in out.splitlines() if "Aggregated" in line]
+        check(len(tables) >= 3, f"live table, summary table, percentile table: {tables}")
+        for line in tables:
+            check(line.split("|")[-1].split() == ["-"] * 6 or line.split()[-12:-1] == ["-"] * 11,
+                  f"dashes for times of nothing: {line!r}")
+        check("no request completed" in out, f"the summary says why: {out[-300:]!r}")
+        with open(prefix + "_stats.csv") as f:
+            agg = list(csv.DictReader(f))[-1]
+        for col in ["Median Response Time", "Average Response Time", "Min Response Time",
+                    "Max Response Time", "50%", "99%", "100%"]:
+            check_eq(agg[col], "N/A", f"_stats.csv {col}")
+        with open(prefix + "_stats_history.csv") as f:
+            for row in csv.DictReader(f):
+                check_eq(row["50%"], "N/A", "history 50% of a quiet second")
+                check_eq(row["Total Median Response Time"], "N/A", "history total median")
+        with open(html_path) as f:
+            page = f.read()
+        check("<td>0.00</td>" not in page, "the HTML report shows 0.00 for nothing")
+        check('<td class="none">-</td>' in page, "the HTML report shows - for nothing")
+
 
 harness.main()

@@ -287,7 +287,7 @@ Test(options, usage_lists_every_flag)
         "stormlight_file.lua",
         "Exit codes",
         "0  the run completed",
-        "1  the run completed with failed",
+        "1  failed requests, script errors, or no request completed",
         "2  bad usage",
         "Example",
     };
