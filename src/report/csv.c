@@ -159,9 +159,14 @@ void sl_csv_tick(sl_csv_t *c, const sl_snapshot_t *s)
     double secs = len_us ? (double)len_us / 1e6 : 1.0;
     uint64_t ts = (s->started_wall_us + s->elapsed_us) / SL_US_PER_S;
     if (c->full_history) {
-        for (size_t i = 0; i < s->nrows && i < s->interval->nrows; i++)
-            history_row(c->history, s, ts, s->rows[i].method, s->rows[i].name,
-                        &s->interval->rows[i], &s->stats->rows[i], secs);
+        size_t *order = sl_report_order(s);
+        for (size_t k = 0; k < s->nrows; k++) {
+            size_t i = sl_report_row_at(order, k);
+            if (i < s->interval->nrows)
+                history_row(c->history, s, ts, s->rows[i].method, s->rows[i].name,
+                            &s->interval->rows[i], &s->stats->rows[i], secs);
+        }
+        free(order);
     }
     history_row(c->history, s, ts, "", "Aggregated", s->interval_total, s->total, secs);
     if (fflush(c->history) != 0 && !c->write_failed) {
@@ -211,8 +216,12 @@ int sl_csv_finish(sl_csv_t *c, const sl_snapshot_t *s, sl_err_t *err)
             "Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,"
             "%s\n",
             percentile_header);
-    for (size_t i = 0; i < s->nrows; i++)
+    size_t *order = sl_report_order(s);
+    for (size_t k = 0; k < s->nrows; k++) {
+        size_t i = sl_report_row_at(order, k);
         stats_row(c->stats, s->rows[i].method, s->rows[i].name, &s->stats->rows[i], secs);
+    }
+    free(order);
     stats_row(c->stats, "", "Aggregated", s->total, secs);
 
     fputs("Method,Name,Error,Occurrences\n", c->failures);

@@ -341,8 +341,11 @@ int sl_html_write(FILE *f, const sl_snapshot_t *s, const sl_outputs_cfg_t *cfg)
           "<th>Average (ms)</th><th>Min (ms)</th><th>Max (ms)</th><th>Avg size (bytes)</th>"
           "<th>RPS</th><th>Failures/s</th></tr>\n",
           f);
-    for (size_t i = 0; i < s->nrows; i++)
+    size_t *order = sl_report_order(s);
+    for (size_t k = 0; k < s->nrows; k++) {
+        size_t i = sl_report_row_at(order, k);
         stats_row(f, s->rows[i].method, s->rows[i].name, &s->stats->rows[i], secs, false);
+    }
     stats_row(f, "", "Aggregated", s->total, secs, true);
     fputs("</table>\n", f);
 
@@ -352,8 +355,11 @@ int sl_html_write(FILE *f, const sl_snapshot_t *s, const sl_outputs_cfg_t *cfg)
     for (int p = 0; p < SL_REPORT_NPCTS; p++)
         fprintf(f, "<th>%s%%</th>", sl_report_pct_keys[p]);
     fputs("<th># requests</th></tr>\n", f);
-    for (size_t i = 0; i < s->nrows; i++)
+    for (size_t k = 0; k < s->nrows; k++) {
+        size_t i = sl_report_row_at(order, k);
         pct_row(f, s->rows[i].method, s->rows[i].name, &s->stats->rows[i], false);
+    }
+    free(order);
     pct_row(f, "", "Aggregated", s->total, true);
     fputs("</table>\n", f);
 

@@ -92,9 +92,13 @@ int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
     cJSON_AddNumberToObject(root, "spawn_rate", s->spawn_rate);
     cJSON_AddNumberToObject(root, "threads", s->threads);
     cJSON *stats = cJSON_AddArrayToObject(root, "stats");
-    for (size_t i = 0; i < s->nrows; i++)
+    size_t *order = sl_report_order(s);
+    for (size_t k = 0; k < s->nrows; k++) {
+        size_t i = sl_report_row_at(order, k);
         cJSON_AddItemToArray(
             stats, row_json(s->rows[i].method, s->rows[i].name, &s->stats->rows[i], secs));
+    }
+    free(order);
     cJSON_AddItemToObject(root, "total", row_json("", "Aggregated", s->total, secs));
     cJSON *errors = cJSON_AddArrayToObject(root, "errors");
     for (uint32_t i = 0; i < s->stats->nerrors; i++) {

@@ -12,6 +12,16 @@ extern const double sl_report_pcts[];
 extern const char *const sl_report_pct_keys[];
 #define SL_REPORT_NPCTS 11
 
+/* The snapshot's row indexes 0..nrows-1 sorted by name, then method (Locust's order),
+ * for every table and file that lists rows. Malloc'ed, caller frees; NULL on out of
+ * memory, when callers list rows in id order instead. */
+size_t *sl_report_order(const sl_snapshot_t *s);
+/* The i-th row to list: order[i], or i without an order. */
+static inline size_t sl_report_row_at(const size_t *order, size_t i)
+{
+    return order ? order[i] : i;
+}
+
 /* The live table (elapsed, users, per-row requests, failures, current RPS, median, p95,
  * p99, average, min, max, and a total row). On a terminal (tty) it redraws in place over
  * the previous table; otherwise it prints a plain table. */

@@ -1,5 +1,6 @@
 /* The live table and the final summary, as text. */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/duration.h"
@@ -62,12 +63,15 @@ static int print_stats(const sl_snapshot_t *s, FILE *out, bool whole_run)
             "# fails", whole_run ? "req/s" : "cur req/s", "fail/s", "Med(ms)", "95%", "99%", "Avg",
             "Min", "Max");
     lines++;
-    for (size_t i = 0; i < s->nrows; i++) {
+    size_t *order = sl_report_order(s);
+    for (size_t k = 0; k < s->nrows; k++) {
+        size_t i = sl_report_row_at(order, k);
         const sl_row_stats_t *r = &s->stats->rows[i];
         double rps = whole_run ? (double)r->num_requests / secs : s->cur_rps[i];
         double fps = whole_run ? (double)r->num_failures / secs : s->cur_fail_per_s[i];
         lines += print_row(out, s->rows[i].method, s->rows[i].name, r, rps, fps);
     }
+    free(order);
     size_t n = s->nrows;
     double rps = whole_run ? (double)s->total->num_requests / secs : s->cur_rps[n];
     double fps = whole_run ? (double)s->total->num_failures / secs : s->cur_fail_per_s[n];
@@ -153,8 +157,10 @@ void sl_report_summary(const sl_snapshot_t *s, FILE *out)
     for (int p = 0; p < SL_REPORT_NPCTS; p++)
         fprintf(out, " %8s", sl_report_pct_keys[p]);
     fprintf(out, " %9s\n", "# reqs");
-    for (size_t i = 0; i <= s->nrows; i++) {
-        bool total = i == s->nrows;
+    size_t *order = sl_report_order(s);
+    for (size_t k = 0; k <= s->nrows; k++) {
+        bool total = k == s->nrows;
+        size_t i = total ? k : sl_report_row_at(order, k);
         const sl_row_stats_t *r = total ? s->total : &s->stats->rows[i];
         char nb[48];
         fprintf(out, "%-7s %-32s", total ? "" : s->rows[i].method,
@@ -164,6 +170,7 @@ void sl_report_summary(const sl_snapshot_t *s, FILE *out)
                    ms(sl_hist_percentile(&r->latency, sl_report_pcts[p])));
         fprintf(out, " %9" PRIu64 "\n", r->num_requests);
     }
+    free(order);
 
     if (s->stats->nerrors) {
         fprintf(out, "\nErrors\n%12s  %-7s %-32s %s\n", "# occurrences", "Type", "Name", "Error");
