@@ -466,6 +466,9 @@ int main(int argc, char **argv)
             code = EXIT_FAILURES;
         }
     }
+    /* Locust's --exit-code-on-error N: the code a failed run ends with (default 1). */
+    if (code == EXIT_FAILURES)
+        code = (int)opts.exit_code_on_error;
     if (opts.json_path && sl_report_json(snap, opts.json_path, &err) != 0) {
         fprintf(stderr, "stormlight: %s\n", err.msg);
         code = EXIT_USAGE;
