@@ -27,6 +27,7 @@
 enum { EXIT_OK = 0, EXIT_FAILURES = 1, EXIT_USAGE = 2 };
 
 static volatile sig_atomic_t stop_signals;
+static volatile sig_atomic_t first_signal; /* the signal that stopped the run */
 
 /* First SIGINT/SIGTERM/SIGHUP: stop gracefully (the main loop notices). Second: leave at
  * once. */
@@ -38,6 +39,7 @@ static void on_stop_signal(int sig)
         (void)n;
         _exit(128 + sig);
     }
+    first_signal = sig;
 }
 
 static void install_signals(void)
@@ -89,6 +91,14 @@ static bool apply_keys(sl_runner_t *runner, bool open_model)
         }
     }
     return false;
+}
+
+/* The most users asked for so far (stages, shapes and live keys change it). */
+static void note_target(sl_run_outcome_t *o, const sl_runner_t *runner)
+{
+    uint32_t u = sl_runner_users(runner);
+    if (u > o->target_users)
+        o->target_users = u;
 }
 
 /* User plus system CPU time of the whole process, for the overload warning. */
@@ -308,6 +318,9 @@ int main(int argc, char **argv)
             class_of_user[i] = class_of_user[i % opts.users];
     }
 
+    /* Borrowed by every snapshot: the final header and the JSON report it. */
+    static sl_run_outcome_t outcome;
+    outcome.iterations = opts.iterations;
     install_signals();
     /* Stages drive the users (or, with --rate, the rate) from the main loop. */
     const sl_stages_t *stages = opts.stages;
@@ -348,7 +361,8 @@ int main(int argc, char **argv)
                           .users_target = opts.users,
                           .spawn_rate = opts.spawn_rate,
                           .threads = threads,
-                          .thresholds = &thresholds};
+                          .thresholds = &thresholds,
+                          .outcome = &outcome};
     rep = sl_reporter_new(&base);
     if (!rep) {
         usage_error("out of memory");
@@ -371,16 +385,25 @@ int main(int argc, char **argv)
     uint64_t next_shape_call = t0;
     double shape_target = 0, shape_rate = 0, shape_now = open_model ? opts.rate_per_s : 0;
     while (!stop_signals) {
+        note_target(&outcome, runner);
         uint64_t wake = next_tick < end ? next_tick : end;
         wake = next_control < wake ? next_control : wake;
         sl_wait_result_t wr = sl_runner_wait(runner, wake, keys_fd);
-        if (wr == SL_RUNNER_DONE)
-            break; /* --iterations used up */
-        uint64_t now = sl_now_us();
-        if (stop_signals || now >= end)
+        if (wr == SL_RUNNER_DONE) {
+            outcome.stop_reason = "iterations";
             break;
-        if (wr == SL_RUNNER_INPUT && apply_keys(runner, open_model))
-            break; /* q */
+        }
+        uint64_t now = sl_now_us();
+        if (stop_signals)
+            break;
+        if (now >= end) {
+            outcome.stop_reason = "duration";
+            break;
+        }
+        if (wr == SL_RUNNER_INPUT && apply_keys(runner, open_model)) {
+            outcome.stop_reason = "key"; /* q */
+            break;
+        }
         if ((stages || shape) && now >= next_control) {
             /* Ten steps a second make the ramps smooth enough for any user count. */
             double v;
@@ -390,8 +413,10 @@ int main(int argc, char **argv)
                                            &shape_rate, &err);
                     if (sr < 0)
                         fprintf(stderr, "stormlight: %s\n", err.msg);
-                    if (sr <= 0)
-                        break; /* nil (or an error) ends the test */
+                    if (sr <= 0) {
+                        outcome.stop_reason = "shape"; /* nil (or an error) ends the test */
+                        break;
+                    }
                     next_shape_call += SL_US_PER_S;
                 }
                 /* Toward the shape's target at its spawn rate (0: at once). */
@@ -420,6 +445,7 @@ int main(int argc, char **argv)
         last_cpu_us = cpu;
         last_tick_at = now;
         sl_runner_collect(runner, sl_reporter_interval(rep), &users);
+        outcome.peak_users = users > outcome.peak_users ? users : outcome.peak_users;
         sl_reporter_tick(rep, now - t0, users);
         sl_outputs_tick(outs, sl_reporter_snapshot(rep, false));
         if (opts.abort_on_threshold) {
@@ -427,6 +453,7 @@ int main(int argc, char **argv)
                 sl_thresholds_doomed(&thresholds, sl_reporter_snapshot(rep, false));
             if (doomed) {
                 thresholds.aborted_by = doomed->expr;
+                outcome.stop_reason = "threshold";
                 break;
             }
         }
@@ -437,8 +464,16 @@ int main(int argc, char **argv)
             next_tick = now + SL_US_PER_S; /* we overslept; don't burst to catch up */
     }
     uint64_t stopped_at = sl_now_us();
+    if (!outcome.stop_reason) { /* the loop saw a stop signal */
+        outcome.stop_reason = "signal";
+        outcome.stop_signal = first_signal;
+    }
+    note_target(&outcome, runner);
     sl_keys_close();
     sl_runner_stop(runner, sl_reporter_interval(rep), &users);
+    /* A run shorter than a second has no tick: the users it started count for the peak. */
+    uint32_t started = sl_runner_users_started(runner);
+    outcome.peak_users = started > outcome.peak_users ? started : outcome.peak_users;
     sl_reporter_tick(rep, stopped_at - t0, users);
     const sl_snapshot_t *snap = sl_reporter_snapshot(rep, true);
     sl_outputs_tick(outs, snap);

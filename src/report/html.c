@@ -287,7 +287,13 @@ int sl_html_write(FILE *f, const sl_snapshot_t *s, const sl_outputs_cfg_t *cfg)
     param(f, "Host", s->host);
     if (cfg->scenario_file)
         param(f, "Scenario file", cfg->scenario_file);
-    snprintf(buf, sizeof(buf), "%u (running at the end: %u)", s->users_target, s->users_running);
+    const sl_run_outcome_t *oc = s->outcome;
+    if (oc)
+        snprintf(buf, sizeof(buf), "%u at the peak (asked for: %u)", oc->peak_users,
+                 oc->target_users);
+    else
+        snprintf(buf, sizeof(buf), "%u (running at the end: %u)", s->users_target,
+                 s->users_running);
     param(f, "Users", buf);
     snprintf(buf, sizeof(buf), "%g per second", s->spawn_rate);
     param(f, "Spawn rate", buf);
@@ -297,6 +303,8 @@ int sl_html_write(FILE *f, const sl_snapshot_t *s, const sl_outputs_cfg_t *cfg)
         snprintf(buf, sizeof(buf), "until stopped");
     param(f, "Run time", buf);
     param(f, "Elapsed", el);
+    if (oc && oc->stop_reason)
+        param(f, "Stopped by", oc->stop_reason);
     snprintf(buf, sizeof(buf), "%u", s->threads);
     param(f, "Threads", buf);
     if (cfg->timeout_us) {

@@ -2,6 +2,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +89,10 @@ int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
     cJSON_AddStringToObject(root, "started_at", when);
     cJSON_AddNumberToObject(root, "duration_s", round3(secs));
-    cJSON_AddNumberToObject(root, "users", s->users_target);
+    /* "users" is what the run asked for: with stages or a shape the target in force at
+     * the end (often 0) would understate it. */
+    const sl_run_outcome_t *oc = s->outcome;
+    cJSON_AddNumberToObject(root, "users", oc ? oc->target_users : s->users_target);
     cJSON_AddNumberToObject(root, "spawn_rate", s->spawn_rate);
     cJSON_AddNumberToObject(root, "threads", s->threads);
     cJSON *stats = cJSON_AddArrayToObject(root, "stats");
@@ -130,6 +134,24 @@ int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
     add_ms(lag, "99", lagged, (double)sl_hist_percentile(&s->stats->send_lag, 99));
     add_ms(lag, "max", lagged, (double)s->stats->send_lag.max_us);
     cJSON_AddNumberToObject(root, "retries", (double)s->stats->retries);
+    if (oc) {
+        cJSON_AddNumberToObject(root, "peak_users", oc->peak_users);
+        cJSON_AddNumberToObject(root, "target_users", oc->target_users);
+        if (oc->iterations)
+            cJSON_AddNumberToObject(root, "iterations", (double)oc->iterations);
+        else
+            cJSON_AddNullToObject(root, "iterations");
+        if (oc->stop_reason)
+            cJSON_AddStringToObject(root, "stop_reason", oc->stop_reason);
+        else
+            cJSON_AddNullToObject(root, "stop_reason");
+        const char *sig = oc->stop_signal ? sigabbrev_np(oc->stop_signal) : NULL;
+        if (sig) {
+            char name[32];
+            snprintf(name, sizeof(name), "SIG%s", sig);
+            cJSON_AddStringToObject(root, "stop_signal", name);
+        }
+    }
     cJSON_AddItemToObject(root, "history", sl_report_history_json(s));
     cJSON_AddItemToObject(root, "thresholds", sl_report_thresholds_json(s));
     if (s->thresholds && s->thresholds->aborted_by)

@@ -85,15 +85,42 @@ static int print_stats(const sl_snapshot_t *s, FILE *out, bool whole_run)
 
 static int print_header(const sl_snapshot_t *s, FILE *out)
 {
-    char el[32], du[32];
+    char el[32], du[64];
     /* Whole seconds: the table is redrawn every two seconds. */
     sl_duration_format(s->elapsed_us / SL_US_PER_S * SL_US_PER_S, el, sizeof(el));
+    const sl_run_outcome_t *oc = s->outcome;
+    uint64_t iterations = oc ? oc->iterations : 0;
     if (s->duration_us)
         sl_duration_format(s->duration_us, du, sizeof(du));
-    else
+    if (s->duration_us && iterations) {
+        size_t n = strlen(du);
+        snprintf(du + n, sizeof(du) - n, " or %llu iterations", (unsigned long long)iterations);
+    } else if (iterations) {
+        snprintf(du, sizeof(du), "%llu iterations", (unsigned long long)iterations);
+    } else if (!s->duration_us) {
         snprintf(du, sizeof(du), "until stopped");
+    }
     int lines = 1;
-    if (s->open_model)
+    if (s->final && oc && oc->stop_reason) {
+        /* At the end, the users running now (usually 0) say nothing: the peak does. */
+        char why[48];
+        const char *sig = oc->stop_signal ? sigabbrev_np(oc->stop_signal) : NULL;
+        if (sig)
+            snprintf(why, sizeof(why), "%s (SIG%s)", oc->stop_reason, sig);
+        else
+            snprintf(why, sizeof(why), "%s", oc->stop_reason);
+        if (s->open_model)
+            fprintf(out,
+                    "stormlight %s  %s  elapsed %s / %s  rate %.1f/s  peak users %u (at most %u)  "
+                    "threads %u  stopped by %s\n",
+                    SL_VERSION, s->host, el, du, s->rate_per_s, oc->peak_users, oc->target_users,
+                    s->threads, why);
+        else
+            fprintf(out,
+                    "stormlight %s  %s  elapsed %s / %s  peak users %u / %u  threads %u  "
+                    "stopped by %s\n",
+                    SL_VERSION, s->host, el, du, oc->peak_users, oc->target_users, s->threads, why);
+    } else if (s->open_model)
         fprintf(out,
                 "stormlight %s  %s  elapsed %s / %s  rate %.1f/s  users %u (at most %u)  "
                 "threads %u\n",

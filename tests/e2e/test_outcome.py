@@ -123,6 +123,9 @@ def test_sighup_stops_gracefully():
         check_summary(summary, "summary after SIGHUP")
         check(summary["duration_s"] < 5.0, f"duration_s {summary['duration_s']}")
         check(summary["total"]["num_requests"] > 0, "requests before SIGHUP")
+        check_eq(summary.get("stop_reason"), "signal", "stop_reason after SIGHUP")
+        check_eq(summary.get("stop_signal"), "SIGHUP", "stop_signal")
+        check("stopped by signal (SIGHUP)" in out, f"the summary header says why: {out[:400]!r}")
         with open(prefix + "_stats.csv") as f:
             rows = list(csv.DictReader(f))
         check_eq(rows[-1]["Name"], "Aggregated", "_stats.csv written after SIGHUP")
@@ -206,6 +209,55 @@ def test_server_that_never_answers_fails_the_run_and_shows_no_numbers():
             page = f.read()
         check("<td>0.00</td>" not in page, "the HTML report shows 0.00 for nothing")
         check('<td class="none">-</td>' in page, "the HTML report shows - for nothing")
+
+def header_of(out):
+    lines = [line for line in out.splitlines() if line.startswith("stormlight ")]
+    check(lines, f"no header in {out[:300]!r}")
+    return lines[-1]  # the final summary's
+
+
+def test_stages_report_peak_and_target_users():
+    with Target() as t:
+        code, s, out, err = run_stormlight(
+            ["-H", t.url, "-r", "1000", "--stages", "1s:10,1s:10,1s:3", "-q"], GOOD, timeout=20)
+    check_eq(code, 0, f"exit code: {describe(code, s, out, err)}")
+    check_summary(s)
+    check_eq(s.get("peak_users"), 10, "peak_users of a run that held 10 users")
+    check_eq(s.get("target_users"), 10, "target_users: the largest stage")
+    check_eq(s["users"], 10, "users: what the run asked for, not the last stage's 3")
+    check_eq(s.get("stop_reason"), "duration", "stop_reason at the end of the stages")
+    head = header_of(out)
+    check("peak users 10 / 10" in head and "stopped by duration" in head, head)
+
+
+def test_iterations_report_their_limit_and_stop_reason():
+    with Target() as t:
+        code, s, out, err = run_stormlight(
+            ["-H", t.url, "-u", "2", "-r", "1000", "--iterations", "50", "-q"], GOOD, timeout=20)
+    check_eq(code, 0, f"exit code: {describe(code, s, out, err)}")
+    check_eq(s["total"]["num_requests"], 50, "requests")
+    check_eq(s.get("stop_reason"), "iterations", "stop_reason")
+    check_eq(s.get("iterations"), 50, "iterations")
+    check_eq(s.get("peak_users"), 2, "peak_users of a run shorter than a second")
+    head = header_of(out)
+    check("/ 50 iterations" in head and "until stopped" not in head, head)
+    check("stopped by iterations" in head, head)
+
+
+def test_threshold_and_shape_stop_reasons():
+    with Target() as t:
+        code, s, out, err = run_stormlight(
+            ["-H", t.url, "-u", "1", "-r", "100", "-t", "20s", "-q", "--threshold", "max<1us",
+             "--abort-on-threshold"], GOOD, timeout=20)
+        check_eq(s.get("stop_reason"), "threshold", f"--abort-on-threshold: {describe(code, s, out, err)}")
+        shape = GOOD + ("shape = function(t)\n"
+                        "  if t < 1.5 then return 4, 100 end\n"
+                        "  return nil\n"
+                        "end\n")
+        code, s, out, err = run_stormlight(["-H", t.url, "-u", "4", "-q"], shape, timeout=20)
+        check_eq(s.get("stop_reason"), "shape", f"shape(): {describe(code, s, out, err)}")
+        check_eq(s.get("peak_users"), 4, "peak_users of the shape")
+        check_eq(s.get("target_users"), 4, "target_users of the shape")
 
 
 harness.main()
