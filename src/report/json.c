@@ -1,12 +1,14 @@
 /* The JSON summary, schema stormlight.summary/1 (ARCHITECTURE.md part B). */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "report/outputs.h"
 #include "report/report.h"
@@ -67,11 +69,16 @@ int sl_report_json_check(const char *path, sl_err_t *err)
 {
     if (strcmp(path, "-") == 0)
         return 0;
-    FILE *f = fopen(path, "w");
-    if (!f || fclose(f) != 0) {
+    /* Non-blocking, so a FIFO whose reader comes later does not hold the start (ENXIO:
+     * no reader yet, which is fine); no O_TRUNC, so an old summary stays until the new
+     * one replaces it. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != ENXIO) {
         sl_err_set(err, "--json: cannot write '%s': %s", path, strerror(errno));
         return SL_ESYS;
     }
+    if (fd >= 0)
+        close(fd);
     return 0;
 }
 

@@ -51,9 +51,10 @@ void sl_report_live(sl_live_t *live, const sl_snapshot_t *s, FILE *out);
  * the error table. */
 void sl_report_summary(const sl_snapshot_t *s, FILE *out);
 
-/* Checks before the run that the JSON summary can be written to path: creates (or
- * truncates) the file, as the other report files are opened before the run. "-" always
- * passes. Returns 0 or SL_ESYS with a message naming --json and the path. */
+/* Checks before the run that the JSON summary can be written to path, as the other report
+ * files are opened before the run: opens it for writing (creating it, empty, when it does
+ * not exist) without blocking and closes it again. "-" always passes. Returns 0 or
+ * SL_ESYS with a message naming --json and the path. */
 int sl_report_json_check(const char *path, sl_err_t *err);
 
 /* Writes the JSON summary (schema stormlight.summary/1) to path, "-" for stdout. Returns

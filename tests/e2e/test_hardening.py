@@ -151,7 +151,7 @@ def test_sigint_counts_requests_in_flight_exactly():
          "--threads", "2", "-q"],
         scenario_for(["/fault/hang"]), timeout=20, interrupt_after=1.5)
     counts = t.counts()
-    check_eq(code, 0, f"exit code (nothing completed, nothing failed): "
+    check_eq(code, 1, f"exit code (nothing completed: the run fails): "
                       f"{describe(code, summary, out, err)}")
     check_summary(summary)
     check_eq(find_row(summary, "GET", "/fault/hang")["num_requests"], 0, "completed requests")
