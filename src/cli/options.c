@@ -275,10 +275,10 @@ static int set_tags(const char **out, int which, const char *arg, sl_err_t *err)
  * getopt resumes after them. Only a value given as its own word takes followers, so
  * "--tags=a" stays one tag. Returns a pointer to a buffer of this file, or NULL when the
  * words do not fit. */
-static const char *take_tag_words(int which, char *optarg_, int argc, char **argv)
+static const char *take_tag_words(int which, char *value, int argc, char **argv)
 {
-    if (optind < 1 || argv[optind - 1] != optarg_)
-        return optarg_;
+    if (optind < 1 || argv[optind - 1] != value)
+        return value;
     static char joined[2][4096];
     char *d = joined[which];
     size_t n = 0, cap = sizeof(joined[which]);
