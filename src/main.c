@@ -27,8 +27,10 @@
 enum { EXIT_OK = 0, EXIT_FAILURES = 1, EXIT_USAGE = 2 };
 
 static volatile sig_atomic_t stop_signals;
+static volatile sig_atomic_t first_signal; /* the signal that stopped the run */
 
-/* First SIGINT/SIGTERM: stop gracefully (the main loop notices). Second: leave at once. */
+/* First SIGINT/SIGTERM/SIGHUP: stop gracefully (the main loop notices). Second: leave at
+ * once. */
 static void on_stop_signal(int sig)
 {
     if (stop_signals++ > 0) {
@@ -37,6 +39,7 @@ static void on_stop_signal(int sig)
         (void)n;
         _exit(128 + sig);
     }
+    first_signal = sig;
 }
 
 static void install_signals(void)
@@ -47,6 +50,9 @@ static void install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* A closed terminal or `kill -HUP` is a stop like any other: the summary and the
+     * reports are still written (the default action would lose them). */
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -85,6 +91,14 @@ static bool apply_keys(sl_runner_t *runner, bool open_model)
         }
     }
     return false;
+}
+
+/* The most users asked for so far (stages, shapes and live keys change it). */
+static void note_target(sl_run_outcome_t *o, const sl_runner_t *runner)
+{
+    uint32_t u = sl_runner_users(runner);
+    if (u > o->target_users)
+        o->target_users = u;
 }
 
 /* User plus system CPU time of the whole process, for the overload warning. */
@@ -286,6 +300,10 @@ int main(int argc, char **argv)
         usage_error(err.msg);
         goto out;
     }
+    if (opts.json_path && sl_report_json_check(opts.json_path, &err) != 0) {
+        usage_error(err.msg);
+        goto out;
+    }
 
     /* Room for users added by the live keys on a terminal: as many again (at least 100),
      * within the open-file limit. Users beyond -u are only allocated, not started. */
@@ -320,6 +338,9 @@ int main(int argc, char **argv)
             class_of_user[i] = class_of_user[i % opts.users];
     }
 
+    /* Borrowed by every snapshot: the final header and the JSON report it. */
+    static sl_run_outcome_t outcome;
+    outcome.iterations = opts.iterations;
     install_signals();
     /* Stages drive the users (or, with --rate, the rate) from the main loop. */
     const sl_stages_t *stages = opts.stages;
@@ -360,7 +381,8 @@ int main(int argc, char **argv)
                           .users_target = opts.users,
                           .spawn_rate = opts.spawn_rate,
                           .threads = threads,
-                          .thresholds = &thresholds};
+                          .thresholds = &thresholds,
+                          .outcome = &outcome};
     rep = sl_reporter_new(&base);
     if (!rep) {
         usage_error("out of memory");
@@ -384,16 +406,25 @@ int main(int argc, char **argv)
     uint64_t next_shape_call = t0;
     double shape_target = 0, shape_rate = 0, shape_now = open_model ? opts.rate_per_s : 0;
     while (!stop_signals) {
+        note_target(&outcome, runner);
         uint64_t wake = next_tick < end ? next_tick : end;
         wake = next_control < wake ? next_control : wake;
         sl_wait_result_t wr = sl_runner_wait(runner, wake, keys_fd);
-        if (wr == SL_RUNNER_DONE)
-            break; /* --iterations used up */
-        uint64_t now = sl_now_us();
-        if (stop_signals || now >= end)
+        if (wr == SL_RUNNER_DONE) {
+            outcome.stop_reason = "iterations";
             break;
-        if (wr == SL_RUNNER_INPUT && apply_keys(runner, open_model))
-            break; /* q */
+        }
+        uint64_t now = sl_now_us();
+        if (stop_signals)
+            break;
+        if (now >= end) {
+            outcome.stop_reason = "duration";
+            break;
+        }
+        if (wr == SL_RUNNER_INPUT && apply_keys(runner, open_model)) {
+            outcome.stop_reason = "key"; /* q */
+            break;
+        }
         if ((stages || shape) && now >= next_control) {
             /* Ten steps a second make the ramps smooth enough for any user count. */
             double v;
@@ -403,8 +434,10 @@ int main(int argc, char **argv)
                                            &shape_rate, &err);
                     if (sr < 0)
                         fprintf(stderr, "stormlight: %s\n", err.msg);
-                    if (sr <= 0)
-                        break; /* nil (or an error) ends the test */
+                    if (sr <= 0) {
+                        outcome.stop_reason = "shape"; /* nil (or an error) ends the test */
+                        break;
+                    }
                     next_shape_call += SL_US_PER_S;
                 }
                 /* Toward the shape's target at its spawn rate (0: at once). */
@@ -433,10 +466,12 @@ int main(int argc, char **argv)
         last_cpu_us = cpu;
         last_tick_at = now;
         sl_runner_collect(runner, sl_reporter_interval(rep), &users);
+        outcome.peak_users = users > outcome.peak_users ? users : outcome.peak_users;
         sl_reporter_tick(rep, now - t0, users);
         sl_outputs_tick(outs, sl_reporter_snapshot(rep, false));
         if (sl_reporter_snapshot(rep, false)->stats->alloc_failed) {
             out_of_memory = true; /* stop while the reports can still be written */
+            outcome.stop_reason = "memory";
             break;
         }
         if (opts.abort_on_threshold) {
@@ -444,6 +479,7 @@ int main(int argc, char **argv)
                 sl_thresholds_doomed(&thresholds, sl_reporter_snapshot(rep, false));
             if (doomed) {
                 thresholds.aborted_by = doomed->expr;
+                outcome.stop_reason = "threshold";
                 break;
             }
         }
@@ -454,8 +490,16 @@ int main(int argc, char **argv)
             next_tick = now + SL_US_PER_S; /* we overslept; don't burst to catch up */
     }
     uint64_t stopped_at = sl_now_us();
+    if (!outcome.stop_reason) { /* the loop saw a stop signal */
+        outcome.stop_reason = "signal";
+        outcome.stop_signal = first_signal;
+    }
+    note_target(&outcome, runner);
     sl_keys_close();
     sl_runner_stop(runner, sl_reporter_interval(rep), &users);
+    /* A run shorter than a second has no tick: the users it started count for the peak. */
+    uint32_t started = sl_runner_users_started(runner);
+    outcome.peak_users = started > outcome.peak_users ? started : outcome.peak_users;
     sl_reporter_tick(rep, stopped_at - t0, users);
     /* The workers' memory (users, Lua states, buffers) is not needed for the reports:
      * give it back first, which matters when the run stopped for want of memory. */
@@ -470,15 +514,34 @@ int main(int argc, char **argv)
                         "what was recorded until then\n");
     sl_outputs_tick(outs, snap);
     sl_report_summary(snap, human);
-    /* With thresholds, they decide (a failure ratio may be allowed); without, any failed
-     * request fails the run. */
-    if (thresholds.n)
+    /* With thresholds, they decide (a failure ratio may be allowed); without, a failed
+     * request, a script error or a run in which no request completed fails the run, as in
+     * Locust: a scenario that only raises, or a server that never answers, must not pass
+     * CI. */
+    if (thresholds.n) {
         code = sl_thresholds_pass(&thresholds, snap) && !thresholds.aborted_by ? EXIT_OK
                                                                                : EXIT_FAILURES;
-    else
-        code = snap->total->num_failures ? EXIT_FAILURES : EXIT_OK;
+    } else {
+        uint64_t exceptions = 0;
+        for (uint32_t i = 0; i < snap->stats->nexceptions; i++)
+            exceptions += snap->stats->exceptions[i].occurrences;
+        code = EXIT_OK;
+        if (snap->total->num_failures) {
+            code = EXIT_FAILURES;
+        } else if (exceptions) {
+            fprintf(human, "\nThe run fails: %llu script error%s (see Exceptions).\n",
+                    (unsigned long long)exceptions, exceptions == 1 ? "" : "s");
+            code = EXIT_FAILURES;
+        } else if (snap->total->num_requests == 0) {
+            fprintf(human, "\nThe run fails: no request completed.\n");
+            code = EXIT_FAILURES;
+        }
+    }
     if (out_of_memory)
         code = EXIT_FAILURES;
+    /* Locust's --exit-code-on-error N: the code a failed run ends with (default 1). */
+    if (code == EXIT_FAILURES)
+        code = (int)opts.exit_code_on_error;
     if (opts.json_path && sl_report_json(snap, opts.json_path, &err) != 0) {
         fprintf(stderr, "stormlight: %s\n", err.msg);
         code = EXIT_USAGE;

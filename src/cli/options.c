@@ -37,10 +37,72 @@ enum {
     OPT_ABORT_ON_THRESHOLD,
     OPT_HDR_LOG,
     OPT_CONFIG,
-    OPT_TAGS,
-    OPT_EXCLUDE_TAGS,
-    OPT_STOP_TIMEOUT,
     OPT_MAX_ROWS,
+    OPT_HEADLESS,
+    OPT_ONLY_SUMMARY,
+    OPT_EXIT_CODE_ON_ERROR,
+    /* Locust options with no equivalent here: OPT_LOCUST + index in locust_only[]. */
+    OPT_LOCUST = 512,
+};
+
+/* Locust options that have no meaning here (yet), each answered with a pointer to what to
+ * do instead, so that a pasted Locust command line gets advice and not "unknown option".
+ * `val` is the short letter when Locust has one. Their value is optional to getopt, so
+ * every spelling ("--master", "--web-port=8089", "-P8089") reaches the advice. */
+static const struct {
+    const char *name;
+    int val;
+    const char *hint;
+} locust_only[] = {
+#define SL_NO_WEB_UI                                                                               \
+    "Locust's web UI has no equivalent here yet: the run starts at once and the live "             \
+    "view is in the terminal (keys w/s/r/f/q)"
+#define SL_NO_DISTRIBUTED                                                                          \
+    "Locust's distributed mode has no equivalent here yet: one process uses every core "           \
+    "(--threads N); run one stormlight per machine for more"
+#define SL_NO_LOG                                                                                  \
+    "stormlight keeps no log: errors and script errors are counted in the summary "                \
+    "(--json, --csv for files)"
+    {"web-port", 'P', SL_NO_WEB_UI},
+    {"web-host", 0, SL_NO_WEB_UI},
+    {"web-login", 0, SL_NO_WEB_UI},
+    {"web-auth", 0, SL_NO_WEB_UI},
+    {"web-base-path", 0, SL_NO_WEB_UI},
+    {"tls-cert", 0, SL_NO_WEB_UI},
+    {"tls-key", 0, SL_NO_WEB_UI},
+    {"autostart", 0, SL_NO_WEB_UI},
+    {"autoquit", 0, SL_NO_WEB_UI},
+    {"class-picker", 0,
+     "Locust's class picker belongs to its web UI: choose what runs with --tags/--exclude-tags "
+     "or the classes' weight and fixed_count in the scenario file"},
+    {"legacy-ui", 0, SL_NO_WEB_UI},
+    {"modern-ui", 0, SL_NO_WEB_UI},
+    {"master", 0, SL_NO_DISTRIBUTED},
+    {"worker", 0, SL_NO_DISTRIBUTED},
+    {"master-host", 0, SL_NO_DISTRIBUTED},
+    {"master-port", 0, SL_NO_DISTRIBUTED},
+    {"master-bind-host", 0, SL_NO_DISTRIBUTED},
+    {"master-bind-port", 0, SL_NO_DISTRIBUTED},
+    {"expect-workers", 0, SL_NO_DISTRIBUTED},
+    {"expect-workers-max-wait", 0, SL_NO_DISTRIBUTED},
+    {"enable-rebalancing", 0, SL_NO_DISTRIBUTED},
+    {"processes", 0,
+     "stormlight runs worker threads in one process, not processes: use --threads N"},
+    {"loglevel", 'L', SL_NO_LOG},
+    {"logfile", 0, SL_NO_LOG},
+    {"skip-log-setup", 0, SL_NO_LOG},
+    {"reset-stats", 0,
+     "statistics always cover the whole run; each second on its own is in the JSON "
+     "\"history\" and in --csv's _stats_history.csv"},
+    {"print-stats", 0,
+     "the live table is printed by default (-q or --only-summary prints only the summary)"},
+    {"show-task-ratio", 0, "use -l/--list: it prints each class and task with its weight"},
+    {"show-task-ratio-json", 0, "use -l/--list: it prints each class and task with its weight"},
+    {"equal-weights", 0, "set the same weight on every task in the scenario file"},
+    {"hatch-rate", 0, "use -r/--spawn-rate (Locust renamed it too)"},
+#undef SL_NO_WEB_UI
+#undef SL_NO_DISTRIBUTED
+#undef SL_NO_LOG
 };
 
 static const struct option long_options[] = {
@@ -67,24 +129,48 @@ static const struct option long_options[] = {
     {"hdr-log", required_argument, NULL, OPT_HDR_LOG},
     {"config", required_argument, NULL, OPT_CONFIG},
     {"list", no_argument, NULL, 'l'},
-    {"tags", required_argument, NULL, OPT_TAGS},
-    {"exclude-tags", required_argument, NULL, OPT_EXCLUDE_TAGS},
-    {"stop-timeout", required_argument, NULL, OPT_STOP_TIMEOUT},
+    {"tags", required_argument, NULL, 'T'},
+    {"exclude-tags", required_argument, NULL, 'E'},
+    {"stop-timeout", required_argument, NULL, 's'},
     {"max-rows", required_argument, NULL, OPT_MAX_ROWS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
+    /* Locust's spellings of what exists here. */
+    {"locustfile", required_argument, NULL, 'f'},
+    {"headless", no_argument, NULL, OPT_HEADLESS},
+    {"only-summary", no_argument, NULL, OPT_ONLY_SUMMARY},
+    {"exit-code-on-error", required_argument, NULL, OPT_EXIT_CODE_ON_ERROR},
     {NULL, 0, NULL, 0},
 };
 
+/* long_options followed by locust_only, built once (the tables stay separate so that each
+ * reads as a list). */
+static struct option all_options[SL_ARRAY_LEN(long_options) + SL_ARRAY_LEN(locust_only)];
+
+static const struct option *options_table(void)
+{
+    if (all_options[0].name)
+        return all_options;
+    size_t n = 0;
+    for (const struct option *o = long_options; o->name; o++)
+        all_options[n++] = *o;
+    for (size_t i = 0; i < SL_ARRAY_LEN(locust_only); i++) {
+        int val = locust_only[i].val ? locust_only[i].val : OPT_LOCUST + (int)i;
+        all_options[n++] = (struct option){locust_only[i].name, optional_argument, NULL, val};
+    }
+    all_options[n] = (struct option){NULL, 0, NULL, 0};
+    return all_options;
+}
+
 /* The leading ':' makes getopt return ':' (not '?') for a missing value, so the two
  * cases get different messages. */
-static const char short_options[] = ":f:H:u:r:t:qlhV";
+static const char short_options[] = ":f:H:u:r:t:qlhVT:E:s:P::L::";
 
 /* The long spelling of an option value, used in every message so that "-u x" and
  * "--users x" report the same flag. NULL for values that are not options. */
 static const char *flag_name(int val)
 {
-    for (const struct option *o = long_options; o->name; o++) {
+    for (const struct option *o = options_table(); o->name; o++) {
         if (o->val == val)
             return o->name;
     }
@@ -167,6 +253,53 @@ static int parse_rate(const char *arg, double *out, sl_err_t *err)
     return bad(err, "spawn-rate", "expected a positive number (e.g. 10 or 0.5)", arg);
 }
 
+/* Stores a tag list with every run of spaces turned into a comma ("a b" -> "a,b"), in a
+ * buffer of this file: options live as long as main, as --stages does. */
+static int set_tags(const char **out, int which, const char *arg, sl_err_t *err)
+{
+    static char lists[2][4096];
+    char *d = lists[which];
+    size_t n = 0;
+    for (const char *c = arg; *c; c++) {
+        if (n + 1 >= sizeof(lists[which])) {
+            sl_err_set(err, "--%s: at most %zu characters of tags", which ? "exclude-tags" : "tags",
+                       sizeof(lists[which]) - 1);
+            return SL_EINVAL;
+        }
+        d[n++] = *c == ' ' || *c == '\t' ? ',' : *c;
+    }
+    d[n] = '\0';
+    *out = d;
+    return SL_OK;
+}
+
+/* Locust's -T/-E take a space-separated list: "-T a b" means tags a and b. The words that
+ * follow a separate value, up to the next option, are joined to it with spaces, and
+ * getopt resumes after them. Only a value given as its own word takes followers, so
+ * "--tags=a" stays one tag. Returns a pointer to a buffer of this file, or NULL when the
+ * words do not fit. */
+static const char *take_tag_words(int which, char *value, int argc, char **argv)
+{
+    if (optind < 1 || argv[optind - 1] != value)
+        return value;
+    static char joined[2][4096];
+    char *d = joined[which];
+    size_t n = 0, cap = sizeof(joined[which]);
+    int i = optind - 1;
+    for (; i < argc && (i == optind - 1 || argv[i][0] != '-'); i++) {
+        size_t len = strlen(argv[i]);
+        if (n + len + 2 > cap)
+            return NULL;
+        if (n)
+            d[n++] = ' ';
+        memcpy(d + n, argv[i], len);
+        n += len;
+    }
+    d[n] = '\0';
+    optind = i;
+    return d;
+}
+
 /* Applies one option's value. Returns 0 or SL_EINVAL with err set. */
 static int apply(int c, const char *arg, sl_options_t *opts, sl_err_t *err)
 {
@@ -202,8 +335,11 @@ static int apply(int c, const char *arg, sl_options_t *opts, sl_err_t *err)
     case OPT_TIMEOUT:
         return parse_positive_duration("timeout", arg, &opts->timeout_us, err);
     case OPT_JSON:
-        if (!*arg)
-            return bad(err, "json", "expected a path or '-' for stdout", arg);
+        /* Locust's --json takes no value (it prints to stdout): "--json --headless" must
+         * not write a file called "--headless". */
+        if (!*arg || (arg[0] == '-' && arg[1]))
+            return bad(err, "json",
+                       "expected a path or '-' for stdout (Locust's --json is --json -)", arg);
         opts->json_path = arg;
         return SL_OK;
     case OPT_INSECURE:
@@ -246,15 +382,22 @@ static int apply(int c, const char *arg, sl_options_t *opts, sl_err_t *err)
     case 'l':
         opts->list = true;
         return SL_OK;
-    case OPT_TAGS:
-    case OPT_EXCLUDE_TAGS:
-        /* Comma-separated tags; the scenario module matches them against the tasks. */
+    case 'T':
+    case 'E':
+        /* Tags separated by commas or spaces (sl_options_parse joins Locust's "-T a b"
+         * into "a b"); the scenario module matches them against the tasks. */
         if (arg[strspn(arg, ", ")] == '\0')
             return bad(err, flag_name(c), "expected tags separated by commas, as in smoke,api",
                        arg);
-        *(c == OPT_TAGS ? &opts->tags : &opts->exclude_tags) = arg;
+        return set_tags(c == 'T' ? &opts->tags : &opts->exclude_tags, c == 'T' ? 0 : 1, arg, err);
+    case OPT_HEADLESS:
+        return SL_OK; /* Locust's --headless: the only mode here */
+    case OPT_ONLY_SUMMARY:
+        opts->quiet = true;
         return SL_OK;
-    case OPT_STOP_TIMEOUT:
+    case OPT_EXIT_CODE_ON_ERROR:
+        return parse_bounded("exit-code-on-error", arg, 0, 255, &opts->exit_code_on_error, err);
+    case 's':
         return parse_positive_duration("stop-timeout", arg, &opts->stop_timeout_us, err);
     case OPT_CSV:
         if (!*arg)
@@ -298,6 +441,15 @@ static int apply(int c, const char *arg, sl_options_t *opts, sl_err_t *err)
         opts->abort_on_threshold = true;
         return SL_OK;
     }
+    if (c == 'P' || c == 'L' ||
+        (c >= OPT_LOCUST && c < OPT_LOCUST + (int)SL_ARRAY_LEN(locust_only))) {
+        for (size_t i = 0; i < SL_ARRAY_LEN(locust_only); i++) {
+            if (locust_only[i].val == c || OPT_LOCUST + (int)i == c) {
+                sl_err_set(err, "--%s: %s", locust_only[i].name, locust_only[i].hint);
+                return SL_EINVAL;
+            }
+        }
+    }
     /* Unreachable: every value in long_options and short_options is handled above. */
     sl_err_set(err, "internal error: unhandled option %d", c);
     return SL_EINVAL;
@@ -324,7 +476,7 @@ static int unknown(int argc, char **argv, sl_err_t *err)
     /* A prefix of several long options ("--t") is also reported as '?'. */
     if (len > 2 && strncmp(arg, "--", 2) == 0) {
         int matches = 0;
-        for (const struct option *o = long_options; o->name; o++) {
+        for (const struct option *o = options_table(); o->name; o++) {
             if (strncmp(o->name, arg + 2, (size_t)len - 2) == 0)
                 matches++;
         }
@@ -346,6 +498,7 @@ int sl_options_parse(int argc, char **argv, sl_options_t *opts, sl_err_t *err)
         .timeout_us = 60 * SL_US_PER_S,
         .stop_timeout_us = 10 * SL_US_PER_S,
         .max_rows = SL_OPTIONS_MAX_ROWS,
+        .exit_code_on_error = 1,
     };
 
     /* optind = 0 makes glibc reinitialise completely, so parsing twice in one process
@@ -354,7 +507,7 @@ int sl_options_parse(int argc, char **argv, sl_options_t *opts, sl_err_t *err)
     opterr = 0;
 
     int c;
-    while ((c = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, short_options, options_table(), NULL)) != -1) {
         switch (c) {
         case 'h':
             /* Help and version win over whatever follows, as in most tools: the user
@@ -374,6 +527,18 @@ int sl_options_parse(int argc, char **argv, sl_options_t *opts, sl_err_t *err)
         }
         case '?':
             return unknown(argc, argv, err);
+        case 'T':
+        case 'E': {
+            const char *words = take_tag_words(c == 'T' ? 0 : 1, optarg, argc, argv);
+            if (!words) {
+                sl_err_set(err, "--%s: too many tags", flag_name(c));
+                return SL_EINVAL;
+            }
+            int rc = apply(c, words, opts, err);
+            if (rc != SL_OK)
+                return rc;
+            break;
+        }
         default: {
             int rc = apply(c, optarg, opts, err);
             if (rc != SL_OK)
@@ -391,7 +556,7 @@ int sl_options_parse(int argc, char **argv, sl_options_t *opts, sl_err_t *err)
 
 int sl_options_lookup(const char *name, bool *takes_value)
 {
-    for (const struct option *o = long_options; o->name; o++) {
+    for (const struct option *o = options_table(); o->name; o++) {
         if (strcmp(o->name, name) == 0) {
             *takes_value = o->has_arg != no_argument;
             return SL_OK;
@@ -438,14 +603,16 @@ const char *sl_options_usage(void)
            "                           names met after that share one overflow row\n"
            "                           (default: 2000)\n"
            "  -q, --quiet              no live view; print only the final summary\n"
-           "                           (default: live view)\n"
+           "                           (default: live view); also --only-summary\n"
            "\n"
            "Scripted users (User{} classes):\n"
            "  -l, --list               list the user classes and their tasks, weights and\n"
            "                           tags (after --tags filtering), then exit\n"
-           "      --tags T1,T2         run only the tasks tagged with one of these\n"
-           "      --exclude-tags T1,T2 do not run the tasks tagged with any of these\n"
-           "      --stop-timeout DUR   how long users' on_stop may run once the test stops\n"
+           "  -T, --tags T1,T2         run only the tasks tagged with one of these (also\n"
+           "                           Locust's space-separated -T T1 T2)\n"
+           "  -E, --exclude-tags T1,T2 do not run the tasks tagged with any of these (also\n"
+           "                           -E T1 T2)\n"
+           "  -s, --stop-timeout DUR   how long users' on_stop may run once the test stops\n"
            "                           (default: 10s)\n"
            "\n"
            "Reports and CI gates:\n"
@@ -465,14 +632,24 @@ const char *sl_options_usage(void)
            "      --config PATH        read options from PATH (default: ./stormlight.conf\n"
            "                           when it exists)\n"
            "\n"
+           "      --exit-code-on-error N  the exit code of a failed run, 0..255 (default: 1)\n"
+           "\n"
+           "Locust command lines:\n"
+           "  Locust's flags work where they mean something here: -f/--locustfile, -H, -u,\n"
+           "  -r, -t/--run-time, -l, -T, -E, -s, --csv, --csv-full-history, --html,\n"
+           "  --config, --headless (the only mode here), --only-summary and\n"
+           "  --exit-code-on-error. The others (--web-port, --master, --worker,\n"
+           "  --processes, --loglevel, ...) are answered with what to use instead.\n"
+           "\n"
            "  -h, --help               show this help and exit\n"
            "  -V, --version            show the version and exit\n"
            "\n"
            "Exit codes:\n"
-           "  0  the run completed and no request failed\n"
-           "  1  the run completed with failed requests\n"
+           "  0  the run completed, requests completed, none failed, no script error\n"
+           "  1  failed requests, script errors, or no request completed at all\n"
            "  2  bad usage or a bad scenario file\n"
-           "  With --threshold, the thresholds decide between 0 and 1.\n"
+           "  With --threshold, the thresholds decide between 0 and 1; with\n"
+           "  --exit-code-on-error N, a failed run exits N instead of 1.\n"
            "\n"
            "Configuration:\n"
            "  Every long option may also come from the config file, as `key = value` lines\n"

@@ -37,13 +37,16 @@ typedef struct sl_options {
     /* --threshold EXPR, repeatable; each was parsed once to validate it. */
     const char *thresholds[SL_OPTIONS_MAX_THRESHOLDS];
     uint32_t nthresholds;
-    bool abort_on_threshold;  /* --abort-on-threshold */
-    bool list;                /* -l/--list: print the classes and tasks, exit 0 */
-    const char *tags;         /* --tags a,b: only tasks with one of these tags, or NULL */
-    const char *exclude_tags; /* --exclude-tags c: no task with one of these, or NULL */
-    uint64_t stop_timeout_us; /* --stop-timeout, default 10 s: time on_stop may take */
-    bool help;                /* -h: print usage, exit 0 */
-    bool version;             /* -V: print version, exit 0 */
+    bool abort_on_threshold; /* --abort-on-threshold */
+    bool list;               /* -l/--list: print the classes and tasks, exit 0 */
+    /* -T/--tags a,b (or Locust's "-T a b", stored as "a,b"): only tasks with one of these
+     * tags, or NULL; -E/--exclude-tags: no task with one of these, or NULL. */
+    const char *tags;
+    const char *exclude_tags;
+    uint64_t stop_timeout_us;    /* -s/--stop-timeout, default 10 s: time on_stop may take */
+    uint32_t exit_code_on_error; /* --exit-code-on-error N: the code of a failed run, 1 */
+    bool help;                   /* -h: print usage, exit 0 */
+    bool version;                /* -V: print version, exit 0 */
 } sl_options_t;
 
 /* Fills opts with defaults, then parses argv. Every value is validated; on a problem

@@ -72,6 +72,12 @@ double sl_runner_rate(const sl_runner_t *r);
  * in_flight_at_stop), joins them and merges their last statistics into `into`. */
 void sl_runner_stop(sl_runner_t *r, sl_stats_t *into, uint32_t *users_running);
 
+/* After sl_runner_stop: how many distinct users ever started, summed over the workers.
+ * Users are only added when every started one is busy or asked for (users that left are
+ * taken back first), so this is the most that ran at once, also for a run too short for
+ * any once-a-second count to see. 0 before the stop. */
+uint32_t sl_runner_users_started(const sl_runner_t *r);
+
 /* Frees a stopped runner. Accepts NULL. */
 void sl_runner_free(sl_runner_t *r);
 

@@ -221,6 +221,15 @@ double sl_runner_set_rate(sl_runner_t *r, double rate_per_s)
     return rate_per_s;
 }
 
+uint32_t sl_runner_users_started(const sl_runner_t *r)
+{
+    /* The threads are joined: their counters can be read without the mailbox lock. */
+    uint32_t n = 0;
+    for (uint32_t i = 0; r->stopped && i < r->nstarted_threads; i++)
+        n += r->workers[i]->nstarted;
+    return n;
+}
+
 uint32_t sl_runner_users(const sl_runner_t *r)
 {
     return r->users_now;

@@ -19,6 +19,7 @@
 
 #include "report/outputs.h"
 #include "report/report.h"
+#include "report/utf8.h"
 
 struct sl_csv {
     const char *prefix;
@@ -31,26 +32,40 @@ struct sl_csv {
 static const char *const percentile_header = "50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%";
 
 /* One field, quoted as RFC 4180 (and Python's csv module, which Locust uses) quote: only
- * when it holds a comma, a quote or a line break; quotes inside are doubled. */
+ * when it holds a comma, a quote or a line break; quotes inside are doubled. Bytes that
+ * are not UTF-8 become U+FFFD (report/utf8.h), so every file decodes as UTF-8. */
 static void put_field(FILE *f, const char *s)
 {
     if (strpbrk(s, ",\"\r\n") == NULL) {
-        fputs(s, f);
+        sl_utf8_write(f, s);
         return;
     }
+    char *clean = sl_utf8_sanitize(s);
+    if (!clean)
+        return; /* out of memory: an empty field rather than invalid text */
     fputc('"', f);
-    for (const char *c = s; *c; c++) {
+    for (const char *c = clean; *c; c++) {
         if (*c == '"')
             fputc('"', f);
         fputc(*c, f);
     }
     fputc('"', f);
+    free(clean);
 }
 
 /* Milliseconds with microsecond precision: the JSON summary's rounding. */
 static void put_ms(FILE *f, double us)
 {
     fprintf(f, ",%.3f", round(us) / 1000.0);
+}
+
+/* A time, or N/A (Locust's mark for a percentile of nothing) when none was measured. */
+static void put_time(FILE *f, bool any, double us)
+{
+    if (any)
+        put_ms(f, us);
+    else
+        fputs(",N/A", f);
 }
 
 static void put_rate(FILE *f, double v)
@@ -111,8 +126,8 @@ int sl_csv_open(sl_csv_t **out, const char *prefix, bool full_history, sl_err_t 
 }
 
 /* One history row: the interval's rates and percentiles, then the cumulative totals.
- * Percentiles are N/A before the row's first request (as in Locust) and 0 for a second in
- * which the row completed none. */
+ * Percentiles are N/A for a second in which the row completed no request (before its
+ * first one, as in Locust, and in any later quiet second). */
 static void history_row(FILE *f, const sl_snapshot_t *s, uint64_t ts, const char *method,
                         const char *name, const sl_row_stats_t *iv, const sl_row_stats_t *cum,
                         double secs)
@@ -123,21 +138,14 @@ static void history_row(FILE *f, const sl_snapshot_t *s, uint64_t ts, const char
     put_field(f, name);
     put_rate(f, (double)iv->num_requests / secs);
     put_rate(f, (double)iv->num_failures / secs);
-    if (cum->num_requests == 0) {
-        put_percentiles(f, &iv->latency, true);
-    } else if (iv->num_requests == 0) {
-        for (int p = 0; p < SL_REPORT_NPCTS; p++)
-            fputs(",0", f);
-    } else {
-        put_percentiles(f, &iv->latency, false);
-    }
+    put_percentiles(f, &iv->latency, iv->latency.total_count == 0);
     const sl_hist_t *h = &cum->latency;
     bool any = h->total_count > 0;
     fprintf(f, ",%" PRIu64 ",%" PRIu64, cum->num_requests, cum->num_failures);
-    put_ms(f, (double)sl_hist_percentile(h, 50));
-    put_ms(f, any ? sl_hist_mean(h) : 0.0);
-    put_ms(f, any ? (double)h->min_us : 0.0);
-    put_ms(f, (double)h->max_us);
+    put_time(f, any, (double)sl_hist_percentile(h, 50));
+    put_time(f, any, any ? sl_hist_mean(h) : 0.0);
+    put_time(f, any, any ? (double)h->min_us : 0.0);
+    put_time(f, any, (double)h->max_us);
     put_rate(f, cum->num_requests ? (double)cum->content_bytes / (double)cum->num_requests : 0.0);
     fputc('\n', f);
 }
@@ -151,9 +159,14 @@ void sl_csv_tick(sl_csv_t *c, const sl_snapshot_t *s)
     double secs = len_us ? (double)len_us / 1e6 : 1.0;
     uint64_t ts = (s->started_wall_us + s->elapsed_us) / SL_US_PER_S;
     if (c->full_history) {
-        for (size_t i = 0; i < s->nrows && i < s->interval->nrows; i++)
-            history_row(c->history, s, ts, s->rows[i].method, s->rows[i].name,
-                        &s->interval->rows[i], &s->stats->rows[i], secs);
+        size_t *order = sl_report_order(s);
+        for (size_t k = 0; k < s->nrows; k++) {
+            size_t i = sl_report_row_at(order, k);
+            if (i < s->interval->nrows)
+                history_row(c->history, s, ts, s->rows[i].method, s->rows[i].name,
+                            &s->interval->rows[i], &s->stats->rows[i], secs);
+        }
+        free(order);
     }
     history_row(c->history, s, ts, "", "Aggregated", s->interval_total, s->total, secs);
     if (fflush(c->history) != 0 && !c->write_failed) {
@@ -171,14 +184,14 @@ static void stats_row(FILE *f, const char *method, const char *name, const sl_ro
     fputc(',', f);
     put_field(f, name);
     fprintf(f, ",%" PRIu64 ",%" PRIu64, r->num_requests, r->num_failures);
-    put_ms(f, (double)sl_hist_percentile(h, 50));
-    put_ms(f, any ? sl_hist_mean(h) : 0.0);
-    put_ms(f, any ? (double)h->min_us : 0.0);
-    put_ms(f, (double)h->max_us);
+    put_time(f, any, (double)sl_hist_percentile(h, 50));
+    put_time(f, any, any ? sl_hist_mean(h) : 0.0);
+    put_time(f, any, any ? (double)h->min_us : 0.0);
+    put_time(f, any, (double)h->max_us);
     put_rate(f, r->num_requests ? (double)r->content_bytes / (double)r->num_requests : 0.0);
     put_rate(f, (double)r->num_requests / secs);
     put_rate(f, (double)r->num_failures / secs);
-    put_percentiles(f, h, r->num_requests == 0);
+    put_percentiles(f, h, !any);
     fputc('\n', f);
 }
 
@@ -203,8 +216,12 @@ int sl_csv_finish(sl_csv_t *c, const sl_snapshot_t *s, sl_err_t *err)
             "Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,"
             "%s\n",
             percentile_header);
-    for (size_t i = 0; i < s->nrows; i++)
+    size_t *order = sl_report_order(s);
+    for (size_t k = 0; k < s->nrows; k++) {
+        size_t i = sl_report_row_at(order, k);
         stats_row(c->stats, s->rows[i].method, s->rows[i].name, &s->stats->rows[i], secs);
+    }
+    free(order);
     stats_row(c->stats, "", "Aggregated", s->total, secs);
 
     fputs("Method,Name,Error,Occurrences\n", c->failures);

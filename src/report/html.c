@@ -15,11 +15,26 @@
 #include "report/outputs.h"
 #include "report/report.h"
 #include "report/threshold.h"
+#include "report/utf8.h"
 
+/* Escapes s for HTML text and attribute values. Bytes that are not UTF-8, and control
+ * characters other than tab and line breaks (C0, DEL, C1: parse errors in HTML), become
+ * U+FFFD, so the page is valid whatever a name holds. */
 static void esc(FILE *f, const char *s)
 {
-    for (; *s; s++) {
-        switch (*s) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        size_t len = sl_utf8_seq_len(p + i, n - i);
+        unsigned char c = p[i];
+        if (len == 0 ||
+            (len == 1 && ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F)) ||
+            (len == 2 && c == 0xC2 && p[i + 1] < 0xA0)) {
+            fputs(SL_UTF8_REPLACEMENT, f);
+            i += len ? len : 1;
+            continue;
+        }
+        switch (c) {
         case '&':
             fputs("&amp;", f);
             break;
@@ -36,8 +51,9 @@ static void esc(FILE *f, const char *s)
             fputs("&#39;", f);
             break;
         default:
-            fputc(*s, f);
+            fwrite(p + i, 1, len, f);
         }
+        i += len;
     }
 }
 
@@ -163,6 +179,16 @@ static const char script[] =
     "document.body.setAttribute('data-charts','error');if(window.console)console.error(e);}\n"
     "})();\n";
 
+/* One time cell, or "-" for a row that completed no request: a percentile of nothing is
+ * not a number. */
+static void put_ms(FILE *f, bool any, double v)
+{
+    if (any)
+        fprintf(f, "<td>%.2f</td>", v);
+    else
+        fputs("<td class=\"none\">-</td>", f);
+}
+
 static void param(FILE *f, const char *name, const char *value)
 {
     fprintf(f, "<tr><th>%s</th><td class=\"l\">", name);
@@ -179,12 +205,13 @@ static void stats_row(FILE *f, const char *method, const char *name, const sl_ro
     esc(f, method);
     fputs("</td><td class=\"l\">", f);
     esc(f, name);
-    fprintf(f,
-            "</td><td>%" PRIu64 "</td><td%s>%" PRIu64 "</td><td>%.2f</td><td>%.2f</td>"
-            "<td>%.2f</td><td>%.2f</td><td>%.1f</td><td>%.1f</td><td>%.1f</td></tr>\n",
-            r->num_requests, r->num_failures ? " class=\"bad\"" : "", r->num_failures,
-            ms(sl_hist_percentile(h, 50)), any ? sl_hist_mean(h) / 1000.0 : 0.0,
-            any ? ms(h->min_us) : 0.0, ms(h->max_us),
+    fprintf(f, "</td><td>%" PRIu64 "</td><td%s>%" PRIu64 "</td>", r->num_requests,
+            r->num_failures ? " class=\"bad\"" : "", r->num_failures);
+    put_ms(f, any, any ? ms(sl_hist_percentile(h, 50)) : 0.0);
+    put_ms(f, any, any ? sl_hist_mean(h) / 1000.0 : 0.0);
+    put_ms(f, any, any ? ms(h->min_us) : 0.0);
+    put_ms(f, any, ms(h->max_us));
+    fprintf(f, "<td>%.1f</td><td>%.1f</td><td>%.1f</td></tr>\n",
             r->num_requests ? (double)r->content_bytes / (double)r->num_requests : 0.0,
             (double)r->num_requests / secs, (double)r->num_failures / secs);
 }
@@ -198,28 +225,21 @@ static void pct_row(FILE *f, const char *method, const char *name, const sl_row_
     esc(f, name);
     fputs("</td>", f);
     for (int p = 0; p < SL_REPORT_NPCTS; p++)
-        fprintf(f, "<td>%.2f</td>", ms(sl_hist_percentile(&r->latency, sl_report_pcts[p])));
+        put_ms(f, r->latency.total_count > 0,
+               ms(sl_hist_percentile(&r->latency, sl_report_pcts[p])));
     fprintf(f, "<td>%" PRIu64 "</td></tr>\n", r->num_requests);
 }
 
-/* The embedded history: JSON whose "</" sequences are written as "<\/" (the same string
- * to JSON.parse) so that no value can close the script element. */
+/* The embedded history: JSON written with '<' escaped in strings, so that no value can
+ * close the script element (the history holds numbers only, but stays safe if it grows). */
 static int write_history(FILE *f, const sl_snapshot_t *s)
 {
-    cJSON *h = sl_report_history_json(s);
-    char *text = h ? cJSON_PrintUnformatted(h) : NULL;
-    cJSON_Delete(h);
-    if (!text)
-        return SL_ENOMEM;
     fputs("<script type=\"application/json\" id=\"sl-history\">", f);
-    for (const char *c = text; *c; c++) {
-        if (c[0] == '<' && c[1] == '/')
-            fputs("<\\", f);
-        else
-            fputc(*c, f);
-    }
+    sl_jw_t w;
+    sl_jw_init(&w, f, false);
+    w.html_safe = true;
+    sl_report_history_write(&w, NULL, s);
     fputs("</script>\n", f);
-    cJSON_free(text);
     return SL_OK;
 }
 
@@ -259,7 +279,13 @@ int sl_html_write(FILE *f, const sl_snapshot_t *s, const sl_outputs_cfg_t *cfg)
     param(f, "Host", s->host);
     if (cfg->scenario_file)
         param(f, "Scenario file", cfg->scenario_file);
-    snprintf(buf, sizeof(buf), "%u (running at the end: %u)", s->users_target, s->users_running);
+    const sl_run_outcome_t *oc = s->outcome;
+    if (oc)
+        snprintf(buf, sizeof(buf), "%u at the peak (asked for: %u)", oc->peak_users,
+                 oc->target_users);
+    else
+        snprintf(buf, sizeof(buf), "%u (running at the end: %u)", s->users_target,
+                 s->users_running);
     param(f, "Users", buf);
     snprintf(buf, sizeof(buf), "%g per second", s->spawn_rate);
     param(f, "Spawn rate", buf);
@@ -269,6 +295,8 @@ int sl_html_write(FILE *f, const sl_snapshot_t *s, const sl_outputs_cfg_t *cfg)
         snprintf(buf, sizeof(buf), "until stopped");
     param(f, "Run time", buf);
     param(f, "Elapsed", el);
+    if (oc && oc->stop_reason)
+        param(f, "Stopped by", oc->stop_reason);
     snprintf(buf, sizeof(buf), "%u", s->threads);
     param(f, "Threads", buf);
     if (cfg->timeout_us) {
@@ -313,8 +341,11 @@ int sl_html_write(FILE *f, const sl_snapshot_t *s, const sl_outputs_cfg_t *cfg)
           "<th>Average (ms)</th><th>Min (ms)</th><th>Max (ms)</th><th>Avg size (bytes)</th>"
           "<th>RPS</th><th>Failures/s</th></tr>\n",
           f);
-    for (size_t i = 0; i < s->nrows; i++)
+    size_t *order = sl_report_order(s);
+    for (size_t k = 0; k < s->nrows; k++) {
+        size_t i = sl_report_row_at(order, k);
         stats_row(f, s->rows[i].method, s->rows[i].name, &s->stats->rows[i], secs, false);
+    }
     stats_row(f, "", "Aggregated", s->total, secs, true);
     fputs("</table>\n", f);
 
@@ -324,8 +355,11 @@ int sl_html_write(FILE *f, const sl_snapshot_t *s, const sl_outputs_cfg_t *cfg)
     for (int p = 0; p < SL_REPORT_NPCTS; p++)
         fprintf(f, "<th>%s%%</th>", sl_report_pct_keys[p]);
     fputs("<th># requests</th></tr>\n", f);
-    for (size_t i = 0; i < s->nrows; i++)
+    for (size_t k = 0; k < s->nrows; k++) {
+        size_t i = sl_report_row_at(order, k);
         pct_row(f, s->rows[i].method, s->rows[i].name, &s->stats->rows[i], false);
+    }
+    free(order);
     pct_row(f, "", "Aggregated", s->total, true);
     fputs("</table>\n", f);
 

@@ -1,11 +1,15 @@
 /* The JSON summary, schema stormlight.summary/1 (ARCHITECTURE.md part B). */
-#include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "report/jsonw.h"
 #include "report/outputs.h"
 #include "report/report.h"
 #include "report/threshold.h"
@@ -21,126 +25,187 @@ static double round3(double v)
     return round(v * 1000.0) / 1000.0;
 }
 
-static cJSON *row_json(const char *method, const char *name, const sl_row_stats_t *r, double secs)
+/* A time, or null when there is none: a row that completed no request has no
+ * percentiles, mean, minimum or maximum (never 0, which reads as "instant"). */
+static void put_ms(sl_jw_t *w, const char *key, bool any, double us)
+{
+    if (any)
+        sl_jw_number(w, key, ms3(us));
+    else
+        sl_jw_null(w, key);
+}
+
+static void put_percentiles(sl_jw_t *w, const char *key, const sl_hist_t *h)
+{
+    bool any = h->total_count > 0;
+    sl_jw_object(w, key);
+    for (int i = 0; i < SL_REPORT_NPCTS; i++)
+        put_ms(w, sl_report_pct_keys[i], any, (double)sl_hist_percentile(h, sl_report_pcts[i]));
+    sl_jw_end_object(w);
+}
+
+static void put_row(sl_jw_t *w, const char *key, const char *method, const char *name,
+                    const sl_row_stats_t *r, double secs)
 {
     const sl_hist_t *h = &r->latency;
     bool any = h->total_count > 0;
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "method", method);
-    cJSON_AddStringToObject(o, "name", name);
-    cJSON_AddNumberToObject(o, "num_requests", (double)r->num_requests);
-    cJSON_AddNumberToObject(o, "num_failures", (double)r->num_failures);
-    cJSON_AddNumberToObject(o, "min_ms", any ? ms3((double)h->min_us) : 0.0);
-    cJSON_AddNumberToObject(o, "max_ms", ms3((double)h->max_us));
-    cJSON_AddNumberToObject(o, "avg_ms", any ? ms3(sl_hist_mean(h)) : 0.0);
-    cJSON_AddNumberToObject(o, "rps", round3((double)r->num_requests / secs));
-    cJSON_AddNumberToObject(o, "failures_per_s", round3((double)r->num_failures / secs));
-    cJSON_AddNumberToObject(
-        o, "avg_content_bytes",
-        r->num_requests ? round3((double)r->content_bytes / (double)r->num_requests) : 0.0);
-    cJSON *p = cJSON_AddObjectToObject(o, "percentiles_ms");
-    for (int i = 0; i < SL_REPORT_NPCTS; i++)
-        cJSON_AddNumberToObject(p, sl_report_pct_keys[i],
-                                ms3((double)sl_hist_percentile(h, sl_report_pcts[i])));
+    sl_jw_object(w, key);
+    sl_jw_string(w, "method", method);
+    sl_jw_string(w, "name", name);
+    sl_jw_number(w, "num_requests", (double)r->num_requests);
+    sl_jw_number(w, "num_failures", (double)r->num_failures);
+    put_ms(w, "min_ms", any, any ? (double)h->min_us : 0.0);
+    put_ms(w, "max_ms", any, (double)h->max_us);
+    put_ms(w, "avg_ms", any, any ? sl_hist_mean(h) : 0.0);
+    sl_jw_number(w, "rps", round3((double)r->num_requests / secs));
+    sl_jw_number(w, "failures_per_s", round3((double)r->num_failures / secs));
+    sl_jw_number(w, "avg_content_bytes",
+                 r->num_requests ? round3((double)r->content_bytes / (double)r->num_requests)
+                                 : 0.0);
+    put_percentiles(w, "percentiles_ms", h);
     /* Service time: from the moment the request left, without the generator's lateness. */
-    cJSON *sp = cJSON_AddObjectToObject(o, "service_percentiles_ms");
-    for (int i = 0; i < SL_REPORT_NPCTS; i++)
-        cJSON_AddNumberToObject(sp, sl_report_pct_keys[i],
-                                ms3((double)sl_hist_percentile(&r->service, sl_report_pcts[i])));
-    return o;
+    put_percentiles(w, "service_percentiles_ms", &r->service);
+    sl_jw_end_object(w);
 }
 
-int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
+int sl_report_json_check(const char *path, sl_err_t *err)
+{
+    if (strcmp(path, "-") == 0)
+        return 0;
+    /* Non-blocking, so a FIFO whose reader comes later does not hold the start (ENXIO:
+     * no reader yet, which is fine); no O_TRUNC, so an old summary stays until the new
+     * one replaces it. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_NONBLOCK | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != ENXIO) {
+        sl_err_set(err, "--json: cannot write '%s': %s", path, strerror(errno));
+        return SL_ESYS;
+    }
+    if (fd >= 0)
+        close(fd);
+    return 0;
+}
+
+/* The document, streamed: memory stays flat whatever the rows and the history hold. */
+static void put_summary(sl_jw_t *w, const sl_snapshot_t *s)
 {
     double secs = s->elapsed_us ? (double)s->elapsed_us / 1e6 : 1.0;
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "schema", "stormlight.summary/1");
-    cJSON_AddStringToObject(root, "version", SL_VERSION);
-    cJSON_AddStringToObject(root, "host", s->host);
+    sl_jw_object(w, NULL);
+    sl_jw_string(w, "schema", "stormlight.summary/1");
+    sl_jw_string(w, "version", SL_VERSION);
+    sl_jw_string(w, "host", s->host);
     char when[32];
     time_t t = (time_t)(s->started_wall_us / SL_US_PER_S);
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    cJSON_AddStringToObject(root, "started_at", when);
-    cJSON_AddNumberToObject(root, "duration_s", round3(secs));
-    cJSON_AddNumberToObject(root, "users", s->users_target);
-    cJSON_AddNumberToObject(root, "spawn_rate", s->spawn_rate);
-    cJSON_AddNumberToObject(root, "threads", s->threads);
-    cJSON *stats = cJSON_AddArrayToObject(root, "stats");
-    for (size_t i = 0; i < s->nrows; i++)
-        cJSON_AddItemToArray(
-            stats, row_json(s->rows[i].method, s->rows[i].name, &s->stats->rows[i], secs));
-    cJSON_AddItemToObject(root, "total", row_json("", "Aggregated", s->total, secs));
-    cJSON *errors = cJSON_AddArrayToObject(root, "errors");
+    sl_jw_string(w, "started_at", when);
+    sl_jw_number(w, "duration_s", round3(secs));
+    /* "users" is what the run asked for: with stages or a shape the target in force at
+     * the end (often 0) would understate it. */
+    const sl_run_outcome_t *oc = s->outcome;
+    sl_jw_number(w, "users", oc ? oc->target_users : s->users_target);
+    sl_jw_number(w, "spawn_rate", s->spawn_rate);
+    sl_jw_number(w, "threads", s->threads);
+    sl_jw_array(w, "stats");
+    size_t *order = sl_report_order(s);
+    for (size_t k = 0; k < s->nrows; k++) {
+        size_t i = sl_report_row_at(order, k);
+        put_row(w, NULL, s->rows[i].method, s->rows[i].name, &s->stats->rows[i], secs);
+    }
+    free(order);
+    sl_jw_end_array(w);
+    put_row(w, "total", "", "Aggregated", s->total, secs);
+    sl_jw_array(w, "errors");
     for (uint32_t i = 0; i < s->stats->nerrors; i++) {
         const sl_error_entry_t *e = &s->stats->errors[i];
         char buf[128];
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "method", s->rows[e->row].method);
-        cJSON_AddStringToObject(o, "name", s->rows[e->row].name);
-        cJSON_AddStringToObject(o, "error", sl_snapshot_error_text(s, e, buf, sizeof(buf)));
-        cJSON_AddNumberToObject(o, "occurrences", (double)e->occurrences);
-        cJSON_AddItemToArray(errors, o);
+        sl_jw_object(w, NULL);
+        sl_jw_string(w, "method", s->rows[e->row].method);
+        sl_jw_string(w, "name", s->rows[e->row].name);
+        sl_jw_string(w, "error", sl_snapshot_error_text(s, e, buf, sizeof(buf)));
+        sl_jw_number(w, "occurrences", (double)e->occurrences);
+        sl_jw_end_object(w);
     }
-    cJSON *exc = cJSON_AddArrayToObject(root, "exceptions");
+    sl_jw_end_array(w);
+    sl_jw_array(w, "exceptions");
     for (uint32_t i = 0; i < s->stats->nexceptions && s->texts; i++) {
         const char *where, *msg;
         sl_rows_get(s->texts, s->stats->exceptions[i].text, &where, &msg);
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "message", msg);
-        cJSON_AddStringToObject(o, "location", where);
-        cJSON_AddNumberToObject(o, "occurrences", (double)s->stats->exceptions[i].occurrences);
-        cJSON_AddItemToArray(exc, o);
+        sl_jw_object(w, NULL);
+        sl_jw_string(w, "message", msg);
+        sl_jw_string(w, "location", where);
+        sl_jw_number(w, "occurrences", (double)s->stats->exceptions[i].occurrences);
+        sl_jw_end_object(w);
     }
-    cJSON_AddNumberToObject(root, "in_flight_at_stop", (double)s->stats->in_flight_at_stop);
-    cJSON_AddStringToObject(root, "model", s->open_model ? "open" : "closed");
-    cJSON_AddNumberToObject(root, "dropped_iterations", (double)s->stats->dropped_iterations);
-    cJSON *lag = cJSON_AddObjectToObject(root, "send_lag_ms");
-    cJSON_AddNumberToObject(lag, "50", ms3((double)sl_hist_percentile(&s->stats->send_lag, 50)));
-    cJSON_AddNumberToObject(lag, "99", ms3((double)sl_hist_percentile(&s->stats->send_lag, 99)));
-    cJSON_AddNumberToObject(lag, "max", ms3((double)s->stats->send_lag.max_us));
-    cJSON_AddNumberToObject(root, "retries", (double)s->stats->retries);
-    cJSON_AddNumberToObject(root, "max_rows", s->max_rows);
-    if (s->overflow_row >= 0) {
-        cJSON_AddStringToObject(root, "overflow_row", s->rows[s->overflow_row].name);
-    } else {
-        cJSON_AddNullToObject(root, "overflow_row");
-    }
+    sl_jw_end_array(w);
+    sl_jw_number(w, "in_flight_at_stop", (double)s->stats->in_flight_at_stop);
+    sl_jw_string(w, "model", s->open_model ? "open" : "closed");
+    sl_jw_number(w, "dropped_iterations", (double)s->stats->dropped_iterations);
+    sl_jw_object(w, "send_lag_ms");
+    bool lagged = s->stats->send_lag.total_count > 0;
+    put_ms(w, "50", lagged, (double)sl_hist_percentile(&s->stats->send_lag, 50));
+    put_ms(w, "99", lagged, (double)sl_hist_percentile(&s->stats->send_lag, 99));
+    put_ms(w, "max", lagged, (double)s->stats->send_lag.max_us);
+    sl_jw_end_object(w);
+    sl_jw_number(w, "retries", (double)s->stats->retries);
+    sl_jw_number(w, "max_rows", s->max_rows);
+    if (s->overflow_row >= 0)
+        sl_jw_string(w, "overflow_row", s->rows[s->overflow_row].name);
+    else
+        sl_jw_null(w, "overflow_row");
     if (s->has_hint) {
-        cJSON *h = cJSON_AddObjectToObject(root, "row_hint");
-        cJSON_AddStringToObject(h, "method", s->hint.method);
-        cJSON_AddStringToObject(h, "pattern", s->hint.pattern);
-        cJSON_AddNumberToObject(h, "rows", s->hint.rows);
-        cJSON_AddStringToObject(h, "origin", s->hint.origin);
+        sl_jw_object(w, "row_hint");
+        sl_jw_string(w, "method", s->hint.method);
+        sl_jw_string(w, "pattern", s->hint.pattern);
+        sl_jw_number(w, "rows", s->hint.rows);
+        sl_jw_string(w, "origin", s->hint.origin);
+        sl_jw_end_object(w);
     } else {
-        cJSON_AddNullToObject(root, "row_hint");
+        sl_jw_null(w, "row_hint");
     }
-    cJSON_AddItemToObject(root, "history", sl_report_history_json(s));
-    cJSON_AddItemToObject(root, "thresholds", sl_report_thresholds_json(s));
+    if (oc) {
+        sl_jw_number(w, "peak_users", oc->peak_users);
+        sl_jw_number(w, "target_users", oc->target_users);
+        if (oc->iterations)
+            sl_jw_number(w, "iterations", (double)oc->iterations);
+        else
+            sl_jw_null(w, "iterations");
+        if (oc->stop_reason)
+            sl_jw_string(w, "stop_reason", oc->stop_reason);
+        else
+            sl_jw_null(w, "stop_reason");
+        const char *sig = oc->stop_signal ? sigabbrev_np(oc->stop_signal) : NULL;
+        if (sig) {
+            char name[32];
+            snprintf(name, sizeof(name), "SIG%s", sig);
+            sl_jw_string(w, "stop_signal", name);
+        }
+    }
+    sl_report_history_write(w, "history", s);
+    sl_report_thresholds_write(w, "thresholds", s);
     if (s->thresholds && s->thresholds->aborted_by)
-        cJSON_AddStringToObject(root, "aborted_by_threshold", s->thresholds->aborted_by);
+        sl_jw_string(w, "aborted_by_threshold", s->thresholds->aborted_by);
+    sl_jw_end_object(w);
+    fputc('\n', w->f);
+}
 
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (!text) {
-        sl_err_set(err, "--json: out of memory");
-        return SL_ENOMEM;
-    }
-    int rc = 0;
+int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
+{
     bool to_stdout = strcmp(path, "-") == 0;
     FILE *f = to_stdout ? stdout : fopen(path, "w");
     if (!f) {
         sl_err_set(err, "--json: cannot write '%s': %s", path, strerror(errno));
-        rc = SL_ESYS;
-    } else {
-        fputs(text, f);
-        fputc('\n', f);
-        if (to_stdout ? fflush(f) != 0 : fclose(f) != 0) {
-            sl_err_set(err, "--json: cannot write '%s': %s", path, strerror(errno));
-            rc = SL_ESYS;
-        }
+        return SL_ESYS;
     }
-    cJSON_free(text);
-    return rc;
+    sl_jw_t w;
+    sl_jw_init(&w, f, true);
+    put_summary(&w, s);
+    bool failed = ferror(f) != 0;
+    if (to_stdout ? fflush(f) != 0 : fclose(f) != 0)
+        failed = true;
+    if (failed) {
+        sl_err_set(err, "--json: cannot write '%s': %s", path, strerror(errno));
+        return SL_ESYS;
+    }
+    return 0;
 }

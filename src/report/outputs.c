@@ -100,57 +100,51 @@ static double round3(double v)
     return round(v * 1000.0) / 1000.0;
 }
 
-cJSON *sl_report_history_json(const sl_snapshot_t *s)
+void sl_report_history_write(sl_jw_t *w, const char *key, const sl_snapshot_t *s)
 {
-    cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; arr && i < s->nhistory; i++) {
+    sl_jw_array(w, key);
+    for (size_t i = 0; i < s->nhistory; i++) {
         const sl_history_point_t *h = &s->history[i];
         double secs = h->interval_us ? (double)h->interval_us / 1e6 : 1.0;
-        cJSON *o = cJSON_CreateObject();
-        if (!o) {
-            cJSON_Delete(arr);
-            return NULL;
-        }
-        cJSON_AddNumberToObject(o, "t_s", round3((double)h->elapsed_us / 1e6));
-        cJSON_AddNumberToObject(o, "interval_s", round3((double)h->interval_us / 1e6));
-        cJSON_AddNumberToObject(o, "users", h->users);
-        cJSON_AddNumberToObject(o, "requests", (double)h->requests);
-        cJSON_AddNumberToObject(o, "failures", (double)h->failures);
-        cJSON_AddNumberToObject(o, "rps", round3((double)h->requests / secs));
-        cJSON_AddNumberToObject(o, "failures_per_s", round3((double)h->failures / secs));
+        sl_jw_object(w, NULL);
+        sl_jw_number(w, "t_s", round3((double)h->elapsed_us / 1e6));
+        sl_jw_number(w, "interval_s", round3((double)h->interval_us / 1e6));
+        sl_jw_number(w, "users", h->users);
+        sl_jw_number(w, "requests", (double)h->requests);
+        sl_jw_number(w, "failures", (double)h->failures);
+        sl_jw_number(w, "rps", round3((double)h->requests / secs));
+        sl_jw_number(w, "failures_per_s", round3((double)h->failures / secs));
         /* A second without completed requests has no percentiles: null, a gap in charts. */
         if (h->requests) {
-            cJSON_AddNumberToObject(o, "p50_ms", ms3(h->p50_us));
-            cJSON_AddNumberToObject(o, "p95_ms", ms3(h->p95_us));
-            cJSON_AddNumberToObject(o, "p99_ms", ms3(h->p99_us));
+            sl_jw_number(w, "p50_ms", ms3(h->p50_us));
+            sl_jw_number(w, "p95_ms", ms3(h->p95_us));
+            sl_jw_number(w, "p99_ms", ms3(h->p99_us));
         } else {
-            cJSON_AddNullToObject(o, "p50_ms");
-            cJSON_AddNullToObject(o, "p95_ms");
-            cJSON_AddNullToObject(o, "p99_ms");
+            sl_jw_null(w, "p50_ms");
+            sl_jw_null(w, "p95_ms");
+            sl_jw_null(w, "p99_ms");
         }
-        cJSON_AddItemToArray(arr, o);
+        sl_jw_end_object(w);
     }
-    return arr;
+    sl_jw_end_array(w);
 }
 
-cJSON *sl_report_thresholds_json(const sl_snapshot_t *s)
+void sl_report_thresholds_write(sl_jw_t *w, const char *key, const sl_snapshot_t *s)
 {
-    cJSON *arr = cJSON_CreateArray();
+    sl_jw_array(w, key);
     const sl_thresholds_t *set = s->thresholds;
-    for (size_t i = 0; arr && set && i < set->n; i++) {
+    for (size_t i = 0; set && i < set->n; i++) {
         sl_threshold_result_t r;
         sl_threshold_eval(&set->items[i], s, &r);
-        cJSON *o = cJSON_CreateObject();
-        if (!o)
-            break;
-        cJSON_AddStringToObject(o, "expr", set->items[i].expr);
-        cJSON_AddBoolToObject(o, "ok", r.ok);
+        sl_jw_object(w, NULL);
+        sl_jw_string(w, "expr", set->items[i].expr);
+        sl_jw_bool(w, "ok", r.ok);
         if (r.has_value)
-            cJSON_AddNumberToObject(o, "observed", r.observed);
+            sl_jw_number(w, "observed", r.observed);
         else
-            cJSON_AddNullToObject(o, "observed");
-        cJSON_AddStringToObject(o, "unit", sl_threshold_unit(&set->items[i]));
-        cJSON_AddItemToArray(arr, o);
+            sl_jw_null(w, "observed");
+        sl_jw_string(w, "unit", sl_threshold_unit(&set->items[i]));
+        sl_jw_end_object(w);
     }
-    return arr;
+    sl_jw_end_array(w);
 }

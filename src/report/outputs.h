@@ -9,10 +9,10 @@
 #ifndef SL_REPORT_OUTPUTS_H
 #define SL_REPORT_OUTPUTS_H
 
-#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "report/jsonw.h"
 #include "sl.h"
 #include "stats/snapshot.h"
 
@@ -43,13 +43,13 @@ int sl_outputs_finish(sl_outputs_t *o, const sl_snapshot_t *s, sl_err_t *err);
 /* Closes whatever is still open. Accepts NULL. */
 void sl_outputs_free(sl_outputs_t *o);
 
-/* The per-second history as a JSON array (the JSON summary's "history", and the data the
- * HTML charts are drawn from). NULL on out of memory. */
-cJSON *sl_report_history_json(const sl_snapshot_t *s);
+/* Writes the per-second history as a JSON array (the JSON summary's "history", and the
+ * data the HTML charts are drawn from), as member `key` (NULL: an element). */
+void sl_report_history_write(sl_jw_t *w, const char *key, const sl_snapshot_t *s);
 
-/* The thresholds evaluated on s as a JSON array of {"expr", "ok", "observed", "unit"};
- * an empty array when there are none. */
-cJSON *sl_report_thresholds_json(const sl_snapshot_t *s);
+/* Writes the thresholds evaluated on s as a JSON array of {"expr", "ok", "observed",
+ * "unit"}; an empty array when there are none. */
+void sl_report_thresholds_write(sl_jw_t *w, const char *key, const sl_snapshot_t *s);
 
 /* The writers behind sl_outputs (one per file format). */
 typedef struct sl_csv sl_csv_t;

@@ -7,10 +7,36 @@
 
 #include "stats/snapshot.h"
 
+/* How the run went, beyond its statistics: main.c fills it as the run goes and the
+ * snapshot borrows it (sl_snapshot_t.outcome), so the final header and the JSON can say
+ * how many users ran at the peak and why the run ended. */
+typedef struct sl_run_outcome {
+    uint32_t peak_users;   /* the most users running at a reporting tick (once a second) */
+    uint32_t target_users; /* the most users asked for at any time: -u, the largest stage,
+                            * a shape's target, users added live; the pool with --rate */
+    uint64_t iterations;   /* --iterations N, 0 = no limit */
+    /* Why the run ended: "duration" (-t, or the end of the stages), "iterations",
+     * "signal" (SIGINT, SIGTERM, SIGHUP), "key" (q in the live view), "threshold"
+     * (--abort-on-threshold) or "shape" (shape() returned nil or raised). NULL while
+     * running. */
+    const char *stop_reason;
+    int stop_signal; /* with "signal": which one */
+} sl_run_outcome_t;
+
 /* The percentiles every report shows, in order, with their JSON keys. */
 extern const double sl_report_pcts[];
 extern const char *const sl_report_pct_keys[];
 #define SL_REPORT_NPCTS 11
+
+/* The snapshot's row indexes 0..nrows-1 sorted by name, then method (Locust's order),
+ * for every table and file that lists rows. Malloc'ed, caller frees; NULL on out of
+ * memory, when callers list rows in id order instead. */
+size_t *sl_report_order(const sl_snapshot_t *s);
+/* The i-th row to list: order[i], or i without an order. */
+static inline size_t sl_report_row_at(const size_t *order, size_t i)
+{
+    return order ? order[i] : i;
+}
 
 /* The live table (elapsed, users, per-row requests, failures, current RPS, median, p95,
  * p99, average, min, max, and a total row). On a terminal (tty) it redraws in place over
@@ -25,6 +51,12 @@ void sl_report_live(sl_live_t *live, const sl_snapshot_t *s, FILE *out);
 /* The final summary: the statistics table with whole-run rates, the percentile table and
  * the error table. */
 void sl_report_summary(const sl_snapshot_t *s, FILE *out);
+
+/* Checks before the run that the JSON summary can be written to path, as the other report
+ * files are opened before the run: opens it for writing (creating it, empty, when it does
+ * not exist) without blocking and closes it again. "-" always passes. Returns 0 or
+ * SL_ESYS with a message naming --json and the path. */
+int sl_report_json_check(const char *path, sl_err_t *err);
 
 /* Writes the JSON summary (schema stormlight.summary/1) to path, "-" for stdout. Returns
  * 0 or SL_ESYS with a message. */

@@ -1,5 +1,6 @@
 /* The live table and the final summary, as text. */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/duration.h"
@@ -25,19 +26,31 @@ static const char *fit(const char *s, char *buf, size_t width)
     return buf;
 }
 
+/* One time column: " -" in place of a number when the row completed no request, since a
+ * percentile (or mean, or minimum) of nothing is not zero. */
+static void put_ms(FILE *out, bool any, double v)
+{
+    if (any)
+        fprintf(out, " %8.2f", v);
+    else
+        fprintf(out, " %8s", "-");
+}
+
 static int print_row(FILE *out, const char *method, const char *name, const sl_row_stats_t *r,
                      double rps, double fps)
 {
     char nb[48];
     const sl_hist_t *h = &r->latency;
     bool any = h->total_count > 0;
-    fprintf(out,
-            "%-7s %-32s %9" PRIu64 " %8" PRIu64
-            " %9.1f %8.1f | %8.2f %8.2f %8.2f %8.2f %8.2f %8.2f\n",
-            method, fit(name, nb, 32), r->num_requests, r->num_failures, rps, fps,
-            any ? ms(sl_hist_percentile(h, 50)) : 0.0, any ? ms(sl_hist_percentile(h, 95)) : 0.0,
-            any ? ms(sl_hist_percentile(h, 99)) : 0.0, any ? sl_hist_mean(h) / 1000.0 : 0.0,
-            any ? ms(h->min_us) : 0.0, ms(h->max_us));
+    fprintf(out, "%-7s %-32s %9" PRIu64 " %8" PRIu64 " %9.1f %8.1f |", method, fit(name, nb, 32),
+            r->num_requests, r->num_failures, rps, fps);
+    put_ms(out, any, any ? ms(sl_hist_percentile(h, 50)) : 0.0);
+    put_ms(out, any, any ? ms(sl_hist_percentile(h, 95)) : 0.0);
+    put_ms(out, any, any ? ms(sl_hist_percentile(h, 99)) : 0.0);
+    put_ms(out, any, any ? sl_hist_mean(h) / 1000.0 : 0.0);
+    put_ms(out, any, any ? ms(h->min_us) : 0.0);
+    put_ms(out, any, ms(h->max_us));
+    fputc('\n', out);
     return 1;
 }
 
@@ -50,12 +63,15 @@ static int print_stats(const sl_snapshot_t *s, FILE *out, bool whole_run)
             "# fails", whole_run ? "req/s" : "cur req/s", "fail/s", "Med(ms)", "95%", "99%", "Avg",
             "Min", "Max");
     lines++;
-    for (size_t i = 0; i < s->nrows; i++) {
+    size_t *order = sl_report_order(s);
+    for (size_t k = 0; k < s->nrows; k++) {
+        size_t i = sl_report_row_at(order, k);
         const sl_row_stats_t *r = &s->stats->rows[i];
         double rps = whole_run ? (double)r->num_requests / secs : s->cur_rps[i];
         double fps = whole_run ? (double)r->num_failures / secs : s->cur_fail_per_s[i];
         lines += print_row(out, s->rows[i].method, s->rows[i].name, r, rps, fps);
     }
+    free(order);
     size_t n = s->nrows;
     double rps = whole_run ? (double)s->total->num_requests / secs : s->cur_rps[n];
     double fps = whole_run ? (double)s->total->num_failures / secs : s->cur_fail_per_s[n];
@@ -69,15 +85,42 @@ static int print_stats(const sl_snapshot_t *s, FILE *out, bool whole_run)
 
 static int print_header(const sl_snapshot_t *s, FILE *out)
 {
-    char el[32], du[32];
+    char el[32], du[64];
     /* Whole seconds: the table is redrawn every two seconds. */
     sl_duration_format(s->elapsed_us / SL_US_PER_S * SL_US_PER_S, el, sizeof(el));
+    const sl_run_outcome_t *oc = s->outcome;
+    uint64_t iterations = oc ? oc->iterations : 0;
     if (s->duration_us)
         sl_duration_format(s->duration_us, du, sizeof(du));
-    else
+    if (s->duration_us && iterations) {
+        size_t n = strlen(du);
+        snprintf(du + n, sizeof(du) - n, " or %llu iterations", (unsigned long long)iterations);
+    } else if (iterations) {
+        snprintf(du, sizeof(du), "%llu iterations", (unsigned long long)iterations);
+    } else if (!s->duration_us) {
         snprintf(du, sizeof(du), "until stopped");
+    }
     int lines = 1;
-    if (s->open_model)
+    if (s->final && oc && oc->stop_reason) {
+        /* At the end, the users running now (usually 0) say nothing: the peak does. */
+        char why[48];
+        const char *sig = oc->stop_signal ? sigabbrev_np(oc->stop_signal) : NULL;
+        if (sig)
+            snprintf(why, sizeof(why), "%s (SIG%s)", oc->stop_reason, sig);
+        else
+            snprintf(why, sizeof(why), "%s", oc->stop_reason);
+        if (s->open_model)
+            fprintf(out,
+                    "stormlight %s  %s  elapsed %s / %s  rate %.1f/s  peak users %u (at most %u)  "
+                    "threads %u  stopped by %s\n",
+                    SL_VERSION, s->host, el, du, s->rate_per_s, oc->peak_users, oc->target_users,
+                    s->threads, why);
+        else
+            fprintf(out,
+                    "stormlight %s  %s  elapsed %s / %s  peak users %u / %u  threads %u  "
+                    "stopped by %s\n",
+                    SL_VERSION, s->host, el, du, oc->peak_users, oc->target_users, s->threads, why);
+    } else if (s->open_model)
         fprintf(out,
                 "stormlight %s  %s  elapsed %s / %s  rate %.1f/s  users %u (at most %u)  "
                 "threads %u\n",
@@ -174,16 +217,20 @@ void sl_report_summary(const sl_snapshot_t *s, FILE *out)
     for (int p = 0; p < SL_REPORT_NPCTS; p++)
         fprintf(out, " %8s", sl_report_pct_keys[p]);
     fprintf(out, " %9s\n", "# reqs");
-    for (size_t i = 0; i <= s->nrows; i++) {
-        bool total = i == s->nrows;
+    size_t *order = sl_report_order(s);
+    for (size_t k = 0; k <= s->nrows; k++) {
+        bool total = k == s->nrows;
+        size_t i = total ? k : sl_report_row_at(order, k);
         const sl_row_stats_t *r = total ? s->total : &s->stats->rows[i];
         char nb[48];
         fprintf(out, "%-7s %-32s", total ? "" : s->rows[i].method,
                 fit(total ? "Aggregated" : s->rows[i].name, nb, 32));
         for (int p = 0; p < SL_REPORT_NPCTS; p++)
-            fprintf(out, " %8.2f", ms(sl_hist_percentile(&r->latency, sl_report_pcts[p])));
+            put_ms(out, r->latency.total_count > 0,
+                   ms(sl_hist_percentile(&r->latency, sl_report_pcts[p])));
         fprintf(out, " %9" PRIu64 "\n", r->num_requests);
     }
+    free(order);
 
     if (s->stats->nerrors) {
         fprintf(out, "\nErrors\n%12s  %-7s %-32s %s\n", "# occurrences", "Type", "Name", "Error");

@@ -134,7 +134,7 @@ User{
     with Target() as t:
         code, s, err = run(t, scenario, 1, "1s", ["--threads", "1"])
         before = t.counts().get("GET /before", 0)
-    check_eq(code, 0, "exit code: exceptions are not request failures")
+    check_eq(code, 1, "exit code: script errors fail the run, as in Locust")
     exc = s.get("exceptions")
     check(isinstance(exc, list) and len(exc) == 1, f"one exception row: {exc}")
     check_eq(exc[0]["message"], "boom", "message")

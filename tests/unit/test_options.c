@@ -201,7 +201,15 @@ static const struct {
     {{"--seed", "18446744073709551616"},
      "--seed: expected an unsigned integer below 2^64, got '18446744073709551616'"},
     {{"--seed"}, "--seed: missing value"},
-    {{"--json", ""}, "--json: expected a path or '-' for stdout, got ''"},
+    {{"--json", ""},
+     "--json: expected a path or '-' for stdout (Locust's --json is --json -), got ''"},
+    {{"--json", "--headless"},
+     "--json: expected a path or '-' for stdout (Locust's --json is --json -), got '--headless'"},
+    {{"-T"}, "--tags: missing value"},
+    {{"-s", "0"}, "--stop-timeout: must be greater than zero, got '0'"},
+    {{"--exit-code-on-error", "256"}, "--exit-code-on-error: must be between 0 and 255, got '256'"},
+    {{"--exit-code-on-error", "x"}, "--exit-code-on-error: expected a positive integer, got 'x'"},
+    {{"--headless=yes"}, "--headless: does not take a value"},
     {{"--json"}, "--json: missing value"},
     {{"-f", ""}, "--file: expected a path, got ''"},
     {{"--file"}, "--file: missing value"},
@@ -287,7 +295,7 @@ Test(options, usage_lists_every_flag)
         "stormlight_file.lua",
         "Exit codes",
         "0  the run completed",
-        "1  the run completed with failed",
+        "1  failed requests, script errors, or no request completed",
         "2  bad usage",
         "Example",
     };
@@ -299,4 +307,82 @@ Test(options, usage_lists_every_flag)
         cr_expect_leq(len, 80, "usage line too long: %.*s", (int)len, line);
         line += len + (line[len] == '\n');
     }
+}
+
+/* What a pasted Locust command line means here. */
+Test(options, locust_spellings)
+{
+    sl_options_t o;
+    sl_err_t err;
+    cr_assert_eq(
+        parse(&o, &err,
+              ARGS("--headless", "-T", "smoke", "api", "-u", "3", "-E", "slow", "flaky", "-s", "5s",
+                   "--only-summary", "--exit-code-on-error", "3", "--locustfile", "x.lua")),
+        SL_OK, "%s", err.msg);
+    cr_expect_str_eq(o.tags, "smoke,api");
+    cr_expect_str_eq(o.exclude_tags, "slow,flaky");
+    cr_expect_eq(o.users, 3);
+    cr_expect_eq(o.stop_timeout_us, 5 * SL_US_PER_S);
+    cr_expect(o.quiet);
+    cr_expect_eq(o.exit_code_on_error, 3);
+    cr_expect_str_eq(o.file, "x.lua");
+    /* Commas, spaces in one word (a config file's "tags = a b"), the attached forms. */
+    cr_assert_eq(parse(&o, &err, ARGS("-T", "a,b", "c", "--exclude-tags=d e", "-Tz")), SL_OK, "%s",
+                 err.msg);
+    cr_expect_str_eq(o.tags, "z");
+    cr_expect_str_eq(o.exclude_tags, "d,e");
+    cr_assert_eq(parse(&o, &err, ARGS("-T", "a,b", "c", "-q")), SL_OK, "%s", err.msg);
+    cr_expect_str_eq(o.tags, "a,b,c");
+    /* "--tags=a" is one value: a word after it is still a stray. */
+    cr_expect_eq(parse(&o, &err, ARGS("--tags=a", "b")), SL_EINVAL);
+    cr_expect_str_eq(err.msg, "unexpected argument 'b' (see --help)");
+    cr_assert_eq(parse(&o, &err, ARGS("-q")), SL_OK, "%s", err.msg);
+    cr_expect_eq(o.exit_code_on_error, 1);
+}
+
+/* Locust flags without an equivalent get one line of advice, whatever their spelling. */
+Test(options, locust_only_flags_get_a_pointer)
+{
+    static const struct {
+        const char *args[3];
+        const char *flag, *hint;
+    } cases[] = {
+        {{"--web-port", "8089"}, "--web-port: ", "web UI"},
+        {{"-P", "8089"}, "--web-port: ", "web UI"},
+        {{"-P8089"}, "--web-port: ", "web UI"},
+        {{"--web-host=0.0.0.0"}, "--web-host: ", "web UI"},
+        {{"--autostart"}, "--autostart: ", "web UI"},
+        {{"--master"}, "--master: ", "--threads"},
+        {{"--worker"}, "--worker: ", "distributed"},
+        {{"--master-host", "10.0.0.1"}, "--master-host: ", "distributed"},
+        {{"--expect-workers", "4"}, "--expect-workers: ", "distributed"},
+        {{"--processes", "4"}, "--processes: ", "--threads"},
+        {{"--class-picker"}, "--class-picker: ", "--tags"},
+        {{"--loglevel", "DEBUG"}, "--loglevel: ", "log"},
+        {{"-L", "DEBUG"}, "--loglevel: ", "log"},
+        {{"--logfile", "x.log"}, "--logfile: ", "log"},
+        {{"--reset-stats"}, "--reset-stats: ", "history"},
+        {{"--show-task-ratio"}, "--show-task-ratio: ", "--list"},
+        {{"--hatch-rate", "5"}, "--hatch-rate: ", "--spawn-rate"},
+    };
+    for (size_t i = 0; i < SL_ARRAY_LEN(cases); i++) {
+        sl_options_t o;
+        sl_err_t err;
+        const char *words[4] = {0};
+        memcpy(words, cases[i].args, sizeof(cases[i].args));
+        cr_expect_eq(parse(&o, &err, words), SL_EINVAL, "case %zu", i);
+        cr_expect(strncmp(err.msg, cases[i].flag, strlen(cases[i].flag)) == 0,
+                  "case %zu: '%s' does not start with '%s'", i, err.msg, cases[i].flag);
+        cr_expect(strstr(err.msg, cases[i].hint) != NULL, "case %zu: '%s' lacks '%s'", i, err.msg,
+                  cases[i].hint);
+        cr_expect_null(strstr(err.msg, "unknown option"), "case %zu: %s", i, err.msg);
+        cr_expect_null(strchr(err.msg, '\n'), "case %zu: message is not one line", i);
+    }
+    /* The config file and STORMLIGHT_* know these names too, to give the same advice. */
+    bool takes_value;
+    cr_expect_eq(sl_options_lookup("master", &takes_value), SL_OK);
+    cr_expect_eq(sl_options_lookup("headless", &takes_value), SL_OK);
+    cr_expect_not(takes_value);
+    cr_expect_eq(sl_options_lookup("exit-code-on-error", &takes_value), SL_OK);
+    cr_expect(takes_value);
 }
