@@ -21,6 +21,7 @@
 
 #include "scenario/luajson.h"
 #include "scenario/scenario.h"
+#include "stats/snapshot.h"
 
 #define USER_MT "stormlight.user"
 #define RESP_MT "stormlight.response"
@@ -862,7 +863,7 @@ static void push_response(sl_script_user_t *su, lua_State *co, sl_fail_t fail, i
     lua_setfield(co, -2, "_h");
     if (fail != SL_FAIL_NONE) {
         char buf[128];
-        lua_pushstring(co, sl_fail_describe(fail, detail, buf, sizeof(buf)));
+        lua_pushstring(co, sl_fail_describe_text(u->w->cfg->texts, fail, detail, buf, sizeof(buf)));
         lua_setfield(co, -2, "error");
     }
     luaL_setmetatable(co, RESP_MT);

@@ -19,6 +19,16 @@
  * their wait counts in their response time, as it should. */
 #define SL_WORKER_MAX_CONNECTING 64
 #define SL_NO_USER UINT32_MAX
+#define SL_NO_ADDR UINT8_MAX
+
+/* Texts a worker attached to errors lately (reason phrases, addresses), so that a flood
+ * of the same failure takes the text registry's lock once, not per request. */
+#define SL_WORKER_TEXT_SLOTS 16
+typedef struct sl_text_slot {
+    uint32_t id_plus_1; /* 0: empty */
+    uint8_t len;
+    char s[63];
+} sl_text_slot_t;
 
 typedef enum sl_user_state {
     SL_USER_IDLE = 0,   /* not started, or between requests */
@@ -47,7 +57,9 @@ typedef struct sl_user {
     uint64_t arrival_us; /* open model: intended start of the iteration it was given */
     uint32_t wpos;       /* bytes of the request written */
     uint8_t state;
-    uint32_t wait_prev; /* links in the worker's connect queue, SL_NO_USER at ends */
+    uint8_t addr_tries;   /* addresses of the endpoint tried for the current connect */
+    uint8_t connect_addr; /* the address being connected to; SL_NO_ADDR before any */
+    uint32_t wait_prev;   /* links in the worker's connect queue, SL_NO_USER at ends */
     uint32_t wait_next;
     bool waiting;      /* queued for a connect slot */
     bool connect_slot; /* holds one of the worker's connect slots */
@@ -74,6 +86,7 @@ struct sl_worker {
     sl_timer_t tick_timer;
     sl_timer_t connect_timer; /* pumps the connect queue outside any user's call stack */
     uint32_t connecting;
+    uint32_t addr_pref; /* the endpoint address the last connection was made to */
     uint32_t wait_head, wait_tail;
     uint64_t next_tick_us;
     atomic_bool stop;
@@ -113,6 +126,7 @@ struct sl_worker {
     uint32_t nfree;
     uint64_t *queue; /* ring of intended times of waiting arrivals */
     uint32_t q_head, q_len, q_cap;
+    sl_text_slot_t texts[SL_WORKER_TEXT_SLOTS];
     char rbuf[SL_WORKER_RBUF_BYTES];
 };
 
@@ -122,6 +136,11 @@ void sl__worker_dispose(sl_worker_t *w);
 void *sl__worker_main(void *arg);
 /* Hands the current block to the mailbox. Worker thread only. */
 void sl__worker_publish(sl_worker_t *w);
+
+/* The detail to record for a failure: detail itself, or with a text attached (the
+ * server's own reason phrase, the address a connect failed at, OpenSSL's reason); see
+ * SL_DETAIL_TEXT_UNIT. Worker thread only. */
+int32_t sl__user_fail_detail(sl_user_t *u, sl_fail_t fail, int32_t detail);
 
 /* For the scripted runtime (worker thread only). */
 uint32_t sl__user_index(const sl_user_t *u);

@@ -41,6 +41,11 @@ void sl_tls_ctx_free(SSL_CTX *ctx)
     SSL_CTX_free(ctx);
 }
 
+const char *sl_tls_verify_reason(int code)
+{
+    return X509_verify_cert_error_string(code);
+}
+
 /* Turns an SSL_get_error result into an SL_IO code, recording why on failure. */
 static int tls_result(sl_conn_t *c, int ret, bool handshaking)
 {
@@ -68,9 +73,10 @@ static int tls_result(sl_conn_t *c, int ret, bool handshaking)
         return SL_IO_ERR;
     default:
         ERR_clear_error();
-        if (handshaking && SSL_get_verify_result(c->ssl) != X509_V_OK)
+        if (handshaking && SSL_get_verify_result(c->ssl) != X509_V_OK) {
             c->fail = SL_FAIL_TLS_VERIFY;
-        else
+            c->err = (int)SSL_get_verify_result(c->ssl);
+        } else
             c->fail = SL_FAIL_TLS_HANDSHAKE;
         return SL_IO_ERR;
     }
@@ -87,9 +93,15 @@ static int tls_establish(sl_conn_t *c)
             c->fail = SL_FAIL_TLS_HANDSHAKE;
             return SL_IO_ERR;
         }
+        /* Without a name or an address to check, any certificate from a trusted CA
+         * would do: a literal is matched against the IP SANs, and gets no SNI. */
         if (c->ep->sni) {
             SSL_set_tlsext_host_name(c->ssl, c->ep->sni);
             SSL_set1_host(c->ssl, c->ep->sni);
+        } else if (c->ep->ip &&
+                   X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), c->ep->ip) != 1) {
+            c->fail = SL_FAIL_TLS_HANDSHAKE;
+            return SL_IO_ERR;
         }
         SSL_set_connect_state(c->ssl);
     }

@@ -84,6 +84,8 @@ const char *sl_http_reason(int status)
 
 const char *sl_fail_describe(sl_fail_t kind, int detail, char *buf, size_t len)
 {
+    if (kind != SL_FAIL_SCRIPT)
+        detail = sl_detail_number(detail);
     switch (kind) {
     case SL_FAIL_NONE:
         snprintf(buf, len, "none");

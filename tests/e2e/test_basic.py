@@ -92,6 +92,28 @@ endpoints = {
                                        ("GET", "/status/404", "GET /status/404")])
 
 
+def test_error_rows_use_the_servers_reason_phrase():
+    """The error row says what the server said ("422 Unprocessable Entity", an older
+    phrase than RFC 9110's "Unprocessable Content"); the standard phrase when it sent that
+    one; each phrase is its own row."""
+    scenario = """\
+endpoints = {
+  Task{"GET", "/status/422?reason=Unprocessable+Entity", name = "own"},
+  Task{"GET", "/status/422", name = "standard"},
+}
+"""
+    with Target() as t:
+        summary, _, _ = run_ok(["-H", t.url, "-u", "2", "-r", "100", "-t", "1s", "-q",
+                                "--threads", "2"], scenario, expect_code=1)
+    for name, text in [("own", "HTTP 422 Unprocessable Entity"),
+                       ("standard", "HTTP 422 Unprocessable Content")]:
+        row = find_row(summary, "GET", name)
+        errs = errors_for(summary, "GET", name)
+        check_eq([e["error"] for e in errs], [text], f"{name} error rows")
+        check_eq(errs[0]["occurrences"], row["num_failures"], f"{name} occurrences")
+        check_eq(row["num_failures"], row["num_requests"], f"{name} failures")
+
+
 def test_two_endpoints_against_nginx():
     with Nginx() as n:
         summary, _, _ = run_ok(["-H", n.url, "-u", "4", "-r", "100", "-t", "2s",
