@@ -299,8 +299,10 @@ static void user_read(sl_user_t *u, bool hup)
              * fresh connection rather than provoke a reset and a retry. */
             if (!u->resp.keep_alive || u->resp.trailing || hup)
                 user_close(u, false);
-            else
+            else {
                 u->reused = true;
+                u->idle_since_us = w->loop.now_us;
+            }
             user_done(u, st >= 400 ? SL_FAIL_HTTP : SL_FAIL_NONE, st, false);
             return;
         }
@@ -420,6 +422,15 @@ static void user_begin(sl_user_t *u)
     sl_resp_start(&u->resp, u->task->is_head);
     if (u->script)
         sl__script_capture(u);
+    /* A request that cannot be retried must not go into a connection the server closed
+     * while it sat idle (its FIN may have come while the loop was busy elsewhere, e.g.
+     * in a script): check, and open a new one instead. */
+    if (u->conn.fd >= 0 && u->reused &&
+        w->loop.now_us - u->idle_since_us > SL_WORKER_STALE_CHECK_US &&
+        !sl_conn_idle_alive(&u->conn)) {
+        w->cur->stale_discarded++;
+        user_close(u, false);
+    }
     if (u->conn.fd < 0) {
         u->state = SL_USER_CONNECTING;
         if (w->connecting >= SL_WORKER_MAX_CONNECTING || w->wait_head != SL_NO_USER)

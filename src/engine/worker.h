@@ -21,6 +21,11 @@
 #define SL_NO_USER UINT32_MAX
 #define SL_NO_ADDR UINT8_MAX
 
+/* A kept-alive connection idle for longer than this is checked for a pending close
+ * before it is reused (one non-blocking recv). Back-to-back requests, idle for
+ * microseconds, skip the check; a server's own idle timeout is far longer. */
+#define SL_WORKER_STALE_CHECK_US 1000
+
 /* Texts a worker attached to errors lately (reason phrases, addresses), so that a flood
  * of the same failure takes the text registry's lock once, not per request. */
 #define SL_WORKER_TEXT_SLOTS 16
@@ -52,6 +57,8 @@ typedef struct sl_user {
     uint64_t intended_us;     /* when this request was meant to start */
     uint64_t sent_us;         /* when its first byte was written; 0 until then */
     uint64_t deadline_us;
+    /* When the kept-alive connection carried its last response. */
+    uint64_t idle_since_us;
     uint32_t gen;        /* bumped per connection; stale events are ignored */
     uint32_t global_id;  /* 0-based across all threads; the spawn order */
     uint64_t arrival_us; /* open model: intended start of the iteration it was given */

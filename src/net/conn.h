@@ -77,6 +77,12 @@ int sl_conn_open(sl_conn_t *c, const sl_endpoint_t *ep, uint32_t addr_idx);
  * address for: the TCP connect itself failed (refused, unreachable...), not TLS. */
 bool sl_conn_connect_failed(const sl_conn_t *c);
 
+/* Whether an established connection that sat idle can still carry a request: false when
+ * the peer has closed it (EOF or an error is pending) or sent bytes nobody asked for (a
+ * 408, a TLS close_notify). Never blocks: one recv(MSG_PEEK | MSG_DONTWAIT), and for TLS
+ * an SSL_peek only when bytes are pending. Worker thread. */
+bool sl_conn_idle_alive(sl_conn_t *c);
+
 /* Closes the socket and the transport state. Safe on a closed connection. With
  * abortive, sends RST instead of FIN (used for timeouts so no TIME_WAIT piles up). */
 void sl_conn_close(sl_conn_t *c, bool abortive);

@@ -73,6 +73,23 @@ bool sl_conn_connect_failed(const sl_conn_t *c)
     }
 }
 
+bool sl__tls_idle_alive(sl_conn_t *c);
+
+bool sl_conn_idle_alive(sl_conn_t *c)
+{
+    if (c->fd < 0 || !c->established)
+        return false;
+    char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+    if (n == 0)
+        return false;
+    /* Bytes on an idle plain connection belong to no request; on TLS they may be only a
+     * post-handshake message (a session ticket), which OpenSSL can tell. */
+    return c->ssl ? sl__tls_idle_alive(c) : false;
+}
+
 void sl_conn_close(sl_conn_t *c, bool abortive)
 {
     if (c->fd < 0)

@@ -133,6 +133,23 @@ static ssize_t tls_write(sl_conn_t *c, const char *buf, size_t len)
     return rc == SL_IO_EOF ? (c->fail = SL_FAIL_RESET, SL_IO_ERR) : rc;
 }
 
+/* Called with bytes pending on an idle connection: alive when they were only TLS
+ * housekeeping, so that no application data or alert is waiting. */
+bool sl__tls_idle_alive(sl_conn_t *c);
+bool sl__tls_idle_alive(sl_conn_t *c)
+{
+    if (SSL_pending(c->ssl) > 0)
+        return false;
+    char b;
+    errno = 0;
+    int n = SSL_peek(c->ssl, &b, 1);
+    if (n > 0)
+        return false;
+    bool alive = SSL_get_error(c->ssl, n) == SSL_ERROR_WANT_READ;
+    ERR_clear_error();
+    return alive;
+}
+
 static void tls_close(sl_conn_t *c)
 {
     if (c->ssl) {

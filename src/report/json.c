@@ -101,6 +101,7 @@ int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
     cJSON_AddNumberToObject(lag, "99", ms3((double)sl_hist_percentile(&s->stats->send_lag, 99)));
     cJSON_AddNumberToObject(lag, "max", ms3((double)s->stats->send_lag.max_us));
     cJSON_AddNumberToObject(root, "retries", (double)s->stats->retries);
+    cJSON_AddNumberToObject(root, "stale_connections_discarded", (double)s->stats->stale_discarded);
     cJSON_AddItemToObject(root, "history", sl_report_history_json(s));
     cJSON_AddItemToObject(root, "thresholds", sl_report_thresholds_json(s));
     if (s->thresholds && s->thresholds->aborted_by)

@@ -195,6 +195,7 @@ void sl_stats_reset(sl_stats_t *s)
     s->nerrors = 0;
     s->nexceptions = 0;
     s->retries = 0;
+    s->stale_discarded = 0;
     s->in_flight_at_stop = 0;
     s->dropped_iterations = 0;
     sl_hist_reset(&s->send_lag);
@@ -278,6 +279,7 @@ void sl_stats_merge(sl_stats_t *dst, const sl_stats_t *src)
     for (uint32_t i = 0; i < src->nexceptions; i++)
         sl_stats_exception(dst, src->exceptions[i].text, src->exceptions[i].occurrences);
     dst->retries += src->retries;
+    dst->stale_discarded += src->stale_discarded;
     dst->dropped_iterations += src->dropped_iterations;
     sl_hist_merge(&dst->send_lag, &src->send_lag);
     dst->in_flight_at_stop += src->in_flight_at_stop;

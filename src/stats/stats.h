@@ -95,6 +95,7 @@ typedef struct sl_stats {
     sl_exception_entry_t *exceptions;
     uint32_t nexceptions, exceptions_cap;
     uint64_t retries;
+    uint64_t stale_discarded; /* idle keep-alive connections found closed before reuse */
     uint64_t in_flight_at_stop;
     uint64_t dropped_iterations; /* open model: arrivals that found no user and no room */
     sl_hist_t send_lag;          /* sent - intended, all rows: the generator's lateness */
