@@ -366,8 +366,8 @@ int main(int argc, char **argv)
         uint64_t wake = next_tick < end ? next_tick : end;
         wake = next_control < wake ? next_control : wake;
         sl_wait_result_t wr = sl_runner_wait(runner, wake, keys_fd);
-        if (wr == SL_RUNNER_DONE)
-            break; /* --iterations used up */
+        if (wr == SL_RUNNER_DONE || wr == SL_RUNNER_FAILED)
+            break; /* --iterations used up, or a worker cannot go on */
         uint64_t now = sl_now_us();
         if (stop_signals || now >= end)
             break;
@@ -442,6 +442,10 @@ int main(int argc, char **argv)
                                                                                : EXIT_FAILURES;
     else
         code = snap->total->num_failures ? EXIT_FAILURES : EXIT_OK;
+    if (sl_runner_failed(runner, &err)) {
+        fprintf(stderr, "stormlight: %s\n", err.msg);
+        code = EXIT_FAILURES;
+    }
     if (opts.json_path && sl_report_json(snap, opts.json_path, &err) != 0) {
         fprintf(stderr, "stormlight: %s\n", err.msg);
         code = EXIT_USAGE;

@@ -451,6 +451,14 @@ void sl__user_send(sl_user_t *u, uint64_t timeout_us)
     user_begin(u);
 }
 
+void sl__user_fail_unsent(sl_user_t *u)
+{
+    u->sent_us = 0;
+    u->retried = false;
+    sl_resp_start(&u->resp, u->task->is_head);
+    user_done(u, SL_FAIL_UNSENT, 0, true);
+}
+
 /* The worker's share of --iterations is used up once every user that could start one has
  * gone idle: tell the runner, which ends the test as if its duration were over. */
 static void worker_notify_done(sl_worker_t *w)
@@ -909,7 +917,14 @@ void *sl__worker_main(void *arg)
     sl_loop_timer_start(loop, &w->tick_timer, w->next_tick_us);
     /* The stop may have been requested before the loop first ran. */
     worker_on_wake(loop);
-    sl_loop_run(loop);
+    if (sl_loop_run(loop) != 0) {
+        /* The loop cannot go on: tell the runner, which ends the run and says why,
+         * rather than let this worker's users fall silent. */
+        atomic_store(&w->error, loop->error ? loop->error : EIO);
+        uint64_t failed = SL_WORKER_FAILED;
+        ssize_t n = write(w->done_fd, &failed, sizeof(failed));
+        (void)n;
+    }
     for (uint32_t i = 0; i < w->nusers; i++)
         sl_conn_close(&w->users[i].conn, false);
     pthread_mutex_lock(&w->mu);

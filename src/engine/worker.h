@@ -116,7 +116,7 @@ struct sl_worker {
     sl_stats_t *full;
     sl_stats_t *spare;
     uint32_t users_running;
-    int error;           /* setup failure reported to the runner */
+    atomic_int error;    /* errno of a failure that ended the worker's loop, 0 if none */
     int done_fd;         /* the runner's eventfd: "my iterations are used up" */
     uint64_t iter_quota; /* this worker's share of --iterations; 0 = no limit */
     uint64_t iter_started;
@@ -141,6 +141,9 @@ int sl__worker_init(sl_worker_t *w, uint32_t index, const sl_run_cfg_t *cfg, uin
                     const uint64_t *cum_weights, sl_err_t *err);
 void sl__worker_dispose(sl_worker_t *w);
 void *sl__worker_main(void *arg);
+/* What a worker adds to the runner's done_fd counter: 1 when its iterations are used up,
+ * SL_WORKER_FAILED when its loop failed and it ended early. */
+#define SL_WORKER_FAILED (1ULL << 32)
 /* Hands the current block to the mailbox. Worker thread only. */
 void sl__worker_publish(sl_worker_t *w);
 
@@ -154,6 +157,9 @@ uint32_t sl__user_index(const sl_user_t *u);
 uint64_t sl__user_rand(sl_user_t *u);
 /* Sends u->task, intended at u->intended_us, with a deadline of timeout_us after that. */
 void sl__user_send(sl_user_t *u, uint64_t timeout_us);
+/* Fails u->task at once without sending anything (it could not be built whole): counted
+ * like a request that failed on its way out; the connection is left as it was. */
+void sl__user_fail_unsent(sl_user_t *u);
 /* Takes one iteration from the worker's --iterations share; false when it is used up
  * (the user then goes idle for good and the worker may report itself done). */
 bool sl__worker_take_iteration(sl_worker_t *w);

@@ -131,6 +131,9 @@ const char *sl_fail_describe(sl_fail_t kind, int detail, char *buf, size_t len)
     case SL_FAIL_IO:
         snprintf(buf, len, "socket error: %s", strerror(detail));
         break;
+    case SL_FAIL_UNSENT:
+        snprintf(buf, len, "request not sent: out of memory while building it");
+        break;
     default:
         snprintf(buf, len, "other errors");
         break;

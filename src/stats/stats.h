@@ -29,6 +29,7 @@ typedef enum sl_fail {
     SL_FAIL_HEADER_TOO_LARGE, /* header block over the limit */
     SL_FAIL_IO,               /* other socket error, detail = errno */
     SL_FAIL_SCRIPT,           /* r:failure(msg) in a script, detail = text id of msg */
+    SL_FAIL_UNSENT,           /* the request could not be built whole (out of memory) */
 } sl_fail_t;
 
 /* Some failures carry a text besides their number: the reason phrase the server sent
