@@ -134,7 +134,8 @@ static void user_arm_timeout(sl_user_t *u)
 
 /* Interns a failure's text in the run's registry through the worker's small cache.
  * Returns false when there is no registry or it is full. */
-static bool worker_text(sl_worker_t *w, const char *text, size_t len, uint32_t *id)
+static bool worker_text(sl_worker_t *w, const char *text, size_t len, bool from_server,
+                        uint32_t *id)
 {
     if (!w->cfg->texts)
         return false;
@@ -146,6 +147,9 @@ static bool worker_text(sl_worker_t *w, const char *text, size_t len, uint32_t *
         *id = slot->id_plus_1 - 1;
         return true;
     }
+    if (from_server && w->phrase_interns >= SL_WORKER_MAX_PHRASE_INTERNS)
+        return false;
+    w->phrase_interns += from_server;
     char copy[256];
     if (len >= sizeof(copy))
         len = sizeof(copy) - 1;
@@ -166,13 +170,16 @@ int32_t sl__user_fail_detail(sl_user_t *u, sl_fail_t fail, int32_t detail)
     sl_worker_t *w = u->w;
     const char *text = NULL;
     size_t len = 0;
+    bool from_server = false;
     switch (fail) {
     case SL_FAIL_HTTP: {
         /* Only a phrase that differs from the standard one needs a text. */
         const char *std = sl_http_reason(u->resp.status);
         len = u->resp.reason_len;
-        if (len && (strlen(std) != len || memcmp(std, u->resp.reason, len) != 0))
+        if (len && (strlen(std) != len || memcmp(std, u->resp.reason, len) != 0)) {
             text = u->resp.reason;
+            from_server = true;
+        }
         break;
     }
     case SL_FAIL_TLS_VERIFY:
@@ -181,6 +188,9 @@ int32_t sl__user_fail_detail(sl_user_t *u, sl_fail_t fail, int32_t detail)
         break;
     case SL_FAIL_CONNECT_REFUSED:
     case SL_FAIL_CONNECT_TIMEOUT:
+        /* Their text does not depend on the errno behind them: one row per address. */
+        detail = 0;
+        /* fall through */
     case SL_FAIL_CONNECT:
         if (u->connect_addr < w->cfg->ep->naddrs) {
             text = w->cfg->ep->names[u->connect_addr];
@@ -192,7 +202,7 @@ int32_t sl__user_fail_detail(sl_user_t *u, sl_fail_t fail, int32_t detail)
     }
     uint32_t id;
     if (!text || !len || detail < 0 || detail >= SL_DETAIL_TEXT_UNIT ||
-        !worker_text(w, text, len, &id))
+        !worker_text(w, text, len, from_server, &id))
         return detail;
     return sl_detail_with_text(detail, id);
 }

@@ -29,6 +29,10 @@
 /* Texts a worker attached to errors lately (reason phrases, addresses), so that a flood
  * of the same failure takes the text registry's lock once, not per request. */
 #define SL_WORKER_TEXT_SLOTS 16
+/* Reason phrases come from the server: a worker interns at most this many lookups of
+ * them (a hostile server inventing a phrase per response must neither fill the run's text
+ * registry nor take its lock per request); beyond, errors use the standard phrase. */
+#define SL_WORKER_MAX_PHRASE_INTERNS 256
 typedef struct sl_text_slot {
     uint32_t id_plus_1; /* 0: empty */
     uint8_t len;
@@ -134,6 +138,7 @@ struct sl_worker {
     uint64_t *queue; /* ring of intended times of waiting arrivals */
     uint32_t q_head, q_len, q_cap;
     sl_text_slot_t texts[SL_WORKER_TEXT_SLOTS];
+    uint32_t phrase_interns; /* registry lookups made for reason phrases */
     char rbuf[SL_WORKER_RBUF_BYTES];
 };
 
