@@ -112,6 +112,19 @@ endpoints = {
         check_eq([e["error"] for e in errs], [text], f"{name} error rows")
         check_eq(errs[0]["occurrences"], row["num_failures"], f"{name} occurrences")
         check_eq(row["num_failures"], row["num_requests"], f"{name} failures")
+    # A scripted request too, and r.error says the same.
+    scripted = """\
+User{tasks = {function(u)
+  local r = u:get("/status/422", {query = {reason = "Unprocessable Entity"}, name = "s"})
+  if r.error ~= "HTTP 422 Unprocessable Entity" then error("r.error: " .. tostring(r.error)) end
+end}}
+"""
+    with Target() as t:
+        summary, _, _ = run_ok(["-H", t.url, "-u", "1", "-r", "100", "-t", "5s", "-q",
+                                "--iterations", "3"], scripted, expect_code=1)
+    check_eq(summary.get("exceptions", []), [], "exceptions")
+    check_eq([(e["error"], e["occurrences"]) for e in errors_for(summary, "GET", "s")],
+             [("HTTP 422 Unprocessable Entity", 3)], "scripted error rows")
 
 
 def test_two_endpoints_against_nginx():

@@ -17,7 +17,7 @@
  * Behaviour by path (any method; a query string is allowed):
  *   (anything else)     200 application/json {"ok":true}
  *   /status/NNN         that status (200..599) with its standard reason phrase, or with
- *                       ?reason=Some+Words (letters, digits, '+' for a space) that one
+ *                       ?reason=Some+Words (letters, digits, '+' or %20 for a space) that one
  *   /delay/MS           200 after MS milliseconds (fractions allowed), timer-driven
  *   /chunked?n=N        N chunks ("chunk i\n"), chunked transfer coding
  *   /http10             HTTP/1.0 response without Content-Length, body ends at close
@@ -1067,8 +1067,8 @@ static uint64_t query_u64(const sl_target_req_t *r, const char *name, uint64_t d
     return dflt;
 }
 
-/* Copies a reason=... query parameter into out ('+' becomes a space); 0 when absent or
- * when it holds anything but letters, digits and '+'. */
+/* Copies a reason=... query parameter into out ('+' and %20 become a space); 0 when
+ * absent or when it holds anything but letters, digits and those. */
 static size_t query_reason(const sl_target_req_t *r, char *out, size_t cap)
 {
     const char *q = r->query, *end = r->query + r->query_len;
@@ -1081,6 +1081,10 @@ static size_t query_reason(const sl_target_req_t *r, char *out, size_t cap)
             size_t n = 0;
             for (const char *s = q + 7; s < amp; s++) {
                 char ch = *s;
+                if (ch == '%' && amp - s >= 3 && s[1] == '2' && s[2] == '0') {
+                    ch = '+';
+                    s += 2;
+                }
                 int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
                          (ch >= '0' && ch <= '9') || ch == '+';
                 if (!ok || n + 1 >= cap) {
