@@ -414,6 +414,10 @@ int main(int argc, char **argv)
             outcome.stop_reason = "iterations";
             break;
         }
+        if (wr == SL_RUNNER_FAILED) {
+            outcome.stop_reason = "failure"; /* a worker cannot go on */
+            break;
+        }
         uint64_t now = sl_now_us();
         if (stop_signals)
             break;
@@ -503,6 +507,8 @@ int main(int argc, char **argv)
     sl_reporter_tick(rep, stopped_at - t0, users);
     /* The workers' memory (users, Lua states, buffers) is not needed for the reports:
      * give it back first, which matters when the run stopped for want of memory. */
+    sl_err_t worker_error = {{0}};
+    bool worker_failed = sl_runner_failed(runner, &worker_error);
     sl_runner_free(runner);
     runner = NULL;
     const sl_snapshot_t *snap = sl_reporter_snapshot(rep, true);
@@ -539,6 +545,10 @@ int main(int argc, char **argv)
     }
     if (out_of_memory)
         code = EXIT_FAILURES;
+    if (worker_failed) {
+        fprintf(stderr, "stormlight: %s\n", worker_error.msg);
+        code = EXIT_FAILURES;
+    }
     /* Locust's --exit-code-on-error N: the code a failed run ends with (default 1). */
     if (code == EXIT_FAILURES)
         code = (int)opts.exit_code_on_error;

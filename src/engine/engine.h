@@ -56,6 +56,7 @@ typedef enum sl_wait_result {
     SL_RUNNER_TIMEOUT = 0, /* until_us came, or a signal arrived */
     SL_RUNNER_DONE,        /* --iterations used up */
     SL_RUNNER_INPUT,       /* extra_fd is readable */
+    SL_RUNNER_FAILED,      /* a worker's event loop failed: the run must end */
 } sl_wait_result_t;
 sl_wait_result_t sl_runner_wait(sl_runner_t *r, uint64_t until_us, int extra_fd);
 
@@ -77,6 +78,9 @@ void sl_runner_stop(sl_runner_t *r, sl_stats_t *into, uint32_t *users_running);
  * taken back first), so this is the most that ran at once, also for a run too short for
  * any once-a-second count to see. 0 before the stop. */
 uint32_t sl_runner_users_started(const sl_runner_t *r);
+/* Whether a worker ended early because its event loop failed; if so, err says which
+ * and why. Main thread. */
+bool sl_runner_failed(const sl_runner_t *r, sl_err_t *err);
 
 /* Frees a stopped runner. Accepts NULL. */
 void sl_runner_free(sl_runner_t *r);

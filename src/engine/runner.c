@@ -20,6 +20,7 @@ struct sl_runner {
     bool stopped;
     int done_fd; /* workers write here when their iterations are used up */
     uint32_t ndone;
+    uint32_t nfailed;   /* workers whose loop failed (see SL_WORKER_FAILED) */
     uint32_t users_now; /* live control: the values last set */
     double rate_now;
 };
@@ -161,6 +162,8 @@ void sl_runner_stop(sl_runner_t *r, sl_stats_t *into, uint32_t *users_running)
 sl_wait_result_t sl_runner_wait(sl_runner_t *r, uint64_t until_us, int extra_fd)
 {
     for (;;) {
+        if (r->nfailed)
+            return SL_RUNNER_FAILED;
         if (r->ndone >= r->nworkers)
             return SL_RUNNER_DONE;
         uint64_t now = sl_now_us();
@@ -175,8 +178,10 @@ sl_wait_result_t sl_runner_wait(sl_runner_t *r, uint64_t until_us, int extra_fd)
             return SL_RUNNER_TIMEOUT; /* a signal: the caller looks at why */
         if (n > 0 && (pfd[0].revents & POLLIN)) {
             uint64_t v;
-            if (read(r->done_fd, &v, sizeof(v)) == (ssize_t)sizeof(v))
-                r->ndone += (uint32_t)v;
+            if (read(r->done_fd, &v, sizeof(v)) == (ssize_t)sizeof(v)) {
+                r->ndone += (uint32_t)(v % SL_WORKER_FAILED);
+                r->nfailed += (uint32_t)(v / SL_WORKER_FAILED);
+            }
         }
         if (n > 0 && extra_fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP)))
             return SL_RUNNER_INPUT;
@@ -238,6 +243,19 @@ uint32_t sl_runner_users(const sl_runner_t *r)
 double sl_runner_rate(const sl_runner_t *r)
 {
     return r->rate_now;
+}
+
+bool sl_runner_failed(const sl_runner_t *r, sl_err_t *err)
+{
+    for (uint32_t i = 0; i < r->nstarted_threads; i++) {
+        int e = atomic_load(&r->workers[i]->error);
+        if (e) {
+            sl_err_set(err, "worker %u stopped: waiting for events failed: %s; the run ended early",
+                       i, strerror(e));
+            return true;
+        }
+    }
+    return false;
 }
 
 void sl_runner_free(sl_runner_t *r)

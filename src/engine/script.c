@@ -21,6 +21,7 @@
 
 #include "scenario/luajson.h"
 #include "scenario/scenario.h"
+#include "stats/snapshot.h"
 
 #define USER_MT "stormlight.user"
 #define RESP_MT "stormlight.response"
@@ -63,6 +64,7 @@ struct sl_script_user {
     sl_task_t dyn; /* the current request; dyn.wire points into wbuf */
     char *wbuf;
     size_t wlen, wcap;
+    bool wbuf_short; /* a piece of the request being built did not fit: it must not go out */
     sl_resp_capture_t cap;
     /* The latest response, until its verdict is final. */
     bool pending;
@@ -322,12 +324,16 @@ static bool wb_reserve(sl_script_user_t *su, size_t more)
 {
     if (su->wlen + more <= su->wcap)
         return true;
+    if (su->wbuf_short)
+        return false; /* failed once for this request: do not hammer the allocator */
     size_t cap = su->wcap ? su->wcap : 512;
     while (cap < su->wlen + more)
         cap *= 2;
     char *b = realloc(su->wbuf, cap);
-    if (!b)
+    if (!b) {
+        su->wbuf_short = true;
         return false;
+    }
     su->wbuf = b;
     su->wcap = cap;
     return true;
@@ -377,6 +383,7 @@ static void note_header(given_t *g, const char *name)
 static void render_line_start(sl_script_user_t *su, const char *method)
 {
     su->wlen = 0;
+    su->wbuf_short = false;
     wb_str(su, method);
     wb_add(su, " ", 1);
     wb_str(su, su->user->w->cfg->url->base_path);
@@ -441,13 +448,17 @@ static bool method_idempotent(const char *m)
            !strcmp(m, "OPTIONS") || !strcmp(m, "TRACE");
 }
 
-/* Sends what is in wbuf as the user's current request, intended now. */
+/* Sends what is in wbuf as the user's current request, intended now. A request that
+ * could not be built whole is not sent (a truncated one would be another request, or
+ * none): it fails at once, counted, and the script gets its failed response. Returns 0,
+ * or SL_ENOMEM when there is nothing to send (the caller decides). */
 static int send_rendered(sl_user_t *u, const char *method, uint32_t row)
 {
     sl_script_user_t *su = u->script;
     sl_worker_t *w = u->w;
     if (su->wlen == 0 || su->wcap < su->wlen)
         return SL_ENOMEM;
+    bool unsent = su->wbuf_short;
     su->dyn.wire = su->wbuf;
     su->dyn.wire_len = su->wlen;
     su->dyn.row = row;
@@ -460,6 +471,10 @@ static int send_rendered(sl_user_t *u, const char *method, uint32_t row)
     su->phase = PHASE_REQUEST;
     su->redirects = 0;
     su->did_request = true;
+    if (unsent) {
+        sl__user_fail_unsent(u);
+        return 0;
+    }
     sl__user_send(u, su->timeout_us);
     return 0;
 }
@@ -839,7 +854,8 @@ static bool follow_redirect(sl_user_t *u)
     render_tail(su, &g, keep ? body : NULL, body_len, false);
     free(copy);
     uint32_t row = su->dyn.row;
-    if (send_rendered(u, method, row) != 0)
+    /* Not built whole: the caller fails the request (see sl__script_done). */
+    if (su->wbuf_short || send_rendered(u, method, row) != 0)
         return false;
     /* Still one request: the original start and name. */
     u->intended_us = intended;
@@ -922,7 +938,7 @@ static int build_response(lua_State *co)
     lua_setfield(co, -2, "_h");
     if (fail != SL_FAIL_NONE) {
         char buf[128];
-        lua_pushstring(co, sl_fail_describe(fail, detail, buf, sizeof(buf)));
+        lua_pushstring(co, sl_fail_describe_text(u->w->cfg->texts, fail, detail, buf, sizeof(buf)));
         lua_setfield(co, -2, "error");
     }
     luaL_setmetatable(co, RESP_MT);
@@ -948,6 +964,11 @@ void sl__script_done(sl_user_t *u, sl_fail_t fail, int detail, bool broken)
         update_cookies(su);
         if (follow_redirect(u))
             return;
+        if (su->wbuf_short) {
+            /* The redirect's request could not be built: the request fails. */
+            fail = SL_FAIL_UNSENT;
+            detail = 0;
+        }
     }
     uint64_t now = sl_loop_update_now(&w->loop);
     uint64_t lat = now > u->intended_us ? now - u->intended_us : 0;

@@ -132,6 +132,81 @@ static void user_arm_timeout(sl_user_t *u)
         sl_loop_timer_start(&u->w->loop, &u->timer, u->deadline_us);
 }
 
+/* Interns a failure's text in the run's registry through the worker's small cache.
+ * Returns false when there is no registry or it is full. */
+static bool worker_text(sl_worker_t *w, const char *text, size_t len, bool from_server,
+                        uint32_t *id)
+{
+    if (!w->cfg->texts)
+        return false;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (uint8_t)text[i]) * 1099511628211ULL;
+    sl_text_slot_t *slot = &w->texts[h % SL_WORKER_TEXT_SLOTS];
+    if (slot->id_plus_1 && slot->len == len && memcmp(slot->s, text, len) == 0) {
+        *id = slot->id_plus_1 - 1;
+        return true;
+    }
+    if (from_server && w->phrase_interns >= SL_WORKER_MAX_PHRASE_INTERNS)
+        return false;
+    w->phrase_interns += from_server;
+    char copy[256];
+    if (len >= sizeof(copy))
+        len = sizeof(copy) - 1;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    if (sl_rows_intern(w->cfg->texts, "", copy, id) != 0)
+        return false;
+    if (len < sizeof(slot->s)) {
+        slot->id_plus_1 = *id + 1;
+        slot->len = (uint8_t)len;
+        memcpy(slot->s, copy, len);
+    }
+    return true;
+}
+
+int32_t sl__user_fail_detail(sl_user_t *u, sl_fail_t fail, int32_t detail)
+{
+    sl_worker_t *w = u->w;
+    const char *text = NULL;
+    size_t len = 0;
+    bool from_server = false;
+    switch (fail) {
+    case SL_FAIL_HTTP: {
+        /* Only a phrase that differs from the standard one needs a text. */
+        const char *std = sl_http_reason(u->resp.status);
+        len = u->resp.reason_len;
+        if (len && (strlen(std) != len || memcmp(std, u->resp.reason, len) != 0)) {
+            text = u->resp.reason;
+            from_server = true;
+        }
+        break;
+    }
+    case SL_FAIL_TLS_VERIFY:
+        text = sl_tls_verify_reason(detail);
+        len = text ? strlen(text) : 0;
+        break;
+    case SL_FAIL_CONNECT_REFUSED:
+    case SL_FAIL_CONNECT_TIMEOUT:
+        /* Their text does not depend on the errno behind them: one row per address. */
+        detail = 0;
+        /* fall through */
+    case SL_FAIL_CONNECT:
+        if (u->connect_addr < w->cfg->ep->naddrs) {
+            text = w->cfg->ep->names[u->connect_addr];
+            len = strlen(text);
+        }
+        break;
+    default:
+        break;
+    }
+    uint32_t id;
+    if (!text || !len || detail < 0 || detail >= SL_DETAIL_TEXT_UNIT ||
+        !worker_text(w, text, len, from_server, &id))
+        return detail;
+    return sl_detail_with_text(detail, id);
+}
+
 /* Records a finished request of a Task{} user. */
 static void user_record(sl_user_t *u, sl_fail_t fail, int detail)
 {
@@ -153,6 +228,8 @@ static void user_record(sl_user_t *u, sl_fail_t fail, int detail)
 static void user_done(sl_user_t *u, sl_fail_t fail, int detail, bool broken)
 {
     u->state = SL_USER_IDLE;
+    if (fail != SL_FAIL_NONE)
+        detail = sl__user_fail_detail(u, fail, detail);
     if (u->script) {
         sl__script_done(u, fail, detail, broken);
         return;
@@ -232,8 +309,10 @@ static void user_read(sl_user_t *u, bool hup)
              * fresh connection rather than provoke a reset and a retry. */
             if (!u->resp.keep_alive || u->resp.trailing || hup)
                 user_close(u, false);
-            else
+            else {
                 u->reused = true;
+                u->idle_since_us = w->loop.now_us;
+            }
             user_done(u, st >= 400 ? SL_FAIL_HTTP : SL_FAIL_NONE, st, false);
             return;
         }
@@ -270,25 +349,48 @@ static void user_send(sl_user_t *u)
     u->state = SL_USER_READING;
 }
 
+static void user_connect_addr(sl_user_t *u, uint32_t idx);
+
+/* A connect that failed moves on to the endpoint's next address while there is one not
+ * yet tried for this request (a name listing "::1" first while the server listens on
+ * 127.0.0.1 only); the connect slot is kept. */
+static bool user_connect_next(sl_user_t *u)
+{
+    const sl_endpoint_t *ep = u->w->cfg->ep;
+    if (!sl_conn_connect_failed(&u->conn) || (uint32_t)u->addr_tries + 1 >= ep->naddrs)
+        return false;
+    uint32_t next = (u->conn.addr_idx + 1) % ep->naddrs;
+    sl_conn_close(&u->conn, false);
+    u->gen++;
+    u->addr_tries++;
+    user_connect_addr(u, next);
+    return true;
+}
+
 static void user_establish(sl_user_t *u)
 {
     int rc = u->conn.tp->establish(&u->conn);
     if (rc == SL_IO_AGAIN)
         return;
     if (rc != 0) {
+        if (user_connect_next(u))
+            return;
         user_fail(u, (sl_fail_t)u->conn.fail, u->conn.err, false);
         return;
     }
+    /* Later connections start at the address that worked. */
+    u->w->addr_pref = u->conn.addr_idx;
     connect_slot_release(u);
     user_send(u);
 }
 
-static void user_connect(sl_user_t *u)
+static void user_connect_addr(sl_user_t *u, uint32_t idx)
 {
     sl_worker_t *w = u->w;
-    u->connect_slot = true;
-    w->connecting++;
-    if (sl_conn_open(&u->conn, w->cfg->ep) != 0) {
+    u->connect_addr = (uint8_t)idx;
+    if (sl_conn_open(&u->conn, w->cfg->ep, idx) != 0) {
+        if (user_connect_next(u))
+            return;
         user_fail(u, (sl_fail_t)u->conn.fail, u->conn.err, false);
         return;
     }
@@ -298,6 +400,15 @@ static void user_connect(sl_user_t *u)
         return;
     }
     user_establish(u);
+}
+
+static void user_connect(sl_user_t *u)
+{
+    sl_worker_t *w = u->w;
+    u->connect_slot = true;
+    w->connecting++;
+    u->addr_tries = 0;
+    user_connect_addr(u, w->addr_pref);
 }
 
 static void worker_on_connect_pump(sl_loop_t *loop, sl_timer_t *t)
@@ -317,9 +428,19 @@ static void user_begin(sl_user_t *u)
 {
     sl_worker_t *w = u->w;
     u->wpos = 0;
+    u->connect_addr = SL_NO_ADDR;
     sl_resp_start(&u->resp, u->task->is_head);
     if (u->script)
         sl__script_capture(u);
+    /* A request that cannot be retried must not go into a connection the server closed
+     * while it sat idle (its FIN may have come while the loop was busy elsewhere, e.g.
+     * in a script): check, and open a new one instead. */
+    if (u->conn.fd >= 0 && u->reused &&
+        w->loop.now_us - u->idle_since_us > SL_WORKER_STALE_CHECK_US &&
+        !sl_conn_idle_alive(&u->conn)) {
+        w->cur->stale_discarded++;
+        user_close(u, false);
+    }
     if (u->conn.fd < 0) {
         u->state = SL_USER_CONNECTING;
         if (w->connecting >= SL_WORKER_MAX_CONNECTING || w->wait_head != SL_NO_USER)
@@ -338,6 +459,14 @@ void sl__user_send(sl_user_t *u, uint64_t timeout_us)
     u->retried = false;
     user_arm_timeout(u);
     user_begin(u);
+}
+
+void sl__user_fail_unsent(sl_user_t *u)
+{
+    u->sent_us = 0;
+    u->retried = false;
+    sl_resp_start(&u->resp, u->task->is_head);
+    user_done(u, SL_FAIL_UNSENT, 0, true);
 }
 
 /* The worker's share of --iterations is used up once every user that could start one has
@@ -809,7 +938,14 @@ void *sl__worker_main(void *arg)
     sl_loop_timer_start(loop, &w->tick_timer, w->next_tick_us);
     /* The stop may have been requested before the loop first ran. */
     worker_on_wake(loop);
-    sl_loop_run(loop);
+    if (sl_loop_run(loop) != 0) {
+        /* The loop cannot go on: tell the runner, which ends the run and says why,
+         * rather than let this worker's users fall silent. */
+        atomic_store(&w->error, loop->error ? loop->error : EIO);
+        uint64_t failed = SL_WORKER_FAILED;
+        ssize_t n = write(w->done_fd, &failed, sizeof(failed));
+        (void)n;
+    }
     for (uint32_t i = 0; i < w->nusers; i++)
         sl_conn_close(&w->users[i].conn, false);
     pthread_mutex_lock(&w->mu);

@@ -19,6 +19,25 @@
  * their wait counts in their response time, as it should. */
 #define SL_WORKER_MAX_CONNECTING 64
 #define SL_NO_USER UINT32_MAX
+#define SL_NO_ADDR UINT8_MAX
+
+/* A kept-alive connection idle for longer than this is checked for a pending close
+ * before it is reused (one non-blocking recv). Back-to-back requests, idle for
+ * microseconds, skip the check; a server's own idle timeout is far longer. */
+#define SL_WORKER_STALE_CHECK_US 1000
+
+/* Texts a worker attached to errors lately (reason phrases, addresses), so that a flood
+ * of the same failure takes the text registry's lock once, not per request. */
+#define SL_WORKER_TEXT_SLOTS 16
+/* Reason phrases come from the server: a worker interns at most this many lookups of
+ * them (a hostile server inventing a phrase per response must neither fill the run's text
+ * registry nor take its lock per request); beyond, errors use the standard phrase. */
+#define SL_WORKER_MAX_PHRASE_INTERNS 256
+typedef struct sl_text_slot {
+    uint32_t id_plus_1; /* 0: empty */
+    uint8_t len;
+    char s[63];
+} sl_text_slot_t;
 
 typedef enum sl_user_state {
     SL_USER_IDLE = 0,   /* not started, or between requests */
@@ -42,12 +61,16 @@ typedef struct sl_user {
     uint64_t intended_us;     /* when this request was meant to start */
     uint64_t sent_us;         /* when its first byte was written; 0 until then */
     uint64_t deadline_us;
+    /* When the kept-alive connection carried its last response. */
+    uint64_t idle_since_us;
     uint32_t gen;        /* bumped per connection; stale events are ignored */
     uint32_t global_id;  /* 0-based across all threads; the spawn order */
     uint64_t arrival_us; /* open model: intended start of the iteration it was given */
     uint32_t wpos;       /* bytes of the request written */
     uint8_t state;
-    uint32_t wait_prev; /* links in the worker's connect queue, SL_NO_USER at ends */
+    uint8_t addr_tries;   /* addresses of the endpoint tried for the current connect */
+    uint8_t connect_addr; /* the address being connected to; SL_NO_ADDR before any */
+    uint32_t wait_prev;   /* links in the worker's connect queue, SL_NO_USER at ends */
     uint32_t wait_next;
     bool waiting;      /* queued for a connect slot */
     bool connect_slot; /* holds one of the worker's connect slots */
@@ -74,6 +97,7 @@ struct sl_worker {
     sl_timer_t tick_timer;
     sl_timer_t connect_timer; /* pumps the connect queue outside any user's call stack */
     uint32_t connecting;
+    uint32_t addr_pref; /* the endpoint address the last connection was made to */
     uint32_t wait_head, wait_tail;
     uint64_t next_tick_us;
     atomic_bool stop;
@@ -96,7 +120,7 @@ struct sl_worker {
     sl_stats_t *full;
     sl_stats_t *spare;
     uint32_t users_running;
-    int error;           /* setup failure reported to the runner */
+    atomic_int error;    /* errno of a failure that ended the worker's loop, 0 if none */
     int done_fd;         /* the runner's eventfd: "my iterations are used up" */
     uint64_t iter_quota; /* this worker's share of --iterations; 0 = no limit */
     uint64_t iter_started;
@@ -113,6 +137,8 @@ struct sl_worker {
     uint32_t nfree;
     uint64_t *queue; /* ring of intended times of waiting arrivals */
     uint32_t q_head, q_len, q_cap;
+    sl_text_slot_t texts[SL_WORKER_TEXT_SLOTS];
+    uint32_t phrase_interns; /* registry lookups made for reason phrases */
     char rbuf[SL_WORKER_RBUF_BYTES];
 };
 
@@ -120,14 +146,25 @@ int sl__worker_init(sl_worker_t *w, uint32_t index, const sl_run_cfg_t *cfg, uin
                     const uint64_t *cum_weights, sl_err_t *err);
 void sl__worker_dispose(sl_worker_t *w);
 void *sl__worker_main(void *arg);
+/* What a worker adds to the runner's done_fd counter: 1 when its iterations are used up,
+ * SL_WORKER_FAILED when its loop failed and it ended early. */
+#define SL_WORKER_FAILED (1ULL << 32)
 /* Hands the current block to the mailbox. Worker thread only. */
 void sl__worker_publish(sl_worker_t *w);
+
+/* The detail to record for a failure: detail itself, or with a text attached (the
+ * server's own reason phrase, the address a connect failed at, OpenSSL's reason); see
+ * SL_DETAIL_TEXT_UNIT. Worker thread only. */
+int32_t sl__user_fail_detail(sl_user_t *u, sl_fail_t fail, int32_t detail);
 
 /* For the scripted runtime (worker thread only). */
 uint32_t sl__user_index(const sl_user_t *u);
 uint64_t sl__user_rand(sl_user_t *u);
 /* Sends u->task, intended at u->intended_us, with a deadline of timeout_us after that. */
 void sl__user_send(sl_user_t *u, uint64_t timeout_us);
+/* Fails u->task at once without sending anything (it could not be built whole): counted
+ * like a request that failed on its way out; the connection is left as it was. */
+void sl__user_fail_unsent(sl_user_t *u);
 /* Takes one iteration from the worker's --iterations share; false when it is used up
  * (the user then goes idle for good and the worker may report itself done). */
 bool sl__worker_take_iteration(sl_worker_t *w);

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 
+static int on_status(llhttp_t *p, const char *at, size_t len);
 static int on_header_field(llhttp_t *p, const char *at, size_t len);
 static int on_header_value(llhttp_t *p, const char *at, size_t len);
 static int on_header_end(llhttp_t *p);
@@ -16,6 +17,7 @@ static int on_message_complete(llhttp_t *p);
 /* Task{} requests only need the status, the body size and the end: no per-header
  * callback runs for them (they were an eighth of the user-space work per request). */
 static const llhttp_settings_t plain_settings = {
+    .on_status = on_status,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
     .on_message_complete = on_message_complete,
@@ -23,6 +25,7 @@ static const llhttp_settings_t plain_settings = {
 
 /* Scripted requests keep their headers and body for the script. */
 static const llhttp_settings_t capture_settings = {
+    .on_status = on_status,
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
     .on_header_field_complete = on_header_end,
@@ -61,6 +64,20 @@ static void cap_head(sl_resp_t *r, const char *at, size_t len)
     c->head_cap = (uint32_t)cap;
     memcpy(c->head + c->head_len, at, len);
     c->head_len += (uint32_t)len;
+}
+
+/* The reason phrase, possibly in several pieces. The status code is parsed by then, so
+ * a success costs one call and a comparison. */
+static int on_status(llhttp_t *p, const char *at, size_t len)
+{
+    sl_resp_t *r = RESP(p);
+    if (p->status_code < 400)
+        return 0;
+    for (size_t i = 0; i < len && r->reason_len < sizeof(r->reason); i++) {
+        unsigned char ch = (unsigned char)at[i];
+        r->reason[r->reason_len++] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+    }
+    return 0;
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
@@ -180,6 +197,7 @@ void sl_resp_start(sl_resp_t *r, bool is_head)
     r->header_bytes = 0;
     r->status = 0;
     r->fail = SL_FAIL_NONE;
+    r->reason_len = 0;
     r->is_head = is_head;
     r->got_bytes = false;
     r->complete = false;

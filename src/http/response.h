@@ -15,6 +15,9 @@
 /* Ceiling on the status line plus header block of one response. */
 #define SL_RESP_MAX_HEADER_BYTES (64 * 1024)
 
+/* Ceiling on the reason phrase kept for an error status. */
+#define SL_RESP_MAX_REASON 48
+
 typedef enum sl_resp_result {
     SL_RESP_MORE = 0, /* need more bytes */
     SL_RESP_DONE,     /* a complete final response was read */
@@ -47,7 +50,12 @@ struct sl_resp {
     uint64_t body_bytes;
     uint32_t header_bytes;
     uint16_t status;
-    uint8_t fail; /* sl_fail_t when the result was SL_RESP_ERROR */
+    uint8_t fail;       /* sl_fail_t when the result was SL_RESP_ERROR */
+    uint8_t reason_len; /* bytes in reason */
+    /* The reason phrase of an error status (>= 400) as the server sent it, printable
+     * ASCII only (other bytes become '?'), cut at SL_RESP_MAX_REASON bytes: the error
+     * table names it when it differs from the standard phrase. */
+    char reason[SL_RESP_MAX_REASON];
     bool is_head;
     bool got_bytes; /* at least one byte of this response arrived */
     bool complete;

@@ -1,5 +1,5 @@
-/* The epoll loop and its timer heap. Owns the epoll and eventfd descriptors and the heap
- * array; timers themselves belong to their callers. */
+/* The epoll loop and its timer heap. Owns the epoll and eventfd descriptors; timers,
+ * heap links included, belong to their callers. */
 #include "loop/loop.h"
 
 #include <errno.h>
@@ -40,9 +40,8 @@ void sl_loop_dispose(sl_loop_t *loop)
         close(loop->wakefd);
     if (loop->epfd >= 0)
         close(loop->epfd);
-    free(loop->heap);
     loop->heap = NULL;
-    loop->heap_len = loop->heap_cap = 0;
+    loop->heap_len = 0;
     loop->epfd = loop->wakefd = -1;
 }
 
@@ -61,83 +60,95 @@ void sl_loop_wake(sl_loop_t *loop)
     (void)n;
 }
 
-/* Heap of timer pointers ordered by at_us; each timer remembers its slot so it can be
- * removed or re-keyed in O(log n). */
-static void heap_set(sl_loop_t *loop, uint32_t i, sl_timer_t *t)
+/* The timer heap is a pairing heap over the timers' own links: a root, each node's
+ * children in a list (child, then next), prev pointing back (to the parent for a first
+ * child). Arming melds one node into the root, O(1); taking the root or stopping a timer
+ * merges its children in two passes, O(log n) amortised. Nothing is allocated, so
+ * arming cannot fail. Ties are broken by seq, which makes equal deadlines FIFO. */
+static inline bool timer_before(const sl_timer_t *a, const sl_timer_t *b)
 {
-    loop->heap[i] = t;
-    t->slot = i + 1;
+    return a->at_us < b->at_us || (a->at_us == b->at_us && a->seq < b->seq);
 }
 
-static void heap_up(sl_loop_t *loop, uint32_t i)
+/* Melds two heaps whose roots have no siblings; returns the new root. */
+static sl_timer_t *heap_meld(sl_timer_t *a, sl_timer_t *b)
 {
-    sl_timer_t *t = loop->heap[i];
-    while (i > 0) {
-        uint32_t parent = (i - 1) / 2;
-        if (loop->heap[parent]->at_us <= t->at_us)
-            break;
-        heap_set(loop, i, loop->heap[parent]);
-        i = parent;
+    if (timer_before(b, a)) {
+        sl_timer_t *t = a;
+        a = b;
+        b = t;
     }
-    heap_set(loop, i, t);
+    b->prev = a;
+    b->next = a->child;
+    if (a->child)
+        a->child->prev = b;
+    a->child = b;
+    return a;
 }
 
-static void heap_down(sl_loop_t *loop, uint32_t i)
+/* Merges a list of sibling heaps (linked by next) into one: pairs left to right, then the
+ * pairs right to left. Returns the root, with no siblings, or NULL for an empty list. */
+static sl_timer_t *heap_merge_pairs(sl_timer_t *first)
 {
-    sl_timer_t *t = loop->heap[i];
-    for (;;) {
-        uint32_t child = 2 * i + 1;
-        if (child >= loop->heap_len)
-            break;
-        if (child + 1 < loop->heap_len && loop->heap[child + 1]->at_us < loop->heap[child]->at_us)
-            child++;
-        if (t->at_us <= loop->heap[child]->at_us)
-            break;
-        heap_set(loop, i, loop->heap[child]);
-        i = child;
+    sl_timer_t *pairs = NULL; /* melded pairs, the last one first, linked by next */
+    while (first) {
+        sl_timer_t *a = first, *b = a->next;
+        first = b ? b->next : NULL;
+        a->next = a->prev = NULL;
+        if (b) {
+            b->next = b->prev = NULL;
+            a = heap_meld(a, b);
+        }
+        a->next = pairs;
+        pairs = a;
     }
-    heap_set(loop, i, t);
+    if (!pairs)
+        return NULL;
+    sl_timer_t *root = pairs;
+    pairs = pairs->next;
+    root->next = NULL;
+    while (pairs) {
+        sl_timer_t *n = pairs->next;
+        pairs->next = NULL;
+        root = heap_meld(root, pairs);
+        pairs = n;
+    }
+    return root;
 }
 
-int sl_loop_timer_start(sl_loop_t *loop, sl_timer_t *t, uint64_t at_us)
+void sl_loop_timer_start(sl_loop_t *loop, sl_timer_t *t, uint64_t at_us)
 {
-    if (t->slot) {
-        uint64_t old = t->at_us;
-        t->at_us = at_us;
-        if (at_us < old)
-            heap_up(loop, t->slot - 1);
-        else
-            heap_down(loop, t->slot - 1);
-        return 0;
-    }
-    if (loop->heap_len == loop->heap_cap) {
-        uint32_t cap = loop->heap_cap ? loop->heap_cap * 2 : 64;
-        sl_timer_t **h = realloc(loop->heap, cap * sizeof(*h));
-        if (!h)
-            return SL_ENOMEM;
-        loop->heap = h;
-        loop->heap_cap = cap;
-    }
+    if (t->armed)
+        sl_loop_timer_stop(loop, t);
     t->at_us = at_us;
-    loop->heap[loop->heap_len++] = t;
-    heap_up(loop, loop->heap_len - 1);
-    return 0;
+    t->seq = ++loop->timer_seq;
+    t->child = t->next = t->prev = NULL;
+    t->armed = true;
+    loop->heap = loop->heap ? heap_meld(loop->heap, t) : t;
+    loop->heap_len++;
 }
 
 void sl_loop_timer_stop(sl_loop_t *loop, sl_timer_t *t)
 {
-    if (!t->slot)
+    if (!t->armed)
         return;
-    uint32_t i = t->slot - 1;
-    t->slot = 0;
-    sl_timer_t *last = loop->heap[--loop->heap_len];
-    if (i == loop->heap_len)
-        return;
-    heap_set(loop, i, last);
-    if (i > 0 && loop->heap[(i - 1) / 2]->at_us > last->at_us)
-        heap_up(loop, i);
-    else
-        heap_down(loop, i);
+    t->armed = false;
+    loop->heap_len--;
+    sl_timer_t *sub = heap_merge_pairs(t->child);
+    if (t == loop->heap) {
+        loop->heap = sub;
+    } else {
+        /* Unlink t from its siblings, then meld its children back in at the root. */
+        if (t->prev->child == t)
+            t->prev->child = t->next;
+        else
+            t->prev->next = t->next;
+        if (t->next)
+            t->next->prev = t->prev;
+        if (sub)
+            loop->heap = heap_meld(loop->heap, sub);
+    }
+    t->child = t->next = t->prev = NULL;
 }
 
 /* Runs the timers due now. A callback that re-arms a timer "at now" (to yield to I/O)
@@ -146,8 +157,8 @@ void sl_loop_timer_stop(sl_loop_t *loop, sl_timer_t *t)
 static void run_timers(sl_loop_t *loop)
 {
     uint32_t budget = loop->heap_len;
-    while (budget-- && loop->heap_len && loop->heap[0]->at_us <= loop->now_us && !loop->stop) {
-        sl_timer_t *t = loop->heap[0];
+    while (budget-- && loop->heap && loop->heap->at_us <= loop->now_us && !loop->stop) {
+        sl_timer_t *t = loop->heap;
         sl_loop_timer_stop(loop, t);
         t->cb(loop, t);
     }
@@ -184,19 +195,24 @@ static int loop_wait(sl_loop_t *loop, struct epoll_event *events, uint64_t wait_
     return epoll_wait(loop->epfd, events, SL_LOOP_MAX_EVENTS, ms);
 }
 
-void sl_loop_run(sl_loop_t *loop)
+int sl_loop_run(sl_loop_t *loop)
 {
     struct epoll_event events[SL_LOOP_MAX_EVENTS];
     while (!loop->stop) {
         uint64_t wait = UINT64_MAX;
-        if (loop->heap_len) {
-            uint64_t at = loop->heap[0]->at_us;
+        if (loop->heap) {
+            uint64_t at = loop->heap->at_us;
             wait = at > loop->now_us ? at - loop->now_us : 0;
         }
         int n = loop_wait(loop, events, wait);
+        int e = errno;
         loop->now_us = sl_now_us();
-        if (n < 0 && errno != EINTR)
-            break;
+        /* Nothing but a signal should interrupt the wait; anything else (a closed or
+         * broken epoll descriptor) would come back at once, for ever. */
+        if (n < 0 && e != EINTR) {
+            loop->error = e;
+            return SL_ESYS;
+        }
         for (int i = 0; i < n && !loop->stop; i++) {
             if (events[i].data.u64 == SL_LOOP_WAKE_TOKEN) {
                 uint64_t v;
@@ -210,4 +226,5 @@ void sl_loop_run(sl_loop_t *loop)
         }
         run_timers(loop);
     }
+    return 0;
 }

@@ -19,10 +19,15 @@ typedef struct sl_timer sl_timer_t;
 typedef void (*sl_loop_io_cb)(sl_loop_t *loop, uint64_t token, uint32_t events);
 typedef void (*sl_timer_cb)(sl_loop_t *loop, sl_timer_t *timer);
 
-/* Caller-owned timer, embedded in the object it belongs to. */
+/* Caller-owned timer, embedded in the object it belongs to. It carries its own links
+ * in the loop's timer heap (a pairing heap), so arming never allocates and cannot fail.
+ * Zero-initialised is "not armed"; only cb is the owner's to set. */
 struct sl_timer {
     uint64_t at_us; /* monotonic deadline */
-    uint32_t slot;  /* heap position + 1; 0 when not armed */
+    uint64_t seq;   /* arming order: equal deadlines fire first armed, first */
+    sl_timer_t *child, *next;
+    sl_timer_t *prev; /* the previous sibling, or the parent of a first child */
+    bool armed;
     sl_timer_cb cb;
 };
 
@@ -34,8 +39,10 @@ struct sl_loop {
     sl_loop_io_cb io_cb;
     void (*wake_cb)(sl_loop_t *loop); /* called when sl_loop_wake() was used */
     void *data;                       /* owner's pointer */
-    sl_timer_t **heap;
-    uint32_t heap_len, heap_cap;
+    sl_timer_t *heap;                 /* the earliest timer, root of the heap; NULL: none */
+    uint32_t heap_len;                /* timers armed */
+    uint64_t timer_seq;               /* last seq handed out */
+    int error;                        /* errno when sl_loop_run failed */
 };
 
 #define SL_LOOP_WAKE_TOKEN UINT64_MAX
@@ -48,18 +55,21 @@ void sl_loop_dispose(sl_loop_t *loop);
  * Returns 0 or SL_ESYS. */
 int sl_loop_add_fd(sl_loop_t *loop, int fd, uint64_t token);
 
-/* Arms (or re-arms) a timer at an absolute monotonic time. O(log n), no allocation once
- * the heap has grown to the number of timers. Returns 0 or SL_ENOMEM. */
-int sl_loop_timer_start(sl_loop_t *loop, sl_timer_t *t, uint64_t at_us);
+/* Arms (or re-arms) a timer at an absolute monotonic time. Timers with equal deadlines
+ * fire in the order they were armed; re-arming counts as arming anew. O(1), and
+ * O(log n) amortised when the timer fires or is stopped; never allocates, cannot fail. */
+void sl_loop_timer_start(sl_loop_t *loop, sl_timer_t *t, uint64_t at_us);
 void sl_loop_timer_stop(sl_loop_t *loop, sl_timer_t *t);
 static inline bool sl_loop_timer_armed(const sl_timer_t *t)
 {
-    return t->slot != 0;
+    return t->armed;
 }
 
 /* Runs until loop->stop is set: waits for events or the next timer (microsecond
- * resolution through epoll_pwait2), dispatches events, then expired timers. */
-void sl_loop_run(sl_loop_t *loop);
+ * resolution through epoll_pwait2), dispatches events, then expired timers. Returns 0
+ * when stopped, or SL_ESYS with loop->error set when waiting for events failed (the loop
+ * cannot go on: the owner must treat it as fatal, not as a normal end). */
+int sl_loop_run(sl_loop_t *loop);
 
 /* Wakes the loop from another thread (async-signal-safe). */
 void sl_loop_wake(sl_loop_t *loop);

@@ -35,12 +35,22 @@ typedef struct sl_transport {
     void (*close)(sl_conn_t *c);
 } sl_transport_t;
 
-/* Where and how to connect; shared read-only by every connection of a run. */
+/* Addresses kept per endpoint: a host name commonly resolves to one IPv6 and one IPv4
+ * address; more than this are ignored. */
+#define SL_ENDPOINT_MAX_ADDRS 8
+
+/* Where and how to connect; shared read-only by every connection of a run. A name may
+ * resolve to several addresses (Debian lists "::1 localhost" before 127.0.0.1): a
+ * connect that fails moves on to the next one, in the resolver's order. */
 typedef struct sl_endpoint {
-    struct sockaddr_storage addr;
-    socklen_t addrlen;
-    SSL_CTX *tls;    /* NULL for plain http */
+    struct sockaddr_storage addrs[SL_ENDPOINT_MAX_ADDRS];
+    socklen_t addrlens[SL_ENDPOINT_MAX_ADDRS];
+    char names[SL_ENDPOINT_MAX_ADDRS][64]; /* "127.0.0.1:8080", "[::1]:8080", for errors */
+    uint32_t naddrs;                       /* at least 1 once resolved */
+    SSL_CTX *tls;                          /* NULL for plain http */
     const char *sni; /* host name for SNI and certificate checks (NULL for IPs) */
+    const char *ip;  /* the host when it is an address literal: checked against the
+                      * certificate's IP SANs (NULL for names) */
 } sl_endpoint_t;
 
 struct sl_conn {
@@ -51,29 +61,46 @@ struct sl_conn {
     int err;      /* errno detail after SL_IO_ERR */
     const sl_transport_t *tp;
     const sl_endpoint_t *ep; /* borrowed, outlives the connection */
+    uint32_t addr_idx;       /* which of ep's addresses this connection uses */
     SSL *ssl;
 };
 
 extern const sl_transport_t sl_tcp_transport;
 extern const sl_transport_t sl_tls_transport;
 
-/* Starts a non-blocking connect to ep. On success c->fd is open (connect in progress or
- * done) and the caller registers it with its loop; on failure returns SL_IO_ERR with
- * c->fail set (e.g. EMFILE as SL_FAIL_CONNECT). */
-int sl_conn_open(sl_conn_t *c, const sl_endpoint_t *ep);
+/* Starts a non-blocking connect to ep's address addr_idx (< ep->naddrs). On success
+ * c->fd is open (connect in progress or done) and the caller registers it with its loop;
+ * on failure returns SL_IO_ERR with c->fail set (e.g. EMFILE as SL_FAIL_CONNECT). */
+int sl_conn_open(sl_conn_t *c, const sl_endpoint_t *ep, uint32_t addr_idx);
+
+/* Whether a failure of an establishing connection is worth trying the endpoint's next
+ * address for: the TCP connect itself failed (refused, unreachable...), not TLS. */
+bool sl_conn_connect_failed(const sl_conn_t *c);
+
+/* Whether an established connection that sat idle can still carry a request: false when
+ * the peer has closed it (EOF or an error is pending) or sent bytes nobody asked for (a
+ * 408, a TLS close_notify). Never blocks: one recv(MSG_PEEK | MSG_DONTWAIT), and for TLS
+ * an SSL_peek only when bytes are pending. Worker thread. */
+bool sl_conn_idle_alive(sl_conn_t *c);
 
 /* Closes the socket and the transport state. Safe on a closed connection. With
  * abortive, sends RST instead of FIN (used for timeouts so no TIME_WAIT piles up). */
 void sl_conn_close(sl_conn_t *c, bool abortive);
 
-/* Resolves host:port for connecting (first address returned). Returns 0, or SL_ENOENT
- * with a message in err. Blocking; call before the test starts. */
+/* Resolves host:port for connecting: up to SL_ENDPOINT_MAX_ADDRS addresses, in the
+ * resolver's order. Returns 0, or SL_ENOENT with a message in err. Blocking; call before
+ * the test starts. host is borrowed and must outlive ep (it names SNI and checks). */
 int sl_endpoint_resolve(sl_endpoint_t *ep, const char *host, unsigned port, sl_err_t *err);
 
 /* Makes the shared TLS context: system trust store, peer verification unless insecure,
  * session cache off (each user is a fresh client). Returns NULL with a message. */
 SSL_CTX *sl_tls_ctx_new(bool insecure, sl_err_t *err);
 void sl_tls_ctx_free(SSL_CTX *ctx);
+
+/* OpenSSL's words for a certificate verification result ("self-signed certificate",
+ * "certificate has expired", "IP address mismatch"). After an SL_FAIL_TLS_VERIFY,
+ * conn.err holds that result. */
+const char *sl_tls_verify_reason(int code);
 
 /* Maps errno from a socket call to a failure category. */
 sl_fail_t sl_conn_fail_from_errno(int e, bool connecting);

@@ -33,7 +33,7 @@ static int set_fail(sl_conn_t *c, int e, bool connecting)
     return SL_IO_ERR;
 }
 
-int sl_conn_open(sl_conn_t *c, const sl_endpoint_t *ep)
+int sl_conn_open(sl_conn_t *c, const sl_endpoint_t *ep, uint32_t addr_idx)
 {
     c->established = false;
     c->tcp_up = false;
@@ -41,13 +41,15 @@ int sl_conn_open(sl_conn_t *c, const sl_endpoint_t *ep)
     c->err = 0;
     c->ssl = NULL;
     c->ep = ep;
+    c->addr_idx = addr_idx < ep->naddrs ? addr_idx : 0;
     c->tp = ep->tls ? &sl_tls_transport : &sl_tcp_transport;
-    c->fd = socket(ep->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    const struct sockaddr_storage *addr = &ep->addrs[c->addr_idx];
+    c->fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
     if (c->fd < 0)
         return set_fail(c, errno, true);
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(c->fd, (const struct sockaddr *)&ep->addr, ep->addrlen) < 0 &&
+    if (connect(c->fd, (const struct sockaddr *)addr, ep->addrlens[c->addr_idx]) < 0 &&
         errno != EINPROGRESS) {
         int e = errno;
         close(c->fd);
@@ -55,6 +57,37 @@ int sl_conn_open(sl_conn_t *c, const sl_endpoint_t *ep)
         return set_fail(c, e, true);
     }
     return 0;
+}
+
+bool sl_conn_connect_failed(const sl_conn_t *c)
+{
+    if (c->tcp_up)
+        return false;
+    switch (c->fail) {
+    case SL_FAIL_CONNECT_REFUSED:
+    case SL_FAIL_CONNECT_TIMEOUT:
+    case SL_FAIL_CONNECT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool sl__tls_idle_alive(sl_conn_t *c);
+
+bool sl_conn_idle_alive(sl_conn_t *c)
+{
+    if (c->fd < 0 || !c->established)
+        return false;
+    char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+    if (n == 0)
+        return false;
+    /* Bytes on an idle plain connection belong to no request; on TLS they may be only a
+     * post-handshake message (a session ticket), which OpenSSL can tell. */
+    return c->ssl ? sl__tls_idle_alive(c) : false;
 }
 
 void sl_conn_close(sl_conn_t *c, bool abortive)
@@ -137,6 +170,24 @@ const sl_transport_t sl_tcp_transport = {
     .close = NULL,
 };
 
+/* "127.0.0.1:80" or "[::1]:80": how an error names the address it could not reach. */
+static void name_addr(const struct sockaddr *sa, char *out, size_t len)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    unsigned port = 0;
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+        port = ntohs(a->sin6_port);
+        snprintf(out, len, "[%s]:%u", ip, port);
+        return;
+    }
+    const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+    inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+    port = ntohs(a->sin_port);
+    snprintf(out, len, "%s:%u", ip, port);
+}
+
 int sl_endpoint_resolve(sl_endpoint_t *ep, const char *host, unsigned port, sl_err_t *err)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
@@ -148,12 +199,25 @@ int sl_endpoint_resolve(sl_endpoint_t *ep, const char *host, unsigned port, sl_e
         sl_err_set(err, "cannot resolve host '%s': %s", host, gai_strerror(rc));
         return SL_ENOENT;
     }
-    memcpy(&ep->addr, res->ai_addr, res->ai_addrlen);
-    ep->addrlen = res->ai_addrlen;
+    ep->naddrs = 0;
+    for (struct addrinfo *ai = res; ai && ep->naddrs < SL_ENDPOINT_MAX_ADDRS; ai = ai->ai_next) {
+        if (ai->ai_addrlen > sizeof(ep->addrs[0]))
+            continue;
+        uint32_t i = ep->naddrs++;
+        memcpy(&ep->addrs[i], ai->ai_addr, ai->ai_addrlen);
+        ep->addrlens[i] = ai->ai_addrlen;
+        name_addr(ai->ai_addr, ep->names[i], sizeof(ep->names[i]));
+    }
     freeaddrinfo(res);
-    /* SNI and name checks only make sense for names, not address literals. */
+    if (!ep->naddrs) {
+        sl_err_set(err, "cannot resolve host '%s': no usable address", host);
+        return SL_ENOENT;
+    }
+    /* SNI and name checks only make sense for names; an address literal is checked
+     * against the certificate's IP SANs instead (RFC 6125 6.2, as curl does). */
     struct in6_addr tmp;
-    ep->sni =
-        (inet_pton(AF_INET, host, &tmp) == 1 || inet_pton(AF_INET6, host, &tmp) == 1) ? NULL : host;
+    bool literal = inet_pton(AF_INET, host, &tmp) == 1 || inet_pton(AF_INET6, host, &tmp) == 1;
+    ep->sni = literal ? NULL : host;
+    ep->ip = literal ? host : NULL;
     return 0;
 }

@@ -41,6 +41,11 @@ void sl_tls_ctx_free(SSL_CTX *ctx)
     SSL_CTX_free(ctx);
 }
 
+const char *sl_tls_verify_reason(int code)
+{
+    return X509_verify_cert_error_string(code);
+}
+
 /* Turns an SSL_get_error result into an SL_IO code, recording why on failure. */
 static int tls_result(sl_conn_t *c, int ret, bool handshaking)
 {
@@ -68,9 +73,10 @@ static int tls_result(sl_conn_t *c, int ret, bool handshaking)
         return SL_IO_ERR;
     default:
         ERR_clear_error();
-        if (handshaking && SSL_get_verify_result(c->ssl) != X509_V_OK)
+        if (handshaking && SSL_get_verify_result(c->ssl) != X509_V_OK) {
             c->fail = SL_FAIL_TLS_VERIFY;
-        else
+            c->err = (int)SSL_get_verify_result(c->ssl);
+        } else
             c->fail = SL_FAIL_TLS_HANDSHAKE;
         return SL_IO_ERR;
     }
@@ -87,9 +93,15 @@ static int tls_establish(sl_conn_t *c)
             c->fail = SL_FAIL_TLS_HANDSHAKE;
             return SL_IO_ERR;
         }
+        /* Without a name or an address to check, any certificate from a trusted CA
+         * would do: a literal is matched against the IP SANs, and gets no SNI. */
         if (c->ep->sni) {
             SSL_set_tlsext_host_name(c->ssl, c->ep->sni);
             SSL_set1_host(c->ssl, c->ep->sni);
+        } else if (c->ep->ip &&
+                   X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), c->ep->ip) != 1) {
+            c->fail = SL_FAIL_TLS_HANDSHAKE;
+            return SL_IO_ERR;
         }
         SSL_set_connect_state(c->ssl);
     }
@@ -119,6 +131,23 @@ static ssize_t tls_write(sl_conn_t *c, const char *buf, size_t len)
         return n;
     int rc = tls_result(c, n, false);
     return rc == SL_IO_EOF ? (c->fail = SL_FAIL_RESET, SL_IO_ERR) : rc;
+}
+
+/* Called with bytes pending on an idle connection: alive when they were only TLS
+ * housekeeping, so that no application data or alert is waiting. */
+bool sl__tls_idle_alive(sl_conn_t *c);
+bool sl__tls_idle_alive(sl_conn_t *c)
+{
+    if (SSL_pending(c->ssl) > 0)
+        return false;
+    char b;
+    errno = 0;
+    int n = SSL_peek(c->ssl, &b, 1);
+    if (n > 0)
+        return false;
+    bool alive = SSL_get_error(c->ssl, n) == SSL_ERROR_WANT_READ;
+    ERR_clear_error();
+    return alive;
 }
 
 static void tls_close(sl_conn_t *c)

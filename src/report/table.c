@@ -241,6 +241,14 @@ void sl_report_summary(const sl_snapshot_t *s, FILE *out)
                     fit(s->rows[e->row].name, nb, 32),
                     sl_snapshot_error_text(s, e, buf, sizeof(buf)));
         }
+        /* Said once, not per row: the usual cause is a test server's own certificate. */
+        for (uint32_t i = 0; i < s->stats->nerrors; i++) {
+            if (s->stats->errors[i].kind == SL_FAIL_TLS_VERIFY) {
+                fprintf(out, "Hint: the server's TLS certificate was not accepted; "
+                             "--insecure skips verification (for test servers only).\n");
+                break;
+            }
+        }
     }
     if (s->stats->nexceptions && s->texts) {
         fprintf(out, "\nExceptions\n%12s  %-40s %s\n", "# occurrences", "Location", "Message");

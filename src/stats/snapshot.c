@@ -84,16 +84,36 @@ static int follow_rows(sl_reporter_t *rep)
     return 0;
 }
 
-const char *sl_snapshot_error_text(const sl_snapshot_t *s, const sl_error_entry_t *e, char *buf,
-                                   size_t len)
+const char *sl_fail_describe_text(sl_rows_t *texts, sl_fail_t kind, int detail, char *buf,
+                                  size_t len)
 {
-    if (e->kind == SL_FAIL_SCRIPT && s->texts) {
-        const char *where, *msg;
-        sl_rows_get(s->texts, (uint32_t)e->detail, &where, &msg);
+    const char *where, *msg;
+    if (kind == SL_FAIL_SCRIPT && texts) {
+        sl_rows_get(texts, (uint32_t)detail, &where, &msg);
         snprintf(buf, len, "%s", msg);
         return buf;
     }
-    return sl_fail_describe((sl_fail_t)e->kind, e->detail, buf, len);
+    int64_t text = kind == SL_FAIL_SCRIPT ? -1 : sl_detail_text(detail);
+    if (text < 0 || !texts || text >= sl_rows_count(texts))
+        return sl_fail_describe(kind, detail, buf, len);
+    sl_rows_get(texts, (uint32_t)text, &where, &msg);
+    if (kind == SL_FAIL_HTTP) {
+        snprintf(buf, len, "HTTP %d %s", (int)sl_detail_number(detail), msg);
+        return buf;
+    }
+    char base[128];
+    sl_fail_describe(kind, detail, base, sizeof(base));
+    if (kind == SL_FAIL_TLS_VERIFY)
+        snprintf(buf, len, "%s: %s", base, msg);
+    else
+        snprintf(buf, len, "%s (%s)", base, msg);
+    return buf;
+}
+
+const char *sl_snapshot_error_text(const sl_snapshot_t *s, const sl_error_entry_t *e, char *buf,
+                                   size_t len)
+{
+    return sl_fail_describe_text(s->texts, (sl_fail_t)e->kind, e->detail, buf, len);
 }
 
 /* One history point from the interval just folded (rep->interval_total). A failed allocation

@@ -75,8 +75,14 @@ typedef struct sl_snapshot {
     sl_rows_hint_t hint;
 } sl_snapshot_t;
 
-/* The text users see for an error entry: "HTTP 503 Service Unavailable", or a script's
- * own r:failure() message. Returns buf. */
+/* The text users see for an error (kind, detail) with the text its detail carries, from
+ * texts (may be NULL): "HTTP 422 Unprocessable Entity" as the server said it, "connection
+ * refused (127.0.0.1:8080)", "TLS certificate verification failed: self-signed
+ * certificate", or a script's own r:failure() message. Returns buf. */
+const char *sl_fail_describe_text(sl_rows_t *texts, sl_fail_t kind, int detail, char *buf,
+                                  size_t len);
+
+/* The text users see for an error entry (sl_fail_describe_text). Returns buf. */
 const char *sl_snapshot_error_text(const sl_snapshot_t *s, const sl_error_entry_t *e, char *buf,
                                    size_t len);
 

@@ -84,6 +84,8 @@ const char *sl_http_reason(int status)
 
 const char *sl_fail_describe(sl_fail_t kind, int detail, char *buf, size_t len)
 {
+    if (kind != SL_FAIL_SCRIPT)
+        detail = sl_detail_number(detail);
     switch (kind) {
     case SL_FAIL_NONE:
         snprintf(buf, len, "none");
@@ -128,6 +130,9 @@ const char *sl_fail_describe(sl_fail_t kind, int detail, char *buf, size_t len)
         break;
     case SL_FAIL_IO:
         snprintf(buf, len, "socket error: %s", strerror(detail));
+        break;
+    case SL_FAIL_UNSENT:
+        snprintf(buf, len, "request not sent: out of memory while building it");
         break;
     default:
         snprintf(buf, len, "other errors");
@@ -227,6 +232,7 @@ void sl_stats_reset(sl_stats_t *s)
     s->nerrors = 0;
     s->nexceptions = 0;
     s->retries = 0;
+    s->stale_discarded = 0;
     s->in_flight_at_stop = 0;
     s->dropped_iterations = 0;
     s->alloc_failed = false;
@@ -302,6 +308,7 @@ void sl_stats_merge(sl_stats_t *dst, const sl_stats_t *src)
     for (uint32_t i = 0; i < src->nexceptions; i++)
         sl_stats_exception(dst, src->exceptions[i].text, src->exceptions[i].occurrences);
     dst->retries += src->retries;
+    dst->stale_discarded += src->stale_discarded;
     dst->dropped_iterations += src->dropped_iterations;
     ok &= sl_hist_merge(&dst->send_lag, &src->send_lag);
     dst->in_flight_at_stop += src->in_flight_at_stop;

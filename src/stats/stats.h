@@ -29,10 +29,34 @@ typedef enum sl_fail {
     SL_FAIL_HEADER_TOO_LARGE, /* header block over the limit */
     SL_FAIL_IO,               /* other socket error, detail = errno */
     SL_FAIL_SCRIPT,           /* r:failure(msg) in a script, detail = text id of msg */
+    SL_FAIL_UNSENT,           /* the request could not be built whole (out of memory) */
 } sl_fail_t;
 
+/* Some failures carry a text besides their number: the reason phrase the server sent
+ * when it is not the standard one, the address a connect failed at, OpenSSL's reason for
+ * refusing a certificate. The text is interned in the run's text registry (as script
+ * failures are) and its id rides in the detail above the number, so the error table keeps
+ * its (row, kind, detail) key: detail = number + SL_DETAIL_TEXT_UNIT * (text id + 1). The
+ * numbers (HTTP statuses, errno values, X509 verify codes) stay below the unit. Not used
+ * by SL_FAIL_SCRIPT, whose detail is the text id itself. */
+#define SL_DETAIL_TEXT_UNIT 4096
+static inline int32_t sl_detail_number(int32_t detail)
+{
+    return detail >= 0 ? detail % SL_DETAIL_TEXT_UNIT : detail;
+}
+/* The text id carried by detail, or -1. */
+static inline int64_t sl_detail_text(int32_t detail)
+{
+    return detail >= SL_DETAIL_TEXT_UNIT ? (int64_t)(detail / SL_DETAIL_TEXT_UNIT) - 1 : -1;
+}
+static inline int32_t sl_detail_with_text(int32_t number, uint32_t text)
+{
+    return sl_detail_number(number) + SL_DETAIL_TEXT_UNIT * (int32_t)(text + 1);
+}
+
 /* Renders the error text users see ("HTTP 503 Service Unavailable", "connection
- * refused"). Returns buf. */
+ * refused"), without the text a detail may carry (see sl_fail_describe_text in
+ * stats/snapshot.h for that). Returns buf. */
 const char *sl_fail_describe(sl_fail_t kind, int detail, char *buf, size_t len);
 
 /* Standard reason phrase for an HTTP status ("Service Unavailable"), "" if unknown. */
@@ -72,6 +96,7 @@ typedef struct sl_stats {
     sl_exception_entry_t *exceptions;
     uint32_t nexceptions, exceptions_cap;
     uint64_t retries;
+    uint64_t stale_discarded; /* idle keep-alive connections found closed before reuse */
     uint64_t in_flight_at_stop;
     uint64_t dropped_iterations; /* open model: arrivals that found no user and no room */
     sl_hist_t send_lag;          /* sent - intended, all rows: the generator's lateness */

@@ -92,6 +92,41 @@ endpoints = {
                                        ("GET", "/status/404", "GET /status/404")])
 
 
+def test_error_rows_use_the_servers_reason_phrase():
+    """The error row says what the server said ("422 Unprocessable Entity", an older
+    phrase than RFC 9110's "Unprocessable Content"); the standard phrase when it sent that
+    one; each phrase is its own row."""
+    scenario = """\
+endpoints = {
+  Task{"GET", "/status/422?reason=Unprocessable+Entity", name = "own"},
+  Task{"GET", "/status/422", name = "standard"},
+}
+"""
+    with Target() as t:
+        summary, _, _ = run_ok(["-H", t.url, "-u", "2", "-r", "100", "-t", "1s", "-q",
+                                "--threads", "2"], scenario, expect_code=1)
+    for name, text in [("own", "HTTP 422 Unprocessable Entity"),
+                       ("standard", "HTTP 422 Unprocessable Content")]:
+        row = find_row(summary, "GET", name)
+        errs = errors_for(summary, "GET", name)
+        check_eq([e["error"] for e in errs], [text], f"{name} error rows")
+        check_eq(errs[0]["occurrences"], row["num_failures"], f"{name} occurrences")
+        check_eq(row["num_failures"], row["num_requests"], f"{name} failures")
+    # A scripted request too, and r.error says the same.
+    scripted = """\
+User{tasks = {function(u)
+  local r = u:get("/status/422", {query = {reason = "Unprocessable Entity"}, name = "s"})
+  if r.error ~= "HTTP 422 Unprocessable Entity" then error("r.error: " .. tostring(r.error)) end
+end}}
+"""
+    with Target() as t:
+        summary, _, _ = run_ok(["-H", t.url, "-u", "1", "-r", "100", "-t", "5s", "-q",
+                                "--iterations", "3"], scripted, expect_code=1)
+    check_eq(summary.get("exceptions", []), [], "exceptions")
+    check_eq([(e["error"], e["occurrences"]) for e in errors_for(summary, "GET", "s")],
+             [("HTTP 422 Unprocessable Entity", 3)], "scripted error rows")
+
+
 def test_two_endpoints_against_nginx():
     with Nginx() as n:
         summary, _, _ = run_ok(["-H", n.url, "-u", "4", "-r", "100", "-t", "2s",

@@ -16,7 +16,8 @@
  *
  * Behaviour by path (any method; a query string is allowed):
  *   (anything else)     200 application/json {"ok":true}
- *   /status/NNN         that status (200..599) with its standard reason phrase
+ *   /status/NNN         that status (200..599) with its standard reason phrase, or with
+ *                       ?reason=Some+Words (letters, digits, '+' or %20 for a space) that one
  *   /delay/MS           200 after MS milliseconds (fractions allowed), timer-driven
  *   /chunked?n=N        N chunks ("chunk i\n"), chunked transfer coding
  *   /http10             HTTP/1.0 response without Content-Length, body ends at close
@@ -920,12 +921,14 @@ static void conn_connection_header(sl_target_conn_t *c)
     }
 }
 
-/* Queues a complete response; the body is left out for HEAD, 1xx, 204 and 304. */
-static void conn_respond(sl_target_conn_t *c, int status, const char *ctype, const char *body,
-                         size_t body_len, const char *extra_headers)
+/* Queues a complete response with the given reason phrase; the body is left out for
+ * HEAD, 1xx, 204 and 304. */
+static void conn_respond_reason(sl_target_conn_t *c, int status, const char *reason,
+                                const char *ctype, const char *body, size_t body_len,
+                                const char *extra_headers)
 {
     int bodiless = status == 204 || status == 304 || (status >= 100 && status < 200);
-    buf_addf(&c->out, "HTTP/1.1 %d %s\r\n", status, sl_target_reason(status));
+    buf_addf(&c->out, "HTTP/1.1 %d %s\r\n", status, reason);
     if (ctype && !bodiless) {
         buf_addf(&c->out, "Content-Type: %s\r\n", ctype);
     }
@@ -941,6 +944,13 @@ static void conn_respond(sl_target_conn_t *c, int status, const char *ctype, con
         buf_add(&c->out, body, body_len);
     }
     c->after = c->req_close ? SL_TARGET_AFTER_CLOSE : SL_TARGET_AFTER_KEEP;
+}
+
+/* Queues a complete response with the status's standard reason phrase. */
+static void conn_respond(sl_target_conn_t *c, int status, const char *ctype, const char *body,
+                         size_t body_len, const char *extra_headers)
+{
+    conn_respond_reason(c, status, sl_target_reason(status), ctype, body, body_len, extra_headers);
 }
 
 static void conn_respond_ok(sl_target_conn_t *c)
@@ -1057,7 +1067,41 @@ static uint64_t query_u64(const sl_target_req_t *r, const char *name, uint64_t d
     return dflt;
 }
 
-static void route_status(sl_target_conn_t *c, const char *rest, size_t rest_len)
+/* Copies a reason=... query parameter into out ('+' and %20 become a space); 0 when
+ * absent or when it holds anything but letters, digits and those. */
+static size_t query_reason(const sl_target_req_t *r, char *out, size_t cap)
+{
+    const char *q = r->query, *end = r->query + r->query_len;
+    while (q && q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        if (!amp) {
+            amp = end;
+        }
+        if (amp - q > 7 && memcmp(q, "reason=", 7) == 0) {
+            size_t n = 0;
+            for (const char *s = q + 7; s < amp; s++) {
+                char ch = *s;
+                if (ch == '%' && amp - s >= 3 && s[1] == '2' && s[2] == '0') {
+                    ch = '+';
+                    s += 2;
+                }
+                int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                         (ch >= '0' && ch <= '9') || ch == '+';
+                if (!ok || n + 1 >= cap) {
+                    return 0;
+                }
+                out[n++] = ch == '+' ? ' ' : ch;
+            }
+            out[n] = '\0';
+            return n;
+        }
+        q = amp + 1;
+    }
+    return 0;
+}
+
+static void route_status(sl_target_conn_t *c, const sl_target_req_t *r, const char *rest,
+                         size_t rest_len)
 {
     uint64_t status;
     if (parse_u64(rest, rest_len, &status) < 0 || status < 200 || status > 599) {
@@ -1065,9 +1109,13 @@ static void route_status(sl_target_conn_t *c, const char *rest, size_t rest_len)
                      NULL);
         return;
     }
-    char body[32];
+    char body[32], reason[64];
     int n = snprintf(body, sizeof(body), "{\"status\":%d}", (int)status);
-    conn_respond(c, (int)status, "application/json", body, (size_t)n, NULL);
+    if (query_reason(r, reason, sizeof(reason)) > 0) {
+        conn_respond_reason(c, (int)status, reason, "application/json", body, (size_t)n, NULL);
+    } else {
+        conn_respond(c, (int)status, "application/json", body, (size_t)n, NULL);
+    }
 }
 
 static void route_chunked(sl_target_conn_t *c, const sl_target_req_t *r)
@@ -1230,7 +1278,7 @@ static void route(sl_target_conn_t *c, const sl_target_req_t *r)
         stats_reset();
         conn_respond_ok(c);
     } else if ((rest = path_after(r, "/status/", &rest_len))) {
-        route_status(c, rest, rest_len);
+        route_status(c, r, rest, rest_len);
     } else if ((rest = path_after(r, "/delay/", &rest_len))) {
         uint64_t us;
         if (parse_ms_us(rest, rest_len, &us) < 0 || us > SL_TARGET_DELAY_MAX_US) {

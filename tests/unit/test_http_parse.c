@@ -5,6 +5,7 @@
 
 #include "http/response.h"
 #include "sl.h"
+#include "stats/snapshot.h"
 
 typedef struct resp_case {
     const char *name;
@@ -164,4 +165,43 @@ Test(http_parse, fail_descriptions)
     cr_assert_str_eq(sl_fail_describe(SL_FAIL_HTTP, 599, buf, sizeof(buf)), "HTTP 599");
     cr_assert_str_eq(sl_fail_describe(SL_FAIL_CONNECT_REFUSED, 0, buf, sizeof(buf)),
                      "connection refused");
+}
+
+Test(http_parse, keeps_the_reason_phrase_of_an_error_status)
+{
+    sl_resp_t r;
+    /* Split inside the phrase: the pieces are joined; other bytes are made printable. */
+    const char *a = "HTTP/1.1 422 Unprocessable En", *b = "tity\x01\r\nContent-Length: 0\r\n\r\n";
+    sl_resp_start(&r, false);
+    cr_assert_eq(sl_resp_feed(&r, a, strlen(a)), SL_RESP_MORE);
+    cr_assert_eq(sl_resp_feed(&r, b, strlen(b)), SL_RESP_DONE);
+    cr_assert_eq(r.reason_len, strlen("Unprocessable Entity?"));
+    cr_assert_arr_eq(r.reason, "Unprocessable Entity?", r.reason_len);
+    /* A success keeps nothing. */
+    const char *ok = "HTTP/1.1 200 Fine\r\nContent-Length: 0\r\n\r\n";
+    sl_resp_start(&r, false);
+    cr_assert_eq(sl_resp_feed(&r, ok, strlen(ok)), SL_RESP_DONE);
+    cr_assert_eq(r.reason_len, 0);
+}
+
+Test(http_parse, error_texts_carried_in_the_detail)
+{
+    char buf[128];
+    sl_rows_t *texts = sl_rows_new(0, NULL);
+    uint32_t phrase, addr;
+    cr_assert_eq(sl_rows_intern(texts, "", "Unprocessable Entity", &phrase), 0);
+    cr_assert_eq(sl_rows_intern(texts, "", "127.0.0.1:1", &addr), 0);
+    cr_assert_str_eq(sl_fail_describe_text(texts, SL_FAIL_HTTP, sl_detail_with_text(422, phrase),
+                                           buf, sizeof(buf)),
+                     "HTTP 422 Unprocessable Entity");
+    cr_assert_str_eq(sl_fail_describe_text(texts, SL_FAIL_HTTP, 422, buf, sizeof(buf)),
+                     "HTTP 422 Unprocessable Content");
+    cr_assert_str_eq(sl_fail_describe_text(texts, SL_FAIL_CONNECT_REFUSED,
+                                           sl_detail_with_text(0, addr), buf, sizeof(buf)),
+                     "connection refused (127.0.0.1:1)");
+    /* Without the registry, the number alone. */
+    cr_assert_str_eq(
+        sl_fail_describe(SL_FAIL_HTTP, sl_detail_with_text(422, phrase), buf, sizeof(buf)),
+        "HTTP 422 Unprocessable Content");
+    sl_rows_free(texts);
 }

@@ -1,7 +1,9 @@
 /* The event loop's timer heap: order, re-arming, stopping, and a callback that re-arms
  * itself "at now" cannot keep the loop from returning to epoll. */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "loop/loop.h"
 
@@ -103,5 +105,125 @@ Test(loop, a_timer_rearmed_at_now_lets_the_loop_go_on)
     sl_loop_run(&loop);
     cr_assert_eq(io_passes, 3);
     cr_assert_gt(self_arms, 2, "the spinner ran in many passes");
+    sl_loop_dispose(&loop);
+}
+
+static void on_fire_stop_at_end(sl_loop_t *loop, sl_timer_t *t)
+{
+    on_fire(loop, t);
+    if (!loop->heap_len)
+        loop->stop = true;
+}
+
+Test(loop, equal_deadlines_fire_in_arming_order)
+{
+    sl_loop_t loop;
+    cr_assert_eq(sl_loop_init(&loop, no_io, NULL), 0);
+    norder = 0;
+    uint64_t at = sl_loop_update_now(&loop) + 200;
+    rec_t r[40];
+    for (int i = 0; i < 40; i++) {
+        r[i] = (rec_t){.t.cb = on_fire_stop_at_end, .id = i};
+        sl_loop_timer_start(&loop, &r[i].t, at);
+    }
+    /* Re-arming at the same deadline is arming anew: 5 goes to the back. Stopping and
+     * re-arming 7 does the same; 9 stays stopped. */
+    sl_loop_timer_start(&loop, &r[5].t, at);
+    sl_loop_timer_stop(&loop, &r[7].t);
+    sl_loop_timer_start(&loop, &r[7].t, at);
+    sl_loop_timer_stop(&loop, &r[9].t);
+    sl_loop_run(&loop);
+    int want[40], n = 0;
+    for (int i = 0; i < 40; i++)
+        if (i != 5 && i != 7 && i != 9)
+            want[n++] = i;
+    want[n++] = 5;
+    want[n++] = 7;
+    cr_assert_eq(norder, n);
+    for (int i = 0; i < n; i++)
+        cr_assert_eq(order[i], want[i], "position %d: timer %d fired, %d was due", i, order[i],
+                     want[i]);
+    sl_loop_dispose(&loop);
+}
+
+/* Random arming, re-arming and stopping of many timers with few distinct deadlines (many
+ * ties): they must fire by (deadline, latest arming), each exactly once. */
+typedef struct rtimer {
+    sl_timer_t t;
+    uint64_t at;
+    uint64_t armed_as; /* the test's own arming counter at the latest start */
+    bool armed;
+    int fired;
+} rtimer_t;
+
+static rtimer_t *fired_seq[4096];
+static int nfired;
+
+static void on_rfire(sl_loop_t *loop, sl_timer_t *t)
+{
+    rtimer_t *r = (rtimer_t *)t;
+    r->fired++;
+    fired_seq[nfired++] = r;
+    if (!loop->heap_len)
+        loop->stop = true;
+}
+
+Test(loop, random_operations_keep_the_order)
+{
+    enum { N = 1000 };
+    static rtimer_t r[N];
+    sl_loop_t loop;
+    cr_assert_eq(sl_loop_init(&loop, no_io, NULL), 0);
+    uint64_t base = sl_loop_update_now(&loop) + 1000;
+    uint64_t x = 88172645463325252ULL, counter = 0;
+    int armed = 0;
+    for (int i = 0; i < N; i++)
+        r[i] = (rtimer_t){.t.cb = on_rfire};
+    for (int op = 0; op < 20000; op++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        rtimer_t *t = &r[x % N];
+        if ((x >> 20) % 4 == 0) {
+            sl_loop_timer_stop(&loop, &t->t);
+            armed -= t->armed;
+            t->armed = false;
+        } else {
+            t->at = base + (x >> 32) % 8;
+            sl_loop_timer_start(&loop, &t->t, t->at);
+            armed += !t->armed;
+            t->armed = true;
+            t->armed_as = ++counter;
+        }
+        cr_assert_eq(loop.heap_len, (uint32_t)armed);
+    }
+    nfired = 0;
+    if (armed)
+        sl_loop_run(&loop);
+    cr_assert_eq(nfired, armed);
+    for (int i = 1; i < nfired; i++) {
+        const rtimer_t *a = fired_seq[i - 1], *b = fired_seq[i];
+        cr_assert(a->at < b->at || (a->at == b->at && a->armed_as < b->armed_as),
+                  "out of order at %d", i);
+    }
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(r[i].fired, r[i].armed ? 1 : 0, "timer %d fired %d times", i, r[i].fired);
+    sl_loop_dispose(&loop);
+}
+
+Test(loop, a_failing_wait_ends_the_run_with_an_error)
+{
+    sl_loop_t loop;
+    cr_assert_eq(sl_loop_init(&loop, no_io, NULL), 0);
+    /* Put a pipe where the epoll descriptor was: every wait fails with EINVAL. */
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    cr_assert_geq(dup2(p[0], loop.epfd), 0);
+    sl_timer_t far = {.cb = on_last};
+    sl_loop_timer_start(&loop, &far, sl_loop_update_now(&loop) + 10 * SL_US_PER_S);
+    cr_assert_eq(sl_loop_run(&loop), SL_ESYS, "the failure is reported, not a normal end");
+    cr_assert_eq(loop.error, EINVAL);
+    close(p[0]);
+    close(p[1]);
     sl_loop_dispose(&loop);
 }

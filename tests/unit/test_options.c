@@ -295,7 +295,7 @@ Test(options, usage_lists_every_flag)
         "stormlight_file.lua",
         "Exit codes",
         "0  the run completed",
-        "1  failed requests, script errors, or no request completed",
+        "1  failed requests, script errors, no request completed at all",
         "2  bad usage",
         "Example",
     };
