@@ -895,13 +895,17 @@ int sl_scenario_load(const char *path, sl_plan_t *plan, sl_err_t *err)
     size_t len = 0, cap = 0;
     int rc = SL_OK;
     for (;;) {
+        if (len > SL_MAX_FILE_BYTES) {
+            sl_err_set(err, "cannot read '%s': larger than 64 MiB", path);
+            rc = SL_EINVAL;
+            break;
+        }
         if (cap - len < 4096) {
+            /* The ceiling is on what was read, not on the buffer: a buffer of one byte
+             * over the limit is enough to see that a file is too large. */
             cap = cap ? cap * 2 : 8192;
-            if (cap > SL_MAX_FILE_BYTES + 4096) {
-                sl_err_set(err, "cannot read '%s': larger than 64 MiB", path);
-                rc = SL_EINVAL;
-                break;
-            }
+            if (cap > SL_MAX_FILE_BYTES + 1)
+                cap = SL_MAX_FILE_BYTES + 1;
             char *p = realloc(buf, cap);
             if (!p) {
                 sl_err_set(err, "cannot read '%s': out of memory", path);
