@@ -508,6 +508,40 @@ static void render_query(lua_State *L, sl_script_user_t *su, int idx, bool has_q
     lua_pop(L, 1);
 }
 
+/* Rejects keys opts does not know, as Task{} does with its fields: a typo ("jsn =",
+ * "header =") would otherwise send the request without what the author meant. Runs once
+ * per scripted request over a handful of keys; the cost is a few string compares. */
+static void check_opts_keys(lua_State *L, int opts)
+{
+    static const char *const known[] = {"body",  "headers",   "json",   "name",
+                                        "query", "redirects", "timeout"};
+    lua_pushnil(L);
+    while (lua_next(L, opts)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L,
+                       "opts: unexpected %s key (expected body, headers, json, name, query, "
+                       "redirects, timeout)",
+                       luaL_typename(L, -1));
+        const char *k = lua_tostring(L, -1);
+        bool ok = false;
+        for (size_t i = 0; i < SL_ARRAY_LEN(known) && !ok; i++)
+            ok = strcmp(k, known[i]) == 0;
+        if (!ok) {
+            /* The key goes into a one-line message: control bytes become '?'. */
+            char shown[64];
+            size_t n = 0;
+            for (; k[n] && n < sizeof(shown) - 1; n++)
+                shown[n] = ((unsigned char)k[n] < 0x20 || k[n] == 0x7f) ? '?' : k[n];
+            shown[n] = '\0';
+            luaL_error(L,
+                       "opts: unknown key '%s' (expected body, headers, json, name, query, "
+                       "redirects, timeout)",
+                       shown);
+        }
+    }
+}
+
 /* u:request(method, path, opts) */
 static int l_request_impl(lua_State *L, const char *method_in, int path_idx)
 {
@@ -537,6 +571,8 @@ static int l_request_impl(lua_State *L, const char *method_in, int path_idx)
     bool have_opts = lua_type(L, opts) == LUA_TTABLE;
     if (!have_opts && !lua_isnoneornil(L, opts))
         return luaL_error(L, "opts must be a table");
+    if (have_opts)
+        check_opts_keys(L, opts);
 
     flush_pending(su);
     su->static_req = false;

@@ -38,5 +38,22 @@ User{
     find_row(s, "GET", "/naïve/%41")
 
 
+def test_unknown_request_option_is_a_script_error():
+    scenario = """\
+User{
+  tasks = {
+    function(u) u:post("/x", {jsn = {a = 1}}) end,
+  },
+}
+"""
+    with Target() as t:
+        code, s, err = run(t, scenario, extra=["--iterations", "5"])
+        sent = t.count("POST /x")
+    check_eq(sent, 0, "requests sent without the misspelt option")
+    msgs = [e["message"] for e in s.get("exceptions", [])]
+    check(any("unknown key 'jsn'" in m and "json" in m for m in msgs),
+          f"exception names the key and the valid ones: {msgs!r}")
+
+
 if __name__ == "__main__":
     harness.main()
