@@ -2,6 +2,9 @@
 unknown u:get option is a script error naming it, an endless shape() stops the run, and
 a large response body kept for a script costs what the docs say."""
 
+import os
+import subprocess
+
 import harness
 from harness import Target, check, check_eq, check_summary, find_row, run_stormlight
 
@@ -54,6 +57,18 @@ User{
     check(any("unknown key 'jsn'" in m and "json" in m for m in msgs),
           f"exception names the key and the valid ones: {msgs!r}")
 
+
+def test_make_demo_runs_the_shop_example():
+    # scripts/demo.sh is what `make demo` runs; a short duration keeps the test short. The
+    # shop needs the project's target (tokens at /login): exit 0 means it ran clean there.
+    env = dict(os.environ, DEMO_DURATION="2s")
+    p = subprocess.run([os.path.join(harness.REPO, "scripts", "demo.sh"), harness.SL_BIN],
+                       cwd=harness.REPO, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=60)
+    out = p.stdout.decode(errors="replace")
+    check_eq(p.returncode, 0, f"demo exit ({p.stderr.decode(errors='replace')[-800:]})")
+    check("-f examples/shop.lua" in out, f"demo runs the shop: {out[:300]!r}")
+    check("/products/[id]" in out, f"the shop's rows in the summary: {out[-1500:]!r}")
 
 if __name__ == "__main__":
     harness.main()
