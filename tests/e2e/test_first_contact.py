@@ -70,5 +70,22 @@ def test_make_demo_runs_the_shop_example():
     check("-f examples/shop.lua" in out, f"demo runs the shop: {out[:300]!r}")
     check("/products/[id]" in out, f"the shop's rows in the summary: {out[-1500:]!r}")
 
+def test_endless_shape_stops_the_run():
+    scenario = """\
+User{ tasks = { function(u) u:get("/x") u:sleep(0.1) end } }
+shape = function(t)
+  if t < 1 then return 2, 10 end
+  while true do end
+end
+"""
+    with Target() as t:
+        code, s, out, err = run_stormlight(
+            ["-H", t.url, "-u", "2", "-t", "30s", "-q"], scenario, timeout=20)
+    check(s is not None, f"the summary is written (exit {code}): {err[-500:]}")
+    check("shape: " in err and "stormlight_file.lua:4: took too long" in err,
+          f"a message names the loop: {err[-500:]!r}")
+    check(run_stormlight.last_wall_s < 15, f"stopped soon: {run_stormlight.last_wall_s:.1f}s")
+
+
 if __name__ == "__main__":
     harness.main()
