@@ -271,7 +271,7 @@ int main(int argc, char **argv)
      * within the open-file limit. Users beyond -u are only allocated, not started. */
     uint32_t capacity = opts.users;
     bool keys_possible =
-        !opts.quiet && isatty(STDIN_FILENO) &&
+        !opts.quiet && sl_keys_foreground() &&
         isatty(opts.json_path && !strcmp(opts.json_path, "-") ? STDERR_FILENO : STDOUT_FILENO);
     if (keys_possible && !opts.stages && opts.rate_per_s <= 0) {
         uint32_t extra = opts.users > 100 ? opts.users : 100;

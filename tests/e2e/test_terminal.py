@@ -1,0 +1,141 @@
+"""The tool on a real terminal: a pseudo-terminal of 80 columns, in the foreground or in a
+background process group, interrupted with Ctrl-C typed on it. The terminal's settings
+(`stty -g`) must be the same after the run as before, whatever way the run ended."""
+
+import fcntl
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+
+import harness
+from harness import Target, check, check_eq
+
+# Runs as the session leader of the pty, with the pty as its controlling terminal, as a
+# login shell would; starts the tool in its own (foreground) process group or, with
+# "bg", in a new process group, as `cmd &` from an interactive shell does. Prints the
+# tool's PID, then exits with its status. It ignores SIGINT itself: Ctrl-C is for the
+# tool.
+HELPER = r"""
+import os, signal, subprocess, sys, fcntl, termios
+tty, mode, *argv = sys.argv[1:]
+os.setsid()
+fd = os.open(tty, os.O_RDWR)
+fcntl.ioctl(fd, termios.TIOCSCTTY, 0)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+def child():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+p = subprocess.Popen(argv, stdin=fd, stdout=fd, stderr=fd, preexec_fn=child,
+                     process_group=0 if mode == "bg" else None)
+print(p.pid, flush=True)
+rc = p.wait()
+sys.exit(rc if rc >= 0 else 128 - rc)
+"""
+
+
+def stty_g(fd):
+    return subprocess.run(["stty", "-g"], stdin=fd, capture_output=True, check=True).stdout
+
+
+class Pty:
+    """Runs stormlight on a fresh pty of cols x rows; collects everything it prints."""
+
+    def __init__(self, args, cols=80, rows=24, background=False, cwd=None):
+        self.master, self.slave = os.openpty()
+        fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.stty_before = stty_g(self.slave)
+        self.out = b""
+        self.helper = subprocess.Popen(
+            [sys.executable, "-c", HELPER, os.ttyname(self.slave), "bg" if background else "fg",
+             harness.SL_BIN, *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, cwd=cwd)
+        line = self.helper.stdout.readline()
+        self.pid = int(line) if line.strip().isdigit() else None
+
+    def pump(self, seconds):
+        """Reads output for up to seconds, or until the tool has exited."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([self.master], [], [], 0.05)
+            if r:
+                try:
+                    self.out += os.read(self.master, 65536)
+                except OSError:
+                    break
+            elif self.helper.poll() is not None:
+                break
+
+    def wait_for(self, pattern, seconds):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not re.search(pattern, self.out):
+            if self.helper.poll() is not None:
+                self.pump(0.2)
+                break
+            self.pump(0.1)
+        return re.search(pattern, self.out) is not None
+
+    def type(self, data):
+        os.write(self.master, data)
+
+    def finish(self, seconds):
+        """Waits for the tool to exit; returns its status, or None (then it was killed)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and self.helper.poll() is None:
+            self.pump(0.1)
+        self.pump(0.2)
+        rc = self.helper.poll()
+        if rc is None:
+            # Stopped (SIGTTOU) or hung: end it by its own PID, then the helper.
+            if self.pid:
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self.helper.wait(timeout=5)
+        self.stty_after = stty_g(self.slave)
+        os.close(self.master)
+        os.close(self.slave)
+        self.helper.stdout.close()
+        return rc
+
+    def text(self):
+        return self.out.decode(errors="replace")
+
+
+def scenario_dir(text):
+    d = tempfile.mkdtemp(prefix="sl-tty-")
+    harness.write_scenario(d, text)
+    return d
+
+
+SIMPLE = """\
+User{ tasks = { function(u) u:get("/x") u:sleep(0.05) end } }
+"""
+
+
+def test_background_process_group_runs_without_keys():
+    d = scenario_dir(SIMPLE)
+    try:
+        with Target() as t:
+            p = Pty(["-H", t.url, "-u", "2", "-r", "100", "-t", "2s"], background=True, cwd=d)
+            rc = p.finish(15)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    check(rc is not None, f"the tool did not finish in the background (stopped by SIGTTOU?): "
+                          f"{p.text()[-500:]!r}")
+    check_eq(rc, 0, f"exit code ({p.text()[-800:]!r})")
+    check("Aggregated" in p.text(), f"the summary was printed: {p.text()[-500:]!r}")
+    check("keys:" not in p.text(), "no live keys offered in the background")
+    check_eq(p.stty_after, p.stty_before, "terminal settings")
+
+
+if __name__ == "__main__":
+    harness.main()
