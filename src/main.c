@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/config.h"
+#include "cli/duration.h"
 #include "cli/keys.h"
 #include "cli/options.h"
 #include "cli/stages.h"
@@ -26,16 +27,62 @@
 
 enum { EXIT_OK = 0, EXIT_FAILURES = 1, EXIT_USAGE = 2 };
 
-static volatile sig_atomic_t stop_signals;
+static volatile sig_atomic_t stop_signals, last_signal, on_stop_skipped;
 
-/* First SIGINT/SIGTERM: stop gracefully (the main loop notices). Second: leave at once. */
+/* First SIGINT/SIGTERM: stop gracefully (the main loop notices). Second: stop waiting
+ * for the users' on_stop and write what is known (wait_for_on_stop). One more after that:
+ * leave at once, with the terminal restored. */
 static void on_stop_signal(int sig)
 {
-    if (stop_signals++ > 0) {
+    last_signal = sig;
+    if (++stop_signals >= 3 || on_stop_skipped) {
+        sl_keys_close(); /* async-signal-safe */
         static const char msg[] = "\nstormlight: interrupted again, exiting now\n";
         ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
         (void)n;
         _exit(128 + sig);
+    }
+}
+
+static bool plan_has_on_stop(const sl_plan_t *plan)
+{
+    for (size_t i = 0; i < plan->nclasses; i++)
+        if (plan->classes[i].has_on_stop)
+            return true;
+    return false;
+}
+
+/* After the stop, scripted users run on_stop for up to --stop-timeout, during which
+ * nothing else is shown: once the wait is noticeable, say what it is for and how to skip
+ * it, and skip it on the next Ctrl-C. Returns true when it was skipped: the reports then
+ * hold what was measured until that moment, marked as interrupted. */
+static bool wait_for_on_stop(sl_runner_t *runner, const sl_plan_t *plan, uint64_t timeout_us)
+{
+    if (!plan_has_on_stop(plan))
+        return false; /* the workers end at once */
+    int seen = stop_signals;
+    uint64_t announce_at = sl_now_us() + 300 * SL_US_PER_MS;
+    bool announced = false;
+    for (;;) {
+        if (stop_signals > seen) {
+            on_stop_skipped = 1;
+            sl_runner_skip_on_stop(runner);
+            fprintf(stderr, "stormlight: not waiting for on_stop; writing what is known "
+                            "(Ctrl-C again to exit at once)\n");
+            return true;
+        }
+        /* In short slices: a signal that lands between two sleeps interrupts neither. */
+        if (sl_runner_wait_stopped(runner, sl_now_us() + 50 * SL_US_PER_MS))
+            return false;
+        if (!announced && sl_now_us() >= announce_at) {
+            char d[32];
+            sl_duration_format(timeout_us, d, sizeof(d));
+            fprintf(stderr,
+                    "stormlight: stopping: waiting up to %s (--stop-timeout) for the users' "
+                    "on_stop to finish; Ctrl-C %sto skip it\n",
+                    d, seen ? "again " : "");
+            announced = true;
+        }
     }
 }
 
@@ -430,6 +477,7 @@ int main(int argc, char **argv)
     }
     uint64_t stopped_at = sl_now_us();
     sl_keys_close();
+    bool interrupted = wait_for_on_stop(runner, &plan, opts.stop_timeout_us);
     sl_runner_stop(runner, sl_reporter_interval(rep), &users);
     sl_reporter_tick(rep, stopped_at - t0, users);
     const sl_snapshot_t *snap = sl_reporter_snapshot(rep, true);
@@ -442,13 +490,17 @@ int main(int argc, char **argv)
                                                                                : EXIT_FAILURES;
     else
         code = snap->total->num_failures ? EXIT_FAILURES : EXIT_OK;
-    if (opts.json_path && sl_report_json(snap, opts.json_path, &err) != 0) {
+    if (opts.json_path && sl_report_json_run(snap, opts.json_path, interrupted, &err) != 0) {
         fprintf(stderr, "stormlight: %s\n", err.msg);
         code = EXIT_USAGE;
     }
     if (outs && sl_outputs_finish(outs, snap, &err) != 0) {
         fprintf(stderr, "stormlight: %s\n", err.msg);
         code = EXIT_USAGE;
+    }
+    if (interrupted) {
+        /* As a shell expects of a program that a signal cut short. */
+        code = 128 + (last_signal ? last_signal : SIGINT);
     }
 
 out:

@@ -434,7 +434,7 @@ const char *sl_options_usage(void)
            "      --tags T1,T2         run only the tasks tagged with one of these\n"
            "      --exclude-tags T1,T2 do not run the tasks tagged with any of these\n"
            "      --stop-timeout DUR   how long users' on_stop may run once the test stops\n"
-           "                           (default: 10s)\n"
+           "                           (default: 10s; a second Ctrl-C skips the wait)\n"
            "\n"
            "Reports and CI gates:\n"
            "      --csv PREFIX         write Locust-style PREFIX_stats.csv,\n"

@@ -52,6 +52,11 @@ static cJSON *row_json(const char *method, const char *name, const sl_row_stats_
 
 int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
 {
+    return sl_report_json_run(s, path, false, err);
+}
+
+int sl_report_json_run(const sl_snapshot_t *s, const char *path, bool interrupted, sl_err_t *err)
+{
     double secs = s->elapsed_us ? (double)s->elapsed_us / 1e6 : 1.0;
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "schema", "stormlight.summary/1");
@@ -105,6 +110,7 @@ int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
     cJSON_AddItemToObject(root, "thresholds", sl_report_thresholds_json(s));
     if (s->thresholds && s->thresholds->aborted_by)
         cJSON_AddStringToObject(root, "aborted_by_threshold", s->thresholds->aborted_by);
+    cJSON_AddBoolToObject(root, "interrupted", interrupted);
 
     char *text = cJSON_Print(root);
     cJSON_Delete(root);

@@ -28,5 +28,8 @@ void sl_report_summary(const sl_snapshot_t *s, FILE *out);
 /* Writes the JSON summary (schema stormlight.summary/1) to path, "-" for stdout. Returns
  * 0 or SL_ESYS with a message. */
 int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err);
+/* The same, saying whether the run was interrupted: a second Ctrl-C cut the users'
+ * on_stop short, so the figures are what was measured until then. */
+int sl_report_json_run(const sl_snapshot_t *s, const char *path, bool interrupted, sl_err_t *err);
 
 #endif

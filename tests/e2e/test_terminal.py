@@ -137,5 +137,60 @@ def test_background_process_group_runs_without_keys():
     check_eq(p.stty_after, p.stty_before, "terminal settings")
 
 
+ON_STOP = """\
+User{ tasks = { function(u) u:get("/x") u:sleep(0.1) end },
+      on_stop = function(u) u:get("/bye") u:sleep(60) end }
+"""
+
+
+def test_second_ctrl_c_writes_what_is_known():
+    d = scenario_dir(ON_STOP)
+    summary = os.path.join(d, "out.json")
+    try:
+        with Target() as t:
+            p = Pty(["-H", t.url, "-u", "2", "-r", "100", "-t", "60s", "--stop-timeout", "50s",
+                     "--json", summary], cwd=d)
+            saw_view = p.wait_for(rb"Aggregated", 8)
+            # Raw mode (no echo) is on while the live view runs: Ctrl-C still signals.
+            p.type(b"\x03")
+            announced = p.wait_for(rb"on_stop.*Ctrl-C again to skip it", 5)
+            p.type(b"\x03")
+            rc = p.finish(10)
+            text = p.text()
+            data = None
+            if os.path.exists(summary):
+                with open(summary) as f:
+                    data = json.load(f)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    check(saw_view, f"the live view was drawn: {text[-500:]!r}")
+    check(announced, f"the wait for on_stop was announced: {text[-800:]!r}")
+    check_eq(rc, 130, f"exit code ({text[-800:]!r})")
+    check(data is not None, "the JSON summary was written")
+    check_eq(data.get("interrupted"), True, "interrupted")
+    byes = [r for r in data["stats"] if r["name"] == "/bye"]
+    check(byes and byes[0]["num_requests"] == 2, f"on_stop's requests counted: {byes!r}")
+    check_eq(p.stty_after, p.stty_before, "terminal settings")
+
+
+def test_one_ctrl_c_restores_the_terminal():
+    d = scenario_dir(SIMPLE)
+    summary = os.path.join(d, "out.json")
+    try:
+        with Target() as t:
+            p = Pty(["-H", t.url, "-u", "2", "-r", "100", "-t", "60s", "--json", summary],
+                    cwd=d)
+            p.wait_for(rb"Aggregated", 8)
+            p.type(b"\x03")
+            rc = p.finish(10)
+            with open(summary) as f:
+                data = json.load(f)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    check_eq(rc, 0, f"exit code ({p.text()[-800:]!r})")
+    check_eq(data.get("interrupted"), False, "interrupted")
+    check_eq(p.stty_after, p.stty_before, "terminal settings")
+
+
 if __name__ == "__main__":
     harness.main()
