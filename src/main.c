@@ -27,7 +27,15 @@
 
 enum { EXIT_OK = 0, EXIT_FAILURES = 1, EXIT_USAGE = 2 };
 
-static volatile sig_atomic_t stop_signals, last_signal, on_stop_skipped;
+static volatile sig_atomic_t stop_signals, last_signal, on_stop_skipped, resized;
+
+/* SIGWINCH: the live view is redrawn at the new width now rather than at the next frame.
+ * Installed with SA_RESTART so that output to the terminal is not cut short by it. */
+static void on_resize(int sig)
+{
+    (void)sig;
+    resized = 1;
+}
 
 /* First SIGINT/SIGTERM: stop gracefully (the main loop notices). Second: stop waiting
  * for the users' on_stop and write what is known (wait_for_on_stop). One more after that:
@@ -95,6 +103,9 @@ static void install_signals(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    sa.sa_handler = on_resize;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGWINCH, &sa, NULL);
 }
 
 /* The live keys: w/W add 1/10 users, s/S remove 1/10, r/R raise and f/F lower the rate
@@ -448,6 +459,10 @@ int main(int argc, char **argv)
             else
                 sl_runner_set_users(runner, (uint32_t)(v + 0.5));
             next_control = now + 100 * SL_US_PER_MS;
+        }
+        if (resized && live.tty && !opts.quiet && live.lines_drawn > 0) {
+            resized = 0;
+            sl_report_live(&live, sl_reporter_snapshot(rep, false), human);
         }
         if (now < next_tick)
             continue;

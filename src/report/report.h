@@ -14,15 +14,18 @@ extern const char *const sl_report_pct_keys[];
 
 /* The live table (elapsed, users, per-row requests, failures, current RPS, median, p95,
  * p99, average, min, max, and a total row). On a terminal (tty) it redraws in place over
- * the previous table; otherwise it prints a plain table. */
+ * the previous table, fitted to the terminal's width (read on every frame): names shrink
+ * behind an ellipsis and columns are dropped, so no line wraps; otherwise it prints a
+ * plain table. */
 typedef struct sl_live {
     bool tty;
     int lines_drawn;
+    int cols; /* the terminal's width the last frame was fitted to (0: not fitted) */
 } sl_live_t;
 void sl_report_live(sl_live_t *live, const sl_snapshot_t *s, FILE *out);
 
 /* The final summary: the statistics table with whole-run rates, the percentile table and
- * the error table. */
+ * the error table; fitted to the width when out is a terminal, as the live view is. */
 void sl_report_summary(const sl_snapshot_t *s, FILE *out);
 
 /* Writes the JSON summary (schema stormlight.summary/1) to path, "-" for stdout. Returns

@@ -192,5 +192,69 @@ def test_one_ctrl_c_restores_the_terminal():
     check_eq(p.stty_after, p.stty_before, "terminal settings")
 
 
+LONG_NAMES = r"""
+User{ tasks = {
+  function(u) u:get("/x", {name = "/a/very/long/name/of/a/resource/that/goes/on/and/on/[id]"})
+              u:sleep(0.05) end,
+  function(u) u:get("/y", {name = "/caf\u{E9}/\u{FC}n\u{EF}c\u{F6}d\u{E9}/\u{540D}\u{524D}/long/enough/[n]"})
+              u:sleep(0.05) end,
+  function(u) u:get("/status/503") u:sleep(0.05) end,
+} }
+"""
+
+ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def columns(line):
+    import unicodedata
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+
+
+def test_live_view_fits_80_columns():
+    d = scenario_dir(LONG_NAMES)
+    try:
+        with Target() as t:
+            p = Pty(["-H", t.url, "-u", "3", "-r", "100", "-t", "5s"], cols=80, cwd=d)
+            rc = p.finish(20)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    check_eq(rc, 1, f"exit code (503s fail) ({p.text()[-500:]!r})")
+    text = ANSI.sub(b"", p.out).decode(errors="replace")
+    lines = re.split(r"\r?\n|\r", text)
+    wide = [(columns(l), l) for l in lines if columns(l) > 80]
+    check(not wide, f"{len(wide)} lines wider than 80 columns, e.g. {wide[:2]!r}")
+    check(text.count("Aggregated") >= 3, "two live frames and the summary")
+    check("Med(ms)" in text and "95%" in text, "the median and p95 columns are kept")
+    check("\u2026" in text and "on/and/on/[id]" in text,
+          f"a long name keeps its end: {text[-1500:]!r}")
+    check("503" in text, "the error table is there")
+    check_eq(p.stty_after, p.stty_before, "terminal settings")
+
+
+def test_resize_redraws_at_the_new_width():
+    d = scenario_dir(LONG_NAMES)
+    try:
+        with Target() as t:
+            p = Pty(["-H", t.url, "-u", "3", "-r", "100", "-t", "5s"], cols=132, cwd=d)
+            p.wait_for(rb"Aggregated", 8)
+            before = len(p.out)
+            t_resize = time.monotonic()
+            # The kernel sends SIGWINCH to the terminal's foreground group.
+            fcntl.ioctl(p.master, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 60, 0, 0))
+            redrawn = p.wait_for(rb"\x1b\[2J", 5)
+            took = time.monotonic() - t_resize
+            rc = p.finish(20)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    check(redrawn, "the screen was cleared and redrawn after the resize")
+    # Frames come every 2 s; the redraw on SIGWINCH does not wait for the next one.
+    check(took < 1.2, f"redrawn {took:.2f}s after the resize")
+    after = ANSI.sub(b"", p.out[p.out.rindex(b"\x1b[2J"):]).decode(errors="replace")
+    wide = [l for l in re.split(r"\r?\n|\r", after) if columns(l) > 60]
+    check(not wide, f"lines wider than 60 columns after the resize: {wide[:2]!r}")
+    check(b"Aggregated" in p.out[before:], "frames after the resize")
+    check_eq(rc, 1, "exit code (503s fail)")
+
+
 if __name__ == "__main__":
     harness.main()
