@@ -17,8 +17,10 @@ bool sl_keys_foreground(void)
 {
     if (!isatty(STDIN_FILENO))
         return false;
+    /* A terminal that is not our controlling one (tcgetpgrp fails) has no job control
+     * over us: changing it cannot stop us, so it counts as ours. */
     pid_t fg = tcgetpgrp(STDIN_FILENO);
-    return fg != -1 && fg == getpgrp();
+    return fg == -1 || fg == getpgrp();
 }
 
 int sl_keys_open(void)

@@ -5,8 +5,9 @@
 
 #include <stdbool.h>
 
-/* Whether stdin is a terminal whose foreground process group is ours: only then may the
- * terminal's modes be changed without being stopped by SIGTTOU. */
+/* Whether stdin is a terminal whose modes we may change without being stopped by
+ * SIGTTOU: our controlling terminal with our process group in its foreground, or a
+ * terminal that is not our controlling one. */
 bool sl_keys_foreground(void);
 /* Puts stdin in key-at-a-time mode when it is a terminal and we are in its foreground.
  * Returns its fd, or -1 when there are no keys (not a terminal, or in the background). */
