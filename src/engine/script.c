@@ -586,6 +586,15 @@ static int l_request_impl(lua_State *L, const char *method_in, int path_idx)
     su->static_req = false;
     su->follow = true;
     su->timeout_us = w->cfg->timeout_us;
+    /* Before another body may arrive, earlier large ones nobody holds any more are freed
+     * now rather than when Lua's pace gets to them (see body_box_t): one full collection
+     * per 64 MiB of large bodies, which take longer to receive. Here, in the running
+     * coroutine, it is what collectgarbage() would do. */
+    sl_script_worker_t *sw = w->sw;
+    if (sw->big_box_bytes + sw->big_string_bytes >= SL_RESP_MAX_BODY_BYTES) {
+        lua_gc(L, LUA_GCCOLLECT);
+        sw->big_string_bytes = 0;
+    }
 
     /* The statistics row: opts.name, else the path as written (without opts.query). */
     const char *name = path;
@@ -898,7 +907,7 @@ static bool follow_redirect(sl_user_t *u)
  * buffer. A script that never reads a 64 MiB body costs 64 MiB, not twice that; one that
  * reads it holds both only for the copy. Lua cannot see the boxes' memory, and its own
  * pace (a cycle once the heap has doubled) would keep earlier bodies resident beside the
- * next one, so sl__script_capture collects first when large bodies add up to the cap. */
+ * next one, so a request collects first when large bodies add up to the cap. */
 typedef struct body_box {
     char *buf; /* NULL once made a string, or freed */
     size_t len, cap;
@@ -1443,14 +1452,7 @@ void sl__script_worker_dispose(sl_worker_t *w)
 
 void sl__script_capture(sl_user_t *u)
 {
-    /* Before another body may arrive: earlier large bodies nobody holds any more are
-     * freed now rather than when Lua's pace gets to them (see body_box_t). One full
-     * collection per 64 MiB of large bodies; receiving them takes longer. */
     sl_script_worker_t *sw = u->w->sw;
-    if (sw->big_box_bytes + sw->big_string_bytes >= SL_RESP_MAX_BODY_BYTES) {
-        lua_gc(sw->L, LUA_GCCOLLECT);
-        sw->big_string_bytes = 0;
-    }
     sl_resp_capture_t *cap = &u->script->cap;
     if (!cap->body && sw->spare_body) {
         sl_resp_capture_give_body(cap, sw->spare_body, sw->spare_body_cap);
