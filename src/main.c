@@ -513,8 +513,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "stormlight: %s\n", err.msg);
         code = EXIT_USAGE;
     }
-    if (interrupted) {
-        /* As a shell expects of a program that a signal cut short. */
+    if (interrupted && code != EXIT_USAGE) {
+        /* As a shell expects of a program that a signal cut short (unless a report could
+         * not be written, which says more). */
         code = 128 + (last_signal ? last_signal : SIGINT);
     }
 
