@@ -1,6 +1,11 @@
 -- An online shop seen by three kinds of visitors: many browse, some log in and buy, one
--- admin checks orders. Written for the project's own test target, which answers
--- 200 {"ok":true} to any path, and a token plus a session cookie to /login:
+-- admin checks orders.
+--
+-- This file needs the project's own test target (tests/target/sl_target.c), which answers
+-- 200 {"ok":true} to any path, and a token plus a session cookie to /login. Another
+-- server on that port answers 404s, the logins carry no token, and the shoppers' tasks
+-- fail with "attempt to concatenate a nil value (field 'token')". `make demo` starts the
+-- target on a free port and runs this file against it; by hand:
 --
 --   build/sl_target --port 8000 &
 --   build/stormlight -f examples/shop.lua -u 40 -r 10 -t 30s

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli/config.h"
+#include "cli/duration.h"
 #include "cli/keys.h"
 #include "cli/options.h"
 #include "cli/stages.h"
@@ -26,20 +27,74 @@
 
 enum { EXIT_OK = 0, EXIT_FAILURES = 1, EXIT_USAGE = 2 };
 
-static volatile sig_atomic_t stop_signals;
+static volatile sig_atomic_t stop_signals, last_signal, on_stop_skipped, resized;
 static volatile sig_atomic_t first_signal; /* the signal that stopped the run */
 
-/* First SIGINT/SIGTERM/SIGHUP: stop gracefully (the main loop notices). Second: leave at
- * once. */
+/* SIGWINCH: the live view is redrawn at the new width now rather than at the next frame.
+ * Installed with SA_RESTART so that output to the terminal is not cut short by it. */
+static void on_resize(int sig)
+{
+    (void)sig;
+    resized = 1;
+}
+
+/* First SIGINT/SIGTERM/SIGHUP: stop gracefully (the main loop notices). Second: stop waiting
+ * for the users' on_stop and write what is known (wait_for_on_stop). One more after that:
+ * leave at once, with the terminal restored. */
 static void on_stop_signal(int sig)
 {
-    if (stop_signals++ > 0) {
+    last_signal = sig;
+    if (++stop_signals >= 3 || on_stop_skipped) {
+        sl_keys_close(); /* async-signal-safe */
         static const char msg[] = "\nstormlight: interrupted again, exiting now\n";
         ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
         (void)n;
         _exit(128 + sig);
     }
-    first_signal = sig;
+    if (!first_signal)
+        first_signal = sig;
+}
+
+static bool plan_has_on_stop(const sl_plan_t *plan)
+{
+    for (size_t i = 0; i < plan->nclasses; i++)
+        if (plan->classes[i].has_on_stop)
+            return true;
+    return false;
+}
+
+/* After the stop, scripted users run on_stop for up to --stop-timeout, during which
+ * nothing else is shown: once the wait is noticeable, say what it is for and how to skip
+ * it, and skip it on the next Ctrl-C. Returns true when it was skipped: the reports then
+ * hold what was measured until that moment, marked as interrupted. */
+static bool wait_for_on_stop(sl_runner_t *runner, const sl_plan_t *plan, uint64_t timeout_us)
+{
+    if (!plan_has_on_stop(plan))
+        return false; /* the workers end at once */
+    int seen = stop_signals;
+    uint64_t announce_at = sl_now_us() + 300 * SL_US_PER_MS;
+    bool announced = false;
+    for (;;) {
+        if (stop_signals > seen) {
+            on_stop_skipped = 1;
+            sl_runner_skip_on_stop(runner);
+            fprintf(stderr, "stormlight: not waiting for on_stop; writing what is known "
+                            "(Ctrl-C again to exit at once)\n");
+            return true;
+        }
+        /* In short slices: a signal that lands between two sleeps interrupts neither. */
+        if (sl_runner_wait_stopped(runner, sl_now_us() + 50 * SL_US_PER_MS))
+            return false;
+        if (!announced && sl_now_us() >= announce_at) {
+            char d[32];
+            sl_duration_format(timeout_us, d, sizeof(d));
+            fprintf(stderr,
+                    "stormlight: stopping: waiting up to %s (--stop-timeout) for the users' "
+                    "on_stop to finish; Ctrl-C %sto skip it\n",
+                    d, seen ? "again " : "");
+            announced = true;
+        }
+    }
 }
 
 static void install_signals(void)
@@ -54,6 +109,9 @@ static void install_signals(void)
      * reports are still written (the default action would lose them). */
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    sa.sa_handler = on_resize;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGWINCH, &sa, NULL);
 }
 
 /* The live keys: w/W add 1/10 users, s/S remove 1/10, r/R raise and f/F lower the rate
@@ -309,7 +367,7 @@ int main(int argc, char **argv)
      * within the open-file limit. Users beyond -u are only allocated, not started. */
     uint32_t capacity = opts.users;
     bool keys_possible =
-        !opts.quiet && isatty(STDIN_FILENO) &&
+        !opts.quiet && sl_keys_foreground() &&
         isatty(opts.json_path && !strcmp(opts.json_path, "-") ? STDERR_FILENO : STDOUT_FILENO);
     if (keys_possible && !opts.stages && opts.rate_per_s <= 0) {
         uint32_t extra = opts.users > 100 ? opts.users : 100;
@@ -460,6 +518,10 @@ int main(int argc, char **argv)
                 sl_runner_set_users(runner, (uint32_t)(v + 0.5));
             next_control = now + 100 * SL_US_PER_MS;
         }
+        if (resized && live.tty && !opts.quiet && live.lines_drawn > 0) {
+            resized = 0;
+            sl_report_live(&live, sl_reporter_snapshot(rep, false), human);
+        }
         if (now < next_tick)
             continue;
         sl_reporter_set_control(rep, sl_runner_users(runner), sl_runner_rate(runner));
@@ -500,6 +562,7 @@ int main(int argc, char **argv)
     }
     note_target(&outcome, runner);
     sl_keys_close();
+    bool interrupted = wait_for_on_stop(runner, &plan, opts.stop_timeout_us);
     sl_runner_stop(runner, sl_reporter_interval(rep), &users);
     /* A run shorter than a second has no tick: the users it started count for the peak. */
     uint32_t started = sl_runner_users_started(runner);
@@ -552,13 +615,18 @@ int main(int argc, char **argv)
     /* Locust's --exit-code-on-error N: the code a failed run ends with (default 1). */
     if (code == EXIT_FAILURES)
         code = (int)opts.exit_code_on_error;
-    if (opts.json_path && sl_report_json(snap, opts.json_path, &err) != 0) {
+    if (opts.json_path && sl_report_json_run(snap, opts.json_path, interrupted, &err) != 0) {
         fprintf(stderr, "stormlight: %s\n", err.msg);
         code = EXIT_USAGE;
     }
     if (outs && sl_outputs_finish(outs, snap, &err) != 0) {
         fprintf(stderr, "stormlight: %s\n", err.msg);
         code = EXIT_USAGE;
+    }
+    if (interrupted && code != EXIT_USAGE) {
+        /* As a shell expects of a program that a signal cut short (unless a report could
+         * not be written, which says more). */
+        code = 128 + (last_signal ? last_signal : SIGINT);
     }
 
 out:

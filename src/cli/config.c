@@ -143,9 +143,17 @@ static int read_file(sl_config_t *cfg, const char *path, bool explicit_path, ent
     char *line = NULL;
     size_t cap = 0;
     int rc = SL_OK;
-    for (unsigned lineno = 1; rc == SL_OK && getline(&line, &cap, f) != -1; lineno++) {
+    ssize_t got;
+    for (unsigned lineno = 1; rc == SL_OK && (got = getline(&line, &cap, f)) != -1; lineno++) {
         char origin[600];
         snprintf(origin, sizeof(origin), "%s:%u", path, lineno);
+        /* Everything below works on C strings, so a NUL would silently cut the line
+         * short ("\0users = 5" would read as an empty line): refuse it instead. */
+        if (memchr(line, '\0', (size_t)got)) {
+            sl_err_set(err, "%s: a NUL byte in the line (is this a text file?)", origin);
+            rc = SL_EINVAL;
+            break;
+        }
         char *s = trim(line);
         if (*s == '\0' || *s == '#' || *s == ';')
             continue;

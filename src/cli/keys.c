@@ -1,19 +1,34 @@
-/* Terminal handling for the live keys. Main thread only. */
+/* Terminal handling for the live keys. Main thread only, except sl_keys_close, which a
+ * signal handler may call on its way out. */
 #include "cli/keys.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <termios.h>
 #include <unistd.h>
 
 static struct termios saved;
-static bool active;
+static volatile sig_atomic_t active;
 static int saved_flags;
+
+bool sl_keys_foreground(void)
+{
+    if (!isatty(STDIN_FILENO))
+        return false;
+    /* A terminal that is not our controlling one (tcgetpgrp fails) has no job control
+     * over us: changing it cannot stop us, so it counts as ours. */
+    pid_t fg = tcgetpgrp(STDIN_FILENO);
+    return fg == -1 || fg == getpgrp();
+}
 
 int sl_keys_open(void)
 {
-    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved) != 0)
+    /* In a background process group (`timeout 15 stormlight ...` from an interactive
+     * shell puts it there) changing the terminal stops the process with SIGTTOU before
+     * it has printed anything: run without keys instead. */
+    if (!sl_keys_foreground() || tcgetattr(STDIN_FILENO, &saved) != 0)
         return -1;
     struct termios raw = saved;
     /* Keys arrive one at a time and are not echoed; Ctrl-C still raises SIGINT. */
@@ -24,7 +39,7 @@ int sl_keys_open(void)
         return -1;
     saved_flags = fcntl(STDIN_FILENO, F_GETFL);
     fcntl(STDIN_FILENO, F_SETFL, saved_flags | O_NONBLOCK);
-    active = true;
+    active = 1;
     atexit(sl_keys_close);
     return STDIN_FILENO;
 }
@@ -33,9 +48,17 @@ void sl_keys_close(void)
 {
     if (!active)
         return;
-    active = false;
+    active = 0;
+    /* Put in the background since (Ctrl-Z, bg), restoring would stop the process with
+     * SIGTTOU; with SIGTTOU blocked the terminal is restored regardless. Every call here
+     * is async-signal-safe. */
+    sigset_t ttou, old;
+    sigemptyset(&ttou);
+    sigaddset(&ttou, SIGTTOU);
+    sigprocmask(SIG_BLOCK, &ttou, &old);
     tcsetattr(STDIN_FILENO, TCSANOW, &saved);
     fcntl(STDIN_FILENO, F_SETFL, saved_flags);
+    sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 int sl_keys_read(char *buf, int len)

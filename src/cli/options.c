@@ -613,7 +613,7 @@ const char *sl_options_usage(void)
            "  -E, --exclude-tags T1,T2 do not run the tasks tagged with any of these (also\n"
            "                           -E T1 T2)\n"
            "  -s, --stop-timeout DUR   how long users' on_stop may run once the test stops\n"
-           "                           (default: 10s)\n"
+           "                           (default: 10s; a second Ctrl-C skips the wait)\n"
            "\n"
            "Reports and CI gates:\n"
            "      --csv PREFIX         write Locust-style PREFIX_stats.csv,\n"

@@ -141,3 +141,25 @@ int sl_url_parse(const char *s, sl_url_t *out, sl_err_t *err)
     out->base_path[path_len] = '\0';
     return SL_OK;
 }
+
+size_t sl_url_escape_high(const char *s, size_t len, char *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            if (out)
+                out[n] = (char)c;
+            n++;
+            continue;
+        }
+        if (out) {
+            out[n] = '%';
+            out[n + 1] = hex[c >> 4];
+            out[n + 2] = hex[c & 15];
+        }
+        n += 3;
+    }
+    return n;
+}

@@ -22,4 +22,10 @@ typedef struct sl_url {
  * userinfo, queries and fragments, with a message in err. Returns 0 or SL_EPARSE. */
 int sl_url_parse(const char *s, sl_url_t *out, sl_err_t *err);
 
+/* Percent-encodes the bytes >= 0x80 of a request target (a UTF-8 path such as "/café"),
+ * as browsers and curl do; every other byte is kept, so "%20" or "?a=b" mean what the
+ * author wrote. Writes into out (borrowed, at least 3 * len bytes; NULL to only count)
+ * and returns the encoded length. Any thread. */
+size_t sl_url_escape_high(const char *s, size_t len, char *out);
+
 #endif

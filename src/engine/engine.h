@@ -69,8 +69,21 @@ double sl_runner_set_rate(sl_runner_t *r, double rate_per_s);
 uint32_t sl_runner_users(const sl_runner_t *r);
 double sl_runner_rate(const sl_runner_t *r);
 
-/* Stops every worker (no new request starts, in-flight ones are counted in
- * in_flight_at_stop), joins them and merges their last statistics into `into`. */
+/* Tells every worker to stop (no new request starts, in-flight ones are counted in
+ * in_flight_at_stop); scripted users then run on_stop within --stop-timeout. Returns at
+ * once; calling it again does nothing. Main thread only. */
+void sl_runner_signal_stop(sl_runner_t *r);
+
+/* Stops the workers (as sl_runner_signal_stop) and waits until every worker thread has
+ * ended, until_us (monotonic) or a signal. Returns true once they all have. Main thread. */
+bool sl_runner_wait_stopped(sl_runner_t *r, uint64_t until_us);
+
+/* After the stop: the users' on_stop is not waited for any longer; what it has in flight
+ * is counted in in_flight_at_stop, as when --stop-timeout runs out. Main thread. */
+void sl_runner_skip_on_stop(sl_runner_t *r);
+
+/* Stops every worker (see sl_runner_signal_stop), joins them and merges their last
+ * statistics into `into`. */
 void sl_runner_stop(sl_runner_t *r, sl_stats_t *into, uint32_t *users_running);
 
 /* After sl_runner_stop: how many distinct users ever started, summed over the workers.

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine/worker.h"
@@ -17,6 +18,8 @@ struct sl_runner {
     uint32_t nworkers;
     uint32_t nstarted_threads;
     sl_worker_t **workers;
+    bool *joined;  /* per started thread: pthread_join'ed already */
+    bool stopping; /* the workers were told to stop */
     bool stopped;
     int done_fd; /* workers write here when their iterations are used up */
     uint32_t ndone;
@@ -51,7 +54,8 @@ int sl_runner_start(sl_runner_t **out, const sl_run_cfg_t *cfg, sl_err_t *err)
     const sl_plan_t *plan = cfg->plan;
     r->cum_weights = calloc(plan->ntasks ? plan->ntasks : 1, sizeof(uint64_t));
     r->workers = calloc(r->nworkers, sizeof(*r->workers));
-    if (!r->cum_weights || !r->workers) {
+    r->joined = calloc(r->nworkers, sizeof(*r->joined));
+    if (!r->cum_weights || !r->workers || !r->joined) {
         sl_runner_free(r);
         return SL_ENOMEM;
     }
@@ -128,17 +132,58 @@ void sl_runner_collect(sl_runner_t *r, sl_stats_t *into, uint32_t *users_running
         *users_running = users;
 }
 
+void sl_runner_signal_stop(sl_runner_t *r)
+{
+    if (r->stopping)
+        return;
+    r->stopping = true;
+    for (uint32_t i = 0; i < r->nstarted_threads; i++) {
+        atomic_store(&r->workers[i]->stop, true);
+        sl_loop_wake(&r->workers[i]->loop);
+    }
+}
+
+bool sl_runner_wait_stopped(sl_runner_t *r, uint64_t until_us)
+{
+    sl_runner_signal_stop(r);
+    for (;;) {
+        bool all = true;
+        for (uint32_t i = 0; i < r->nstarted_threads; i++) {
+            if (!r->joined[i] && pthread_tryjoin_np(r->workers[i]->thread, NULL) == 0)
+                r->joined[i] = true;
+            all = all && r->joined[i];
+        }
+        uint64_t now = sl_now_us();
+        if (all || now >= until_us)
+            return all;
+        /* A short sleep, not a wake-up from the workers: this only runs while users run
+         * on_stop, and a signal cuts it short (the caller looks at why). */
+        uint64_t left = until_us - now < 20 * SL_US_PER_MS ? until_us - now : 20 * SL_US_PER_MS;
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)left * 1000};
+        if (nanosleep(&ts, NULL) != 0 && errno == EINTR)
+            return false;
+    }
+}
+
+void sl_runner_skip_on_stop(sl_runner_t *r)
+{
+    for (uint32_t i = 0; i < r->nstarted_threads; i++) {
+        atomic_store(&r->workers[i]->skip_on_stop, true);
+        sl_loop_wake(&r->workers[i]->loop);
+    }
+}
+
 void sl_runner_stop(sl_runner_t *r, sl_stats_t *into, uint32_t *users_running)
 {
     if (r->stopped)
         return;
     r->stopped = true;
+    sl_runner_signal_stop(r);
     for (uint32_t i = 0; i < r->nstarted_threads; i++) {
-        atomic_store(&r->workers[i]->stop, true);
-        sl_loop_wake(&r->workers[i]->loop);
+        if (!r->joined[i])
+            pthread_join(r->workers[i]->thread, NULL);
+        r->joined[i] = true;
     }
-    for (uint32_t i = 0; i < r->nstarted_threads; i++)
-        pthread_join(r->workers[i]->thread, NULL);
     /* The threads are gone: their current blocks can be taken directly. */
     for (uint32_t i = 0; i < r->nstarted_threads; i++) {
         sl_worker_t *w = r->workers[i];
@@ -273,6 +318,7 @@ void sl_runner_free(sl_runner_t *r)
         }
     }
     free(r->workers);
+    free(r->joined);
     free(r->cum_weights);
     free(r);
 }

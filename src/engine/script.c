@@ -25,6 +25,7 @@
 
 #define USER_MT "stormlight.user"
 #define RESP_MT "stormlight.response"
+#define BODY_MT "stormlight.body"
 #define MAX_REDIRECTS 10
 #define MAX_COOKIES 64
 
@@ -95,6 +96,13 @@ struct sl_script_worker {
     uint32_t running_stop; /* on_stop coroutines still running */
     row_slot_t *rows;      /* worker-local cache: (method, name) -> row id */
     uint32_t rows_cap, rows_len;
+    /* Large bodies (see body_box_t): bytes in boxes not yet freed, and bytes made Lua
+     * strings since the last full collection. */
+    size_t big_box_bytes, big_string_bytes;
+    /* One freed large buffer kept for the next large capture: its pages are resident, so
+     * receiving into it costs no page faults (they would be timed with the response). */
+    char *spare_body;
+    size_t spare_body_cap;
 };
 
 /* The user loop, in Lua: short enough to read, and every task runs under xpcall so an
@@ -530,6 +538,40 @@ static void render_query(lua_State *L, sl_script_user_t *su, int idx, bool has_q
     lua_pop(L, 1);
 }
 
+/* Rejects keys opts does not know, as Task{} does with its fields: a typo ("jsn =",
+ * "header =") would otherwise send the request without what the author meant. Runs once
+ * per scripted request over a handful of keys; the cost is a few string compares. */
+static void check_opts_keys(lua_State *L, int opts)
+{
+    static const char *const known[] = {"body",  "headers",   "json",   "name",
+                                        "query", "redirects", "timeout"};
+    lua_pushnil(L);
+    while (lua_next(L, opts)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L,
+                       "opts: unexpected %s key (expected body, headers, json, name, query, "
+                       "redirects, timeout)",
+                       luaL_typename(L, -1));
+        const char *k = lua_tostring(L, -1);
+        bool ok = false;
+        for (size_t i = 0; i < SL_ARRAY_LEN(known) && !ok; i++)
+            ok = strcmp(k, known[i]) == 0;
+        if (!ok) {
+            /* The key goes into a one-line message: control bytes become '?'. */
+            char shown[64];
+            size_t n = 0;
+            for (; k[n] && n < sizeof(shown) - 1; n++)
+                shown[n] = ((unsigned char)k[n] < 0x20 || k[n] == 0x7f) ? '?' : k[n];
+            shown[n] = '\0';
+            luaL_error(L,
+                       "opts: unknown key '%s' (expected body, headers, json, name, query, "
+                       "redirects, timeout)",
+                       shown);
+        }
+    }
+}
+
 /* u:request(method, path, opts) */
 static int l_request_impl(lua_State *L, const char *method_in, int path_idx)
 {
@@ -559,11 +601,22 @@ static int l_request_impl(lua_State *L, const char *method_in, int path_idx)
     bool have_opts = lua_type(L, opts) == LUA_TTABLE;
     if (!have_opts && !lua_isnoneornil(L, opts))
         return luaL_error(L, "opts must be a table");
+    if (have_opts)
+        check_opts_keys(L, opts);
 
     flush_pending(su);
     su->static_req = false;
     su->follow = true;
     su->timeout_us = w->cfg->timeout_us;
+    /* Before another body may arrive, earlier large ones nobody holds any more are freed
+     * now rather than when Lua's pace gets to them (see body_box_t): one full collection
+     * per 64 MiB of large bodies, which take longer to receive. Here, in the running
+     * coroutine, it is what collectgarbage() would do. */
+    sl_script_worker_t *sw = w->sw;
+    if (sw->big_box_bytes + sw->big_string_bytes >= SL_RESP_MAX_BODY_BYTES) {
+        lua_gc(L, LUA_GCCOLLECT);
+        sw->big_string_bytes = 0;
+    }
 
     /* The statistics row: opts.name, else the path as written (without opts.query). */
     const char *name = path;
@@ -611,7 +664,14 @@ static int l_request_impl(lua_State *L, const char *method_in, int path_idx)
     /* The request line: base path, path, then opts.query. */
     given_t g = {0};
     render_line_start(su, method);
-    wb_add(su, path, plen);
+    /* A UTF-8 path goes out percent-encoded, as from Task{} (cli/url.h). */
+    size_t elen = sl_url_escape_high(path, plen, NULL);
+    if (elen == plen) {
+        wb_add(su, path, plen);
+    } else if (wb_reserve(su, elen)) {
+        sl_url_escape_high(path, plen, su->wbuf + su->wlen);
+        su->wlen += elen;
+    }
     if (have_opts && lua_getfield(L, opts, "query") != LUA_TNIL) {
         if (lua_type(L, -1) != LUA_TTABLE) {
             free(json);
@@ -864,6 +924,69 @@ static bool follow_redirect(sl_user_t *u)
     return true;
 }
 
+/* Large bodies (SL_RESP_BIG_BODY_BYTES and up) are not copied into a Lua string when
+ * they arrive: the capture's buffer moves into a userdata on the response (`_body`), and
+ * r.body becomes a string only when the script reads it (resp_index), which frees the
+ * buffer. A script that never reads a 64 MiB body costs 64 MiB, not twice that; one that
+ * reads it holds both only for the copy. Lua cannot see the boxes' memory, and its own
+ * pace (a cycle once the heap has doubled) would keep earlier bodies resident beside the
+ * next one, so a request collects first when large bodies add up to the cap. */
+typedef struct body_box {
+    char *buf; /* NULL once made a string, or freed */
+    size_t len, cap;
+} body_box_t;
+
+static void body_box_free(sl_script_worker_t *sw, body_box_t *b)
+{
+    if (!b->buf)
+        return;
+    if (sw && !sw->spare_body) {
+        sw->spare_body = b->buf;
+        sw->spare_body_cap = b->cap;
+    } else {
+        sl_resp_body_release(b->buf, b->cap);
+    }
+    b->buf = NULL;
+    if (sw)
+        sw->big_box_bytes -= b->len;
+}
+
+static int body_box_gc(lua_State *L)
+{
+    body_box_free(worker_of(L)->sw, luaL_checkudata(L, 1, BODY_MT));
+    return 0;
+}
+
+static void push_big_body(lua_State *co, sl_resp_capture_t *cap)
+{
+    body_box_t *b = lua_newuserdatauv(co, sizeof(*b), 0);
+    b->buf = NULL;
+    luaL_setmetatable(co, BODY_MT);
+    sl_resp_capture_take_body(cap, &b->buf, &b->len, &b->cap);
+    sl_script_worker_t *sw = worker_of(co)->sw;
+    if (sw && b->buf)
+        sw->big_box_bytes += b->len;
+}
+
+/* r.body of a large body: the string, made now and kept on r. */
+static void push_body_string(lua_State *L, int resp)
+{
+    if (lua_getfield(L, resp, "_body") != LUA_TUSERDATA) {
+        lua_pop(L, 1);
+        lua_pushliteral(L, "");
+        return;
+    }
+    body_box_t *b = luaL_checkudata(L, -1, BODY_MT);
+    sl_script_worker_t *sw = worker_of(L)->sw;
+    lua_pushlstring(L, b->buf ? b->buf : "", b->buf ? b->len : 0);
+    if (b->buf && sw)
+        sw->big_string_bytes += b->len;
+    body_box_free(sw, b);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, resp, "body"); /* RESP_MT has no __newindex: a plain field */
+    lua_remove(L, -2);             /* the box */
+}
+
 /* ---- C-side calls into Lua, protected ----
  *
  * The loop calls into Lua outside any Lua function: building a response, a user's table,
@@ -926,8 +1049,21 @@ static int build_response(lua_State *co)
     lua_setfield(co, -2, "status");
     lua_pushboolean(co, fail == SL_FAIL_NONE);
     lua_setfield(co, -2, "ok");
-    lua_pushlstring(co, su->cap.body ? su->cap.body : "", su->cap.body_len);
-    lua_setfield(co, -2, "body");
+    if (su->cap.body_len >= SL_RESP_BIG_BODY_BYTES) {
+        push_big_body(co, &su->cap);
+        lua_setfield(co, -2, "_body");
+    } else {
+        lua_pushlstring(co, su->cap.body ? su->cap.body : "", su->cap.body_len);
+        lua_setfield(co, -2, "body");
+        /* A small body in a large buffer (the spare, or a Content-Length that was not
+         * met): the buffer goes back rather than stay with this user. */
+        if (su->cap.body_cap >= SL_RESP_BIG_BODY_BYTES) {
+            body_box_t b;
+            sl_resp_capture_take_body(&su->cap, &b.buf, &b.len, &b.cap);
+            b.len = 0; /* counted in no box */
+            body_box_free(u->w->sw, &b);
+        }
+    }
     lua_pushlstring(co, su->cap.head ? su->cap.head : "", su->cap.head_len);
     lua_setfield(co, -2, "_hdr");
     lua_pushnumber(co, (double)latency_us / 1000.0);
@@ -1038,9 +1174,20 @@ static int l_success(lua_State *L)
 static int l_json(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    lua_getfield(L, 1, "body");
     size_t len;
-    const char *s = lua_tolstring(L, -1, &len);
+    const char *s = NULL;
+    /* A large body not yet made a string is decoded where it lies. */
+    if (lua_getfield(L, 1, "_body") == LUA_TUSERDATA) {
+        body_box_t *b = luaL_checkudata(L, -1, BODY_MT);
+        if (b->buf) {
+            s = b->buf;
+            len = b->len;
+        }
+    }
+    if (!s) {
+        lua_getfield(L, 1, "body");
+        s = lua_tolstring(L, -1, &len);
+    }
     if (!s)
         return luaL_error(L, "r:json(): the response has no body");
     if (sl_luajson_decode(L, s, len) != 0)
@@ -1085,6 +1232,10 @@ static int resp_index(lua_State *L)
         }
         lua_pushvalue(L, -1);
         lua_setfield(L, 1, "headers");
+        return 1;
+    }
+    if (k && !strcmp(k, "body")) {
+        push_body_string(L, 1);
         return 1;
     }
     if (k && !strcmp(k, "json")) {
@@ -1299,6 +1450,12 @@ static int open_runtime(lua_State *L)
     lua_pushcfunction(L, resp_index);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
+    luaL_newmetatable(L, BODY_MT);
+    lua_pushcfunction(L, body_box_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushliteral(L, "body");
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
 
     if (luaL_loadbufferx(L, prelude, sizeof(prelude) - 1, "=stormlight", "t") != LUA_OK)
         return lua_error(L);
@@ -1367,7 +1524,8 @@ void sl__script_worker_dispose(sl_worker_t *w)
             w->users[i].script = NULL;
     }
     if (sw->L)
-        lua_close(sw->L);
+        lua_close(sw->L); /* frees the boxes (one may become the spare) */
+    sl_resp_body_release(sw->spare_body, sw->spare_body_cap);
     free(sw->users);
     free(sw->class_refs);
     free(sw->rows);
@@ -1377,7 +1535,13 @@ void sl__script_worker_dispose(sl_worker_t *w)
 
 void sl__script_capture(sl_user_t *u)
 {
-    sl_resp_capture_attach(&u->resp, &u->script->cap);
+    sl_script_worker_t *sw = u->w->sw;
+    sl_resp_capture_t *cap = &u->script->cap;
+    if (!cap->body && sw->spare_body) {
+        sl_resp_capture_give_body(cap, sw->spare_body, sw->spare_body_cap);
+        sw->spare_body = NULL;
+    }
+    sl_resp_capture_attach(&u->resp, cap);
 }
 
 /* Starts fn (run_user or run_stop) for the user in a fresh coroutine. */

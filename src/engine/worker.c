@@ -849,6 +849,12 @@ static void worker_on_wake(sl_loop_t *loop)
             worker_apply_users(w, atomic_load(&w->ctl_users));
         }
     }
+    if (w->stopping && !loop->stop && atomic_load(&w->skip_on_stop)) {
+        /* Told not to wait for on_stop: end now, as when --stop-timeout runs out. */
+        sl_loop_timer_stop(loop, &w->stop_timer);
+        worker_on_stop_timeout(loop, &w->stop_timer);
+        return;
+    }
     if (!atomic_load(&w->stop) || w->stopping)
         return;
     /* Stop: no new iteration starts; whatever is in flight is counted, not waited for.
@@ -870,6 +876,7 @@ int sl__worker_init(sl_worker_t *w, uint32_t index, const sl_run_cfg_t *cfg, uin
     w->t0_us = t0_us;
     w->cum_weights = cum_weights;
     atomic_init(&w->stop, false);
+    atomic_init(&w->skip_on_stop, false);
     pthread_mutex_init(&w->mu, NULL);
     w->nusers = cfg->users / cfg->threads + (index < cfg->users % cfg->threads ? 1 : 0);
     w->nusers_spawn = w->nusers;

@@ -101,6 +101,7 @@ struct sl_worker {
     uint32_t wait_head, wait_tail;
     uint64_t next_tick_us;
     atomic_bool stop;
+    atomic_bool skip_on_stop; /* the runner gave up waiting for on_stop (a second Ctrl-C) */
     /* Live control from the runner: written there, read here after a wake-up. */
     _Atomic uint32_t ctl_users;
     _Atomic uint32_t ctl_seq;

@@ -2,9 +2,10 @@
  * shared and read-only; the parser lives inside each connection's sl_resp_t. */
 #include "http/response.h"
 
-#include <string.h>
-
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 static int on_status(llhttp_t *p, const char *at, size_t len);
 static int on_header_field(llhttp_t *p, const char *at, size_t len);
@@ -50,6 +51,78 @@ static bool cap_grow(char **buf, size_t *cap, size_t need)
     *buf = b;
     *cap = n;
     return true;
+}
+
+/* Body buffers: malloc'd below SL_RESP_BIG_BODY_BYTES, mapped from there on (whether a
+ * buffer is mapped follows from its capacity alone). A heap buffer of tens of MiB would
+ * be copied at each doubling and, freed, would stay resident in the thread's arena. */
+static size_t page_round(size_t n)
+{
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    return (n + pg - 1) / pg * pg;
+}
+
+void sl_resp_body_release(char *buf, size_t cap)
+{
+    if (!buf)
+        return;
+    if (cap >= SL_RESP_BIG_BODY_BYTES)
+        munmap(buf, cap);
+    else
+        free(buf);
+}
+
+/* Makes room for need bytes (need <= SL_RESP_MAX_BODY_BYTES), keeping the content:
+ * exactly need when the length is known (exact), else doubling, within the cap. */
+static bool body_reserve(sl_resp_capture_t *c, size_t need, bool exact)
+{
+    if (need <= c->body_cap)
+        return true;
+    size_t n = c->body_cap ? c->body_cap : 256;
+    while (n < need)
+        n *= 2;
+    if (exact || n > SL_RESP_MAX_BODY_BYTES)
+        n = need;
+    if (n < SL_RESP_BIG_BODY_BYTES) {
+        char *b = realloc(c->body, n);
+        if (!b)
+            return false;
+        c->body = b;
+        c->body_cap = n;
+        return true;
+    }
+    n = page_round(n);
+    void *m;
+    if (c->body_cap >= SL_RESP_BIG_BODY_BYTES) {
+        m = mremap(c->body, c->body_cap, n, MREMAP_MAYMOVE);
+    } else {
+        m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m != MAP_FAILED && c->body_len)
+            memcpy(m, c->body, c->body_len);
+        if (m != MAP_FAILED)
+            free(c->body);
+    }
+    if (m == MAP_FAILED)
+        return false;
+    c->body = m;
+    c->body_cap = n;
+    return true;
+}
+
+void sl_resp_capture_take_body(sl_resp_capture_t *c, char **buf, size_t *len, size_t *cap)
+{
+    *buf = c->body;
+    *len = c->body_len;
+    *cap = c->body_cap;
+    c->body = NULL;
+    c->body_len = c->body_cap = 0;
+}
+
+void sl_resp_capture_give_body(sl_resp_capture_t *c, char *buf, size_t cap)
+{
+    c->body = buf;
+    c->body_cap = cap;
+    c->body_len = 0;
 }
 
 static void cap_head(sl_resp_t *r, const char *at, size_t len)
@@ -120,7 +193,7 @@ void sl_resp_capture_reset(sl_resp_capture_t *c)
 void sl_resp_capture_free(sl_resp_capture_t *c)
 {
     free(c->head);
-    free(c->body);
+    sl_resp_body_release(c->body, c->body_cap);
     c->head = c->body = NULL;
     c->head_len = c->head_cap = 0;
     c->body_len = c->body_cap = 0;
@@ -142,6 +215,15 @@ static int on_headers_complete(llhttp_t *p)
     uint16_t st = r->status;
     if (r->is_head || (st >= 100 && st < 200) || st == 204 || st == 304)
         return 1;
+    /* A captured body of known length gets its buffer in one piece. Only virtual memory
+     * until the bytes arrive, so a length that is a lie costs nothing resident. */
+    sl_resp_capture_t *c = r->cap;
+    if (c && (p->flags & F_CONTENT_LENGTH) && p->content_length > 0) {
+        uint64_t want =
+            p->content_length < SL_RESP_MAX_BODY_BYTES ? p->content_length : SL_RESP_MAX_BODY_BYTES;
+        if (!body_reserve(c, (size_t)want, true))
+            c->oom = true;
+    }
     return 0;
 }
 
@@ -156,7 +238,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
             keep = SL_RESP_MAX_BODY_BYTES - c->body_len;
             c->body_truncated = true;
         }
-        if (!cap_grow(&c->body, &c->body_cap, c->body_len + keep)) {
+        if (!body_reserve(c, c->body_len + keep, false)) {
             c->oom = true;
             c->body_truncated = true;
             return 0;

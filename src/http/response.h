@@ -26,8 +26,12 @@ typedef enum sl_resp_result {
 
 /* Optional capture of a response's headers and body, for scripted requests (Task{}
  * requests never capture). Headers are kept as "name\0value\0" pairs, names as sent.
- * Both buffers grow only as a response needs and are bounded. */
+ * Both buffers grow only as a response needs and are bounded. The body buffer is sized
+ * from Content-Length when there is one (no doubling overshoot); from SL_RESP_BIG_BODY_BYTES
+ * up it is mapped memory of its own (mmap/mremap), so growing it copies nothing and
+ * freeing it gives the memory back to the system at once. */
 #define SL_RESP_MAX_BODY_BYTES (64u * 1024 * 1024)
+#define SL_RESP_BIG_BODY_BYTES (1024u * 1024)
 typedef struct sl_resp_capture {
     char *head;
     uint32_t head_len, head_cap;
@@ -43,6 +47,15 @@ typedef struct sl_resp sl_resp_t;
 /* Captures the response being read into c (after sl_resp_start). */
 void sl_resp_capture_attach(sl_resp_t *r, sl_resp_capture_t *c);
 void sl_resp_capture_free(sl_resp_capture_t *c);
+
+/* Moves the captured body out of c: *buf (body_len bytes, capacity *cap) is the caller's,
+ * to free with sl_resp_body_release; c starts its next body in a fresh buffer. */
+void sl_resp_capture_take_body(sl_resp_capture_t *c, char **buf, size_t *len, size_t *cap);
+/* Frees a body buffer taken from a capture (NULL is fine). Any thread. */
+void sl_resp_body_release(char *buf, size_t cap);
+/* Gives c, which must have no body buffer, buf (transferred, capacity cap) for its next
+ * body: a buffer whose pages are already resident, so receiving into it faults nothing. */
+void sl_resp_capture_give_body(sl_resp_capture_t *c, char *buf, size_t cap);
 
 struct sl_resp {
     llhttp_t parser;

@@ -86,7 +86,7 @@ int sl_report_json_check(const char *path, sl_err_t *err)
 }
 
 /* The document, streamed: memory stays flat whatever the rows and the history hold. */
-static void put_summary(sl_jw_t *w, const sl_snapshot_t *s)
+static void put_summary(sl_jw_t *w, const sl_snapshot_t *s, bool interrupted)
 {
     double secs = s->elapsed_us ? (double)s->elapsed_us / 1e6 : 1.0;
     sl_jw_object(w, NULL);
@@ -186,11 +186,17 @@ static void put_summary(sl_jw_t *w, const sl_snapshot_t *s)
     sl_report_thresholds_write(w, "thresholds", s);
     if (s->thresholds && s->thresholds->aborted_by)
         sl_jw_string(w, "aborted_by_threshold", s->thresholds->aborted_by);
+    sl_jw_bool(w, "interrupted", interrupted);
     sl_jw_end_object(w);
     fputc('\n', w->f);
 }
 
 int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
+{
+    return sl_report_json_run(s, path, false, err);
+}
+
+int sl_report_json_run(const sl_snapshot_t *s, const char *path, bool interrupted, sl_err_t *err)
 {
     bool to_stdout = strcmp(path, "-") == 0;
     FILE *f = to_stdout ? stdout : fopen(path, "w");
@@ -200,7 +206,7 @@ int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
     }
     sl_jw_t w;
     sl_jw_init(&w, f, true);
-    put_summary(&w, s);
+    put_summary(&w, s, interrupted);
     bool failed = ferror(f) != 0;
     if (to_stdout ? fflush(f) != 0 : fclose(f) != 0)
         failed = true;

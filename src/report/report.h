@@ -40,16 +40,19 @@ static inline size_t sl_report_row_at(const size_t *order, size_t i)
 
 /* The live table (elapsed, users, per-row requests, failures, current RPS, median, p95,
  * p99, average, min, max, and a total row). On a terminal (tty) it redraws in place over
- * the previous table; otherwise it prints a plain table. */
+ * the previous table, fitted to the terminal's width (read on every frame): names shrink
+ * behind an ellipsis and columns are dropped, so no line wraps; otherwise it prints a
+ * plain table. */
 typedef struct sl_live {
     bool tty;
     int lines_drawn;
     unsigned notes_shown; /* which row notes a plain log has printed already */
+    int cols;             /* the terminal's width the last frame was fitted to (0: not fitted) */
 } sl_live_t;
 void sl_report_live(sl_live_t *live, const sl_snapshot_t *s, FILE *out);
 
 /* The final summary: the statistics table with whole-run rates, the percentile table and
- * the error table. */
+ * the error table; fitted to the width when out is a terminal, as the live view is. */
 void sl_report_summary(const sl_snapshot_t *s, FILE *out);
 
 /* Checks before the run that the JSON summary can be written to path, as the other report
@@ -61,5 +64,8 @@ int sl_report_json_check(const char *path, sl_err_t *err);
 /* Writes the JSON summary (schema stormlight.summary/1) to path, "-" for stdout. Returns
  * 0 or SL_ESYS with a message. */
 int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err);
+/* The same, saying whether the run was interrupted: a second Ctrl-C cut the users'
+ * on_stop short, so the figures are what was measured until then. */
+int sl_report_json_run(const sl_snapshot_t *s, const char *path, bool interrupted, sl_err_t *err);
 
 #endif

@@ -2,6 +2,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "cli/duration.h"
 #include "report/report.h"
@@ -188,23 +190,311 @@ static int print_row_notes(const sl_snapshot_t *s, FILE *out, unsigned skip, uns
     return lines;
 }
 
+/* ---- Fitting the tables to the terminal's width ----
+ *
+ * The tables are written for a wide terminal (their rows are 134 and 149 columns). On a
+ * narrower one a wrapped line would break the live view's redraw in place (it moves the
+ * cursor up by the lines it wrote) and pile up half-drawn frames. So what goes to a
+ * terminal is first written to memory as usual, then each line is fitted: table rows lose
+ * columns in a fixed order and their name shrinks behind an ellipsis, every other line is
+ * cut at the width. The column specs below follow the formats of print_row, print_stats
+ * and print_summary byte for byte (test_table.c checks them against the header rows). */
+
+typedef struct fit_col {
+    uint16_t start, len; /* bytes in the row, with the space before the cell */
+    uint8_t drop;        /* 0: kept; else the order in which columns go (1 first) */
+} fit_col_t;
+
+#define FIT_NAME 1       /* column 1 is the name in both tables */
+#define FIT_NAME_MAX 32  /* as written */
+#define FIT_NAME_KEEP 20 /* shrunk to this before any column is dropped */
+#define FIT_NAME_MIN 8   /* and to this after every droppable one is gone */
+#define FIT_MAX_COLS 16
+
+/* Type Name | # reqs # fails req/s fail/s | Med 95% 99% Avg Min Max */
+static const fit_col_t fit_stats_cols[] = {
+    {0, 7, 6},  {7, 33, 0}, {40, 10, 0}, {50, 9, 8},  {59, 10, 9}, {69, 9, 3},  {78, 2, 0},
+    {80, 9, 0}, {89, 9, 7}, {98, 9, 5},  {107, 9, 2}, {116, 9, 1}, {125, 9, 4},
+};
+
+/* Type Name | 50 66 75 80 90 95 98 99 99.9 99.99 100 | # reqs */
+static const fit_col_t fit_pct_cols[] = {
+    {0, 7, 8},  {7, 33, 0}, {40, 9, 0},  {49, 9, 1},  {58, 9, 2},  {67, 9, 3},  {76, 9, 7},
+    {85, 9, 0}, {94, 9, 5}, {103, 9, 0}, {112, 9, 6}, {121, 9, 4}, {130, 9, 9}, {139, 10, 0},
+};
+
+typedef struct fit_layout {
+    const fit_col_t *cols;
+    size_t ncols;
+    bool keep[FIT_MAX_COLS];
+    int name_w;
+    int width; /* of a fitted row */
+} fit_layout_t;
+
+/* The next character of s[0..n): its length in bytes, and in *cols the columns a
+ * terminal gives it. Every code point of three bytes or more may be wide (CJK, emoji), so
+ * it counts as two: a row may come out a little short, never too long. A byte that does
+ * not start a valid sequence is one column (terminals show U+FFFD). */
+static size_t fit_char(const unsigned char *s, size_t n, int *cols)
+{
+    size_t len = s[0] < 0x80                    ? 1
+                 : s[0] >= 0xC2 && s[0] <= 0xDF ? 2
+                 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3
+                 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4
+                                                : 0;
+    for (size_t i = 1; i < len; i++) {
+        if (i >= n || (s[i] & 0xC0) != 0x80) {
+            len = 0;
+            break;
+        }
+    }
+    if (len == 0) {
+        *cols = 1;
+        return 1;
+    }
+    *cols = len < 3 || (len == 3 && !memcmp(s, "\xE2\x80\xA6", 3)) ? 1 : 2;
+    return len;
+}
+
+static int fit_cols_of(const char *s, size_t n)
+{
+    int cols = 0;
+    for (size_t i = 0; i < n;) {
+        int c;
+        i += fit_char((const unsigned char *)s + i, n - i, &c);
+        cols += c;
+    }
+    return cols;
+}
+
+static void fit_put_spaces(FILE *out, int n)
+{
+    for (int i = 0; i < n; i++)
+        fputc(' ', out);
+}
+
+/* Writes s[0..n) in exactly w columns: padded, or "…" and its end (where names differ). */
+static void fit_put_name(FILE *out, const char *s, size_t n, int w)
+{
+    int cols = fit_cols_of(s, n);
+    if (cols <= w) {
+        fwrite(s, 1, n, out);
+        fit_put_spaces(out, w - cols);
+        return;
+    }
+    /* Keep the longest tail of at most w - 1 columns that starts on a character. */
+    size_t from = n;
+    int tail = 0;
+    for (size_t i = 0; i < n;) {
+        int c;
+        size_t l = fit_char((const unsigned char *)s + i, n - i, &c);
+        if (cols - c < w) {
+            from = i + l;
+            tail = cols - c;
+            break;
+        }
+        cols -= c;
+        i += l;
+    }
+    fputs("\xE2\x80\xA6", out);
+    fwrite(s + from, 1, n - from, out);
+    fit_put_spaces(out, w - 1 - tail);
+}
+
+/* Cuts a line to width columns, ending in "…" when something was cut. */
+static void fit_put_clipped(FILE *out, const char *s, size_t n, int width)
+{
+    if (fit_cols_of(s, n) <= width) {
+        fwrite(s, 1, n, out);
+        return;
+    }
+    int used = 0;
+    for (size_t i = 0; i < n;) {
+        int c;
+        size_t l = fit_char((const unsigned char *)s + i, n - i, &c);
+        if (used + c > width - 1)
+            break;
+        fwrite(s + i, 1, l, out);
+        used += c;
+        i += l;
+    }
+    if (width > 0)
+        fputs("\xE2\x80\xA6", out);
+}
+
+static int fit_row_width(const fit_layout_t *lo)
+{
+    int w = 0;
+    bool first = true;
+    for (size_t i = 0; i < lo->ncols; i++) {
+        if (!lo->keep[i])
+            continue;
+        int len = i == FIT_NAME ? 1 + lo->name_w : lo->cols[i].len;
+        w += first && i > 0 ? len - 1 : len; /* the first cell loses its leading space */
+        first = false;
+    }
+    return w;
+}
+
+/* Chooses the columns and the name's width for a terminal of width columns: the name
+ * shrinks to FIT_NAME_KEEP, then columns go in their drop order, then the name may take
+ * back what is left over, or shrink to FIT_NAME_MIN. */
+static void fit_layout_make(fit_layout_t *lo, const fit_col_t *cols, size_t ncols, int width)
+{
+    lo->cols = cols;
+    lo->ncols = ncols;
+    for (size_t i = 0; i < ncols; i++)
+        lo->keep[i] = true;
+    lo->name_w = FIT_NAME_MAX;
+    int over = fit_row_width(lo) - width;
+    if (over > 0)
+        lo->name_w = FIT_NAME_MAX - over > FIT_NAME_KEEP ? FIT_NAME_MAX - over : FIT_NAME_KEEP;
+    for (int rank = 1; fit_row_width(lo) > width && rank < 256; rank++) {
+        bool any = false;
+        for (size_t i = 0; i < ncols; i++) {
+            if (cols[i].drop == rank) {
+                lo->keep[i] = false;
+                any = true;
+            }
+        }
+        if (!any)
+            break;
+    }
+    int spare = width - fit_row_width(lo);
+    if (spare > 0)
+        lo->name_w = lo->name_w + spare < FIT_NAME_MAX ? lo->name_w + spare : FIT_NAME_MAX;
+    over = fit_row_width(lo) - width;
+    if (over > 0)
+        lo->name_w = lo->name_w - over > FIT_NAME_MIN ? lo->name_w - over : FIT_NAME_MIN;
+    lo->width = fit_row_width(lo);
+}
+
+/* Writes one table row with the layout's columns. */
+static void fit_put_row(FILE *out, const fit_layout_t *lo, const char *s, size_t n)
+{
+    bool first = true;
+    for (size_t i = 0; i < lo->ncols; i++) {
+        if (!lo->keep[i])
+            continue;
+        const fit_col_t *c = &lo->cols[i];
+        size_t a = c->start < n ? c->start : n;
+        size_t b = (size_t)c->start + c->len < n ? (size_t)c->start + c->len : n;
+        if (i > 0 && a < b && s[a] == ' ')
+            a++; /* the space before the cell: written below unless the cell is first */
+        if (i > 0 && !first)
+            fputc(' ', out);
+        if (i == FIT_NAME) {
+            while (b > a && s[b - 1] == ' ')
+                b--;
+            fit_put_name(out, s + a, b - a, lo->name_w);
+        } else {
+            fwrite(s + a, 1, b - a, out);
+        }
+        first = false;
+    }
+}
+
+static bool fit_starts(const char *s, size_t n, const char *prefix)
+{
+    size_t l = strlen(prefix);
+    return n >= l && !memcmp(s, prefix, l);
+}
+
+static bool fit_has(const char *s, size_t n, const char *what)
+{
+    size_t l = strlen(what);
+    for (size_t i = 0; i + l <= n; i++)
+        if (!memcmp(s + i, what, l))
+            return true;
+    return false;
+}
+
+/* Writes text (lines ending in '\n') fitted to width columns; returns the lines written.
+ * A table starts at its header row ("Type    Name ... # reqs") and runs to the next empty
+ * line; its rule of dashes is redrawn at the fitted width. */
+static int fit_text(const char *text, size_t len, int width, FILE *out)
+{
+    fit_layout_t stats, pct;
+    fit_layout_make(&stats, fit_stats_cols, SL_ARRAY_LEN(fit_stats_cols), width);
+    fit_layout_make(&pct, fit_pct_cols, SL_ARRAY_LEN(fit_pct_cols), width);
+    const fit_layout_t *table = NULL;
+    int lines = 0;
+    for (size_t i = 0; i < len;) {
+        const char *nl = memchr(text + i, '\n', len - i);
+        size_t n = nl ? (size_t)(nl - (text + i)) : len - i;
+        const char *s = text + i;
+        if (n == 0)
+            table = NULL;
+        else if (fit_starts(s, n, "Type    Name") && fit_has(s, n, "# reqs"))
+            table = fit_has(s, n, "# fails") ? &stats : &pct;
+        if (table && n > 0 && strspn(s, "-") >= n) {
+            for (int k = 0; k < table->width && k < (int)n; k++)
+                fputc('-', out);
+        } else if (table && n > 0) {
+            /* Cut as well, for a terminal too narrow even for the columns always kept. */
+            char row[1024];
+            FILE *mem = fmemopen(row, sizeof(row), "w");
+            if (mem) {
+                fit_put_row(mem, table, s, n);
+                long used = ftell(mem);
+                fclose(mem);
+                fit_put_clipped(out, row, used > 0 ? (size_t)used : 0, width);
+            }
+        } else {
+            fit_put_clipped(out, s, n, width);
+        }
+        if (nl) {
+            fputc('\n', out);
+            lines++;
+        }
+        i += n + (nl ? 1 : 0);
+    }
+    return lines;
+}
+
+/* The terminal's width when out is a terminal, else 0 (no fitting). */
+static int fit_terminal_cols(FILE *out)
+{
+    struct winsize ws;
+    if (ioctl(fileno(out), TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0)
+        return 0;
+    return ws.ws_col;
+}
+
 void sl_report_live(sl_live_t *live, const sl_snapshot_t *s, FILE *out)
 {
-    if (live->tty && live->lines_drawn > 0)
-        fprintf(out, "\x1b[%dA\x1b[J", live->lines_drawn);
-    int lines = print_header(s, out);
+    int cols = live->tty ? fit_terminal_cols(out) : 0;
+    char *frame = NULL;
+    size_t frame_len = 0;
+    FILE *mem = cols ? open_memstream(&frame, &frame_len) : NULL;
+    FILE *to = mem ? mem : out;
+    if (live->tty && live->lines_drawn > 0) {
+        /* After a resize the terminal may have re-wrapped the last frame, so its height
+         * is unknown: start again from a clear screen. */
+        if (cols != live->cols)
+            fputs("\x1b[H\x1b[2J", out);
+        else
+            fprintf(out, "\x1b[%dA\x1b[J", live->lines_drawn);
+    }
+    int lines = print_header(s, to);
     /* On a terminal the notes stay in the redrawn frame; in a log, each is said once. */
-    lines += print_row_notes(s, out, live->tty ? 0 : live->notes_shown, &live->notes_shown);
-    lines += print_stats(s, out, false);
+    lines += print_row_notes(s, to, live->tty ? 0 : live->notes_shown, &live->notes_shown);
+    lines += print_stats(s, to, false);
+    if (mem) {
+        fclose(mem);
+        lines = fit_text(frame, frame_len, cols, out);
+        free(frame);
+    }
     if (!live->tty) {
         fputc('\n', out);
         lines++;
     }
     live->lines_drawn = lines;
+    live->cols = cols;
     fflush(out);
 }
 
-void sl_report_summary(const sl_snapshot_t *s, FILE *out)
+static void print_summary(const sl_snapshot_t *s, FILE *out)
 {
     fputc('\n', out);
     print_header(s, out);
@@ -264,5 +554,24 @@ void sl_report_summary(const sl_snapshot_t *s, FILE *out)
                 "\nIn flight at stop: %" PRIu64 "   retried on stale connections: %" PRIu64 "\n",
                 s->stats->in_flight_at_stop, s->stats->retries);
     sl_report_thresholds(s, out);
+    fflush(out);
+}
+
+void sl_report_summary(const sl_snapshot_t *s, FILE *out)
+{
+    /* On a terminal, fitted to its width like the live view (a wrapped table is hard to
+     * read); elsewhere (files, pipes, CI logs) as written. */
+    int cols = isatty(fileno(out)) ? fit_terminal_cols(out) : 0;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = cols ? open_memstream(&text, &len) : NULL;
+    if (!mem) {
+        print_summary(s, out);
+        return;
+    }
+    print_summary(s, mem);
+    fclose(mem);
+    fit_text(text, len, cols, out);
+    free(text);
     fflush(out);
 }

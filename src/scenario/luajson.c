@@ -1,11 +1,11 @@
 /* JSON for the scenario API: an encoder from Lua values (Task{data = ...} at load time,
- * opts.json while the test runs) and a decoder to Lua values on cJSON (r:json()).
+ * opts.json while the test runs) and a decoder to Lua values (r:json()).
  *
  * The encoder writes into a malloc'd buffer and reports mistakes by return code rather
  * than by luaL_error, so a caller in the middle of a request can clean up first; the only
- * Lua calls it makes read the user's tables with raw access. The decoder lets cJSON parse
- * and then builds the Lua value under lua_pcall, so not even a Lua memory error can leave
- * a cJSON tree behind. */
+ * Lua calls it makes read the user's tables with raw access. The decoder (r:json(), on
+ * worker threads) is our own, parses straight into Lua values under lua_pcall, and
+ * shares nothing between threads. */
 #include "scenario/luajson.h"
 
 #include <math.h>
@@ -14,11 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cjson/cJSON.h>
 #include <lauxlib.h>
-#include <pthread.h>
-
-static pthread_mutex_t parse_mu = PTHREAD_MUTEX_INITIALIZER;
 
 struct jenc {
     lua_State *L;
@@ -385,82 +381,304 @@ int sl_luajson_encode(lua_State *L, int idx, const char *root, char **out, size_
     return SL_OK;
 }
 
-static bool push_item(lua_State *L, const cJSON *it, int depth);
-
-static bool push_children(lua_State *L, const cJSON *it, int depth, bool object)
-{
-    int n = 0;
-    for (const cJSON *c = it->child; c; c = c->next)
-        n++;
-    lua_createtable(L, object ? 0 : n, object ? n : 0);
-    lua_Integer i = 0;
-    for (const cJSON *c = it->child; c; c = c->next) {
-        if (!push_item(L, c, depth + 1))
-            return false;
-        if (object) {
-            /* null members are left out (a Lua table cannot hold nil); a duplicate key
-             * keeps its last value, as JavaScript does. */
-            if (lua_isnil(L, -1)) {
-                lua_pop(L, 1);
-                continue;
-            }
-            lua_pushstring(L, c->string ? c->string : "");
-            lua_insert(L, -2);
-            lua_rawset(L, -3);
-        } else {
-            /* Array elements keep their positions; a null leaves a hole. */
-            lua_rawseti(L, -2, ++i);
-        }
-    }
-    return true;
-}
-
-/* Pushes the value of it. False (with the message pushed instead) when the document is
- * nested too deeply or the Lua stack cannot grow. */
-static bool push_item(lua_State *L, const cJSON *it, int depth)
-{
-    if (depth > SL_LUAJSON_MAX_DECODE_DEPTH || !lua_checkstack(L, 4)) {
-        lua_pushfstring(L, "JSON nested more than %d levels deep", SL_LUAJSON_MAX_DECODE_DEPTH);
-        return false;
-    }
-    if (cJSON_IsObject(it) || cJSON_IsArray(it)) {
-        if (push_children(L, it, depth, cJSON_IsObject(it)))
-            return true;
-        lua_remove(L, -2); /* the half-built table under the message */
-        return false;
-    }
-    if (cJSON_IsString(it)) {
-        lua_pushstring(L, it->valuestring ? it->valuestring : "");
-    } else if (cJSON_IsNumber(it)) {
-        double d = it->valuedouble;
-        /* -2^63 <= d < 2^63: the doubles that convert to a 64-bit integer exactly. */
-        if (d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0)
-            lua_pushinteger(L, (lua_Integer)d);
-        else
-            lua_pushnumber(L, (lua_Number)d);
-    } else if (cJSON_IsTrue(it)) {
-        lua_pushboolean(L, 1);
-    } else if (cJSON_IsFalse(it)) {
-        lua_pushboolean(L, 0);
-    } else {
-        lua_pushnil(L);
-    }
-    return true;
-}
+/* The decoder parses straight into Lua values: no intermediate tree, and no shared
+ * state. (cJSON's parser writes a process-wide "last error" slot on every call, so worker
+ * threads decoding at once had to take a lock per r:json(); a parser of our own needs
+ * none.) It runs under lua_pcall, so a Lua memory error or a parse error unwinds through
+ * lua_error and nothing is left half-built. */
+typedef struct jdec {
+    lua_State *L;
+    const char *s;
+    size_t len, pos;
+} jdec_t;
 
 static bool is_ws(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* lua_pcall'd: pushes the value of the tree (light userdata at 1), or raises the message
- * push_item left. Protected so that a Lua memory error cannot leak the tree. */
-static int convert(lua_State *L)
+/* Raises "invalid JSON at byte N (near '...')", or "unexpected end" past the end. */
+static _Noreturn void dec_fail(jdec_t *d, size_t at)
 {
-    const cJSON *root = lua_touserdata(L, 1);
+    if (at >= d->len) {
+        lua_pushliteral(d->L, "invalid JSON: unexpected end of document");
+    } else {
+        char near[16];
+        size_t n = 0;
+        for (size_t i = at; i < d->len && n < 10; i++)
+            near[n++] = ((unsigned char)d->s[i] < 0x20 || d->s[i] == 0x7f) ? '?' : d->s[i];
+        near[n] = '\0';
+        lua_pushfstring(d->L, "invalid JSON at byte %d (near '%s')", (int)at, near);
+    }
+    lua_error(d->L);
+    abort(); /* not reached: lua_error does not return */
+}
+
+static void skip_ws(jdec_t *d)
+{
+    while (d->pos < d->len && is_ws(d->s[d->pos]))
+        d->pos++;
+}
+
+static int hex4(jdec_t *d, size_t at)
+{
+    if (d->len - at < 4)
+        dec_fail(d, d->len);
+    int v = 0;
+    for (size_t i = at; i < at + 4; i++) {
+        char c = d->s[i];
+        int h = (c >= '0' && c <= '9')   ? c - '0'
+                : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                         : -1;
+        if (h < 0)
+            dec_fail(d, at - 2);
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+static void add_utf8(luaL_Buffer *b, unsigned cp)
+{
+    if (cp < 0x80) {
+        luaL_addchar(b, (char)cp);
+    } else if (cp < 0x800) {
+        luaL_addchar(b, (char)(0xC0 | (cp >> 6)));
+        luaL_addchar(b, (char)(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+        luaL_addchar(b, (char)(0xE0 | (cp >> 12)));
+        luaL_addchar(b, (char)(0x80 | ((cp >> 6) & 0x3F)));
+        luaL_addchar(b, (char)(0x80 | (cp & 0x3F)));
+    } else {
+        luaL_addchar(b, (char)(0xF0 | (cp >> 18)));
+        luaL_addchar(b, (char)(0x80 | ((cp >> 12) & 0x3F)));
+        luaL_addchar(b, (char)(0x80 | ((cp >> 6) & 0x3F)));
+        luaL_addchar(b, (char)(0x80 | (cp & 0x3F)));
+    }
+}
+
+/* A string at d->pos (on its opening quote). Raw bytes are kept as they are (control
+ * characters too, as cJSON did); escapes become UTF-8, a \u pair of surrogates one code
+ * point, a lone surrogate is an error. */
+static void dec_string(jdec_t *d)
+{
+    size_t start = d->pos++;
+    /* The common case, a string without escapes, is pushed in one piece. */
+    size_t i = d->pos;
+    while (i < d->len && d->s[i] != '"' && d->s[i] != '\\')
+        i++;
+    if (i >= d->len)
+        dec_fail(d, start);
+    if (d->s[i] == '"') {
+        lua_pushlstring(d->L, d->s + d->pos, i - d->pos);
+        d->pos = i + 1;
+        return;
+    }
+    luaL_Buffer b;
+    luaL_buffinit(d->L, &b);
+    luaL_addlstring(&b, d->s + d->pos, i - d->pos);
+    d->pos = i;
+    for (;;) {
+        if (d->pos >= d->len)
+            dec_fail(d, start);
+        char c = d->s[d->pos];
+        if (c == '"') {
+            d->pos++;
+            break;
+        }
+        if (c != '\\') {
+            luaL_addchar(&b, c);
+            d->pos++;
+            continue;
+        }
+        if (d->pos + 1 >= d->len)
+            dec_fail(d, start);
+        char e = d->s[d->pos + 1];
+        const char *simple = strchr("\"\\/bfnrt", e);
+        if (e && simple) {
+            static const char out[] = "\"\\/\b\f\n\r\t";
+            luaL_addchar(&b, out[simple - "\"\\/bfnrt"]);
+            d->pos += 2;
+            continue;
+        }
+        if (e != 'u')
+            dec_fail(d, d->pos);
+        size_t at = d->pos;
+        unsigned cp = (unsigned)hex4(d, at + 2);
+        d->pos = at + 6;
+        if (cp >= 0xDC00 && cp <= 0xDFFF)
+            dec_fail(d, at);
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (d->len - d->pos < 6 || d->s[d->pos] != '\\' || d->s[d->pos + 1] != 'u')
+                dec_fail(d, at);
+            unsigned lo = (unsigned)hex4(d, d->pos + 2);
+            if (lo < 0xDC00 || lo > 0xDFFF)
+                dec_fail(d, at);
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            d->pos += 6;
+        }
+        add_utf8(&b, cp);
+    }
+    luaL_pushresult(&b);
+}
+
+/* A number, by JSON's grammar; its value passes through a double (as in JavaScript) and
+ * becomes an integer when it is integral and fits. */
+static void dec_number(jdec_t *d)
+{
+    size_t start = d->pos, i = d->pos;
+    const char *s = d->s;
+    if (i < d->len && s[i] == '-')
+        i++;
+    if (i >= d->len || !(s[i] >= '0' && s[i] <= '9'))
+        dec_fail(d, start);
+    if (s[i] == '0')
+        i++;
+    else
+        while (i < d->len && s[i] >= '0' && s[i] <= '9')
+            i++;
+    if (i < d->len && s[i] == '.') {
+        i++;
+        if (i >= d->len || !(s[i] >= '0' && s[i] <= '9'))
+            dec_fail(d, start);
+        while (i < d->len && s[i] >= '0' && s[i] <= '9')
+            i++;
+    }
+    if (i < d->len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < d->len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        if (i >= d->len || !(s[i] >= '0' && s[i] <= '9'))
+            dec_fail(d, start);
+        while (i < d->len && s[i] >= '0' && s[i] <= '9')
+            i++;
+    }
+    /* strtod needs a terminated copy: the body is not NUL-terminated at the number. */
+    char small[64];
+    size_t n = i - start;
+    char *copy = n < sizeof(small) ? small : lua_newuserdatauv(d->L, n + 1, 0);
+    memcpy(copy, s + start, n);
+    copy[n] = '\0';
+    double v = strtod(copy, NULL);
+    if (copy != small)
+        lua_pop(d->L, 1);
+    d->pos = i;
+    /* -2^63 <= v < 2^63: the doubles that convert to a 64-bit integer exactly. */
+    if (v == floor(v) && v >= -9223372036854775808.0 && v < 9223372036854775808.0)
+        lua_pushinteger(d->L, (lua_Integer)v);
+    else
+        lua_pushnumber(d->L, (lua_Number)v);
+}
+
+static void dec_literal(jdec_t *d, const char *word, size_t wlen)
+{
+    if (d->len - d->pos < wlen || memcmp(d->s + d->pos, word, wlen) != 0)
+        dec_fail(d, d->pos);
+    d->pos += wlen;
+}
+
+/* Pushes the value at d->pos (after white space); null pushes nil. */
+static void dec_value(jdec_t *d, int depth)
+{
+    lua_State *L = d->L;
+    if (depth > SL_LUAJSON_MAX_DECODE_DEPTH || !lua_checkstack(L, 6)) {
+        lua_pushfstring(L, "JSON nested more than %d levels deep", SL_LUAJSON_MAX_DECODE_DEPTH);
+        lua_error(L);
+    }
+    skip_ws(d);
+    if (d->pos >= d->len)
+        dec_fail(d, d->pos);
+    char c = d->s[d->pos];
+    if (c == '{') {
+        d->pos++;
+        lua_newtable(L);
+        skip_ws(d);
+        if (d->pos < d->len && d->s[d->pos] == '}') {
+            d->pos++;
+            return;
+        }
+        for (;;) {
+            skip_ws(d);
+            if (d->pos >= d->len || d->s[d->pos] != '"')
+                dec_fail(d, d->pos);
+            dec_string(d);
+            skip_ws(d);
+            if (d->pos >= d->len || d->s[d->pos] != ':')
+                dec_fail(d, d->pos);
+            d->pos++;
+            dec_value(d, depth + 1);
+            /* null members are left out (a Lua table cannot hold nil); a duplicate key
+             * keeps its last value, as JavaScript does. */
+            if (lua_isnil(L, -1))
+                lua_pop(L, 2);
+            else
+                lua_rawset(L, -3);
+            skip_ws(d);
+            if (d->pos < d->len && d->s[d->pos] == ',') {
+                d->pos++;
+                continue;
+            }
+            if (d->pos < d->len && d->s[d->pos] == '}') {
+                d->pos++;
+                return;
+            }
+            dec_fail(d, d->pos);
+        }
+    }
+    if (c == '[') {
+        d->pos++;
+        lua_newtable(L);
+        skip_ws(d);
+        if (d->pos < d->len && d->s[d->pos] == ']') {
+            d->pos++;
+            return;
+        }
+        for (lua_Integer i = 1;; i++) {
+            dec_value(d, depth + 1);
+            /* Elements keep their positions; a null leaves a hole. */
+            lua_rawseti(L, -2, i);
+            skip_ws(d);
+            if (d->pos < d->len && d->s[d->pos] == ',') {
+                d->pos++;
+                continue;
+            }
+            if (d->pos < d->len && d->s[d->pos] == ']') {
+                d->pos++;
+                return;
+            }
+            dec_fail(d, d->pos);
+        }
+    }
+    if (c == '"') {
+        dec_string(d);
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+        dec_number(d);
+    } else if (c == 't') {
+        dec_literal(d, "true", 4);
+        lua_pushboolean(L, 1);
+    } else if (c == 'f') {
+        dec_literal(d, "false", 5);
+        lua_pushboolean(L, 0);
+    } else if (c == 'n') {
+        dec_literal(d, "null", 4);
+        lua_pushnil(L);
+    } else {
+        dec_fail(d, d->pos);
+    }
+}
+
+/* lua_pcall'd: the decoder (light userdata at 1) parses one document and pushes it. */
+static int dec_run(lua_State *L)
+{
+    jdec_t *d = lua_touserdata(L, 1);
     lua_settop(L, 0);
-    if (!push_item(L, root, 1))
+    d->L = L;
+    dec_value(d, 1);
+    skip_ws(d);
+    if (d->pos < d->len) {
+        lua_pushfstring(L, "invalid JSON: unexpected data after the value at byte %d", (int)d->pos);
         return lua_error(L);
+    }
     return 1;
 }
 
@@ -475,41 +693,10 @@ int sl_luajson_decode(lua_State *L, const char *s, size_t len)
         lua_pushliteral(L, "invalid JSON: empty document");
         return SL_EPARSE;
     }
-    /* cJSON writes a process-wide "last error" on every parse; nothing here reads it (the
-     * error position comes back through `end`), so concurrent workers do not depend on
-     * it. */
-    const char *end = NULL;
-    /* cJSON's parser writes a process-wide "last error" on every call: serialise the
-     * parse (not the conversion) so worker threads decoding at once do not race on it. */
-    pthread_mutex_lock(&parse_mu);
-    cJSON *root = cJSON_ParseWithLengthOpts(s, len, &end, 0);
-    pthread_mutex_unlock(&parse_mu);
-    if (!root) {
-        size_t at = end && end >= s && end <= s + len ? (size_t)(end - s) : 0;
-        if (at >= len) {
-            lua_pushliteral(L, "invalid JSON: unexpected end of document");
-        } else {
-            char near[16];
-            size_t n = 0;
-            for (size_t i = at; i < len && n < 10; i++)
-                near[n++] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
-            near[n] = '\0';
-            lua_pushfstring(L, "invalid JSON at byte %d (near '%s')", (int)at, near);
-        }
-        return SL_EPARSE;
-    }
-    size_t at = end && end >= s && end <= s + len ? (size_t)(end - s) : len;
-    while (at < len && is_ws(s[at]))
-        at++;
-    if (at < len) {
-        cJSON_Delete(root);
-        lua_pushfstring(L, "invalid JSON: unexpected data after the value at byte %d", (int)at);
-        return SL_EPARSE;
-    }
-    lua_pushcfunction(L, convert);
-    lua_pushlightuserdata(L, root);
+    jdec_t d = {.s = s, .len = len, .pos = start};
+    lua_pushcfunction(L, dec_run);
+    lua_pushlightuserdata(L, &d);
     int st = lua_pcall(L, 1, 1, 0);
-    cJSON_Delete(root);
     if (st == LUA_OK)
         return SL_OK;
     if (st == LUA_ERRMEM || !lua_isstring(L, -1)) {

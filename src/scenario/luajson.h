@@ -38,14 +38,16 @@ int sl_luajson_encode(lua_State *L, int idx, const char *root, char **out, size_
  * integer when integral and within the 64-bit range, else a float, and null becomes nil
  * (so {"a": null} decodes to a table without "a", and [1, null] to {1}; a top-level null
  * pushes nil). Numbers go through a double, so integers beyond 2^53 lose precision, as in
- * JavaScript; a string's "\u0000" ends that string (cJSON keeps C strings). Nesting deeper
+ * JavaScript; a string's "\u0000" is kept as a zero byte, a lone surrogate is an error, and
+ * raw bytes in strings (control characters too) are kept as they are. Nesting deeper
  * than SL_LUAJSON_MAX_DECODE_DEPTH is an error. Surrounding whitespace is allowed,
  * anything else after the value is not.
  *
  * Returns SL_OK with the value pushed, or SL_EPARSE (or SL_ENOMEM) with one short message
  * pushed instead ("invalid JSON at byte 12 (near '}')"); SL_ENOMEM with nothing pushed when
  * the caller's Lua stack cannot grow. Lua running out of memory while building the value
- * is SL_ENOMEM too, not a Lua error. */
+ * is SL_ENOMEM too, not a Lua error. Shares nothing between threads (no lock): any worker
+ * thread, on its own lua_State. */
 int sl_luajson_decode(lua_State *L, const char *s, size_t len);
 
 #endif

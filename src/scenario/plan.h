@@ -24,7 +24,7 @@ typedef struct sl_row {
 
 typedef struct sl_task {
     char *method;    /* upper-cased */
-    char *path;      /* as written, starts with '/' */
+    char *path;      /* as sent: starts with '/', bytes >= 0x80 percent-encoded */
     char *name;      /* statistics name; the path when not given */
     uint32_t weight; /* >= 1 */
     char *body;      /* NULL when there is no body */

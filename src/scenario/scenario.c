@@ -247,13 +247,24 @@ static int l_task(lua_State *L)
             return luaL_error(L, "Task: path must not contain spaces or control characters "
                                  "(percent-encode them)");
     }
+    /* Bytes >= 0x80 (a UTF-8 path) are percent-encoded on the wire, as browsers and curl
+     * send them; the default row name keeps the path as written, which reads better. */
+    size_t elen = sl_url_escape_high(p, len, NULL);
+    if (elen != len) {
+        luaL_Buffer eb;
+        char *e = luaL_buffinitsize(L, &eb, elen);
+        sl_url_escape_high(p, len, e);
+        luaL_pushresultsize(&eb, elen);
+    } else {
+        lua_pushvalue(L, -1);
+    }
     lua_setfield(L, t, "path");
 
     /* name: the statistics row; defaults to the path. Shown in tables, so one line. */
     int ty = rawfield(L, 1, "name");
     if (ty == LUA_TNIL) {
         lua_pop(L, 1);
-        lua_getfield(L, t, "path");
+        lua_pushvalue(L, -1); /* the path as written, still below */
     } else if (ty != LUA_TSTRING) {
         return luaL_error(L, "Task: name must be a string");
     } else {
@@ -266,6 +277,7 @@ static int l_task(lua_State *L)
         }
     }
     lua_setfield(L, t, "name");
+    lua_pop(L, 1); /* the path as written */
 
     /* weight: a positive integer (2.0 is accepted as 2, 1.5 is not). */
     ty = rawfield(L, 1, "weight");
@@ -895,13 +907,17 @@ int sl_scenario_load(const char *path, sl_plan_t *plan, sl_err_t *err)
     size_t len = 0, cap = 0;
     int rc = SL_OK;
     for (;;) {
+        if (len > SL_MAX_FILE_BYTES) {
+            sl_err_set(err, "cannot read '%s': larger than 64 MiB", path);
+            rc = SL_EINVAL;
+            break;
+        }
         if (cap - len < 4096) {
+            /* The ceiling is on what was read, not on the buffer: a buffer of one byte
+             * over the limit is enough to see that a file is too large. */
             cap = cap ? cap * 2 : 8192;
-            if (cap > SL_MAX_FILE_BYTES + 4096) {
-                sl_err_set(err, "cannot read '%s': larger than 64 MiB", path);
-                rc = SL_EINVAL;
-                break;
-            }
+            if (cap > SL_MAX_FILE_BYTES + 1)
+                cap = SL_MAX_FILE_BYTES + 1;
             char *p = realloc(buf, cap);
             if (!p) {
                 sl_err_set(err, "cannot read '%s': out of memory", path);

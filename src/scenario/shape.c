@@ -116,13 +116,41 @@ sl_shape_t *sl_shape_open(const sl_plan_t *plan, sl_stages_t *stages, bool *has_
     return sh;
 }
 
+/* shape() runs on the main thread every second, between the live view, the keys and the
+ * signals: an endless loop in it would hang all of them. So each call gets a budget of VM
+ * instructions, as loading the file does (10 million, a few tens of milliseconds; a
+ * real shape uses hundreds). */
+#define SHAPE_MAX_INSTRUCTIONS 10000000
+
+/* Count hook: the budget is spent. Every later instruction of this thread and of the
+ * state's main thread fails too, so a pcall or a coroutine inside shape() cannot carry
+ * on; sl_shape_call clears the hook afterwards. */
+static void on_budget_spent(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    lua_State *main_thread = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    if (main_thread)
+        lua_sethook(main_thread, on_budget_spent, LUA_MASKCOUNT, 1);
+    lua_sethook(L, on_budget_spent, LUA_MASKCOUNT, 1);
+    luaL_where(L, 0);
+    lua_pushfstring(L, "took too long (over %d Lua instructions: an endless loop?)",
+                    SHAPE_MAX_INSTRUCTIONS);
+    lua_concat(L, 2);
+    lua_error(L);
+}
+
 int sl_shape_call(sl_shape_t *sh, double t_s, double *users, double *spawn_rate, sl_err_t *err)
 {
     lua_State *L = sh->L;
     lua_settop(L, 0);
     lua_rawgeti(L, LUA_REGISTRYINDEX, sh->fn_ref);
     lua_pushnumber(L, t_s);
-    if (lua_pcall(L, 1, 2, 0) != LUA_OK) {
+    lua_sethook(L, on_budget_spent, LUA_MASKCOUNT, SHAPE_MAX_INSTRUCTIONS);
+    int st = lua_pcall(L, 1, 2, 0);
+    lua_sethook(L, NULL, 0, 0);
+    if (st != LUA_OK) {
         sl_err_set(err, "shape: %s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
         return -1;
     }

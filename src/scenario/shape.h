@@ -18,8 +18,9 @@ typedef struct sl_shape sl_shape_t;
 sl_shape_t *sl_shape_open(const sl_plan_t *plan, sl_stages_t *stages, bool *has_stages,
                           sl_err_t *err);
 
-/* Calls shape(t_s). Returns 1 with *users and *spawn_rate set, 0 when it returned nil (the
- * test ends), or -1 with a message when it failed or returned nonsense. */
+/* Calls shape(t_s) on a budget of Lua instructions. Returns 1 with *users and *spawn_rate
+ * set, 0 when it returned nil (the test ends), or -1 with a message when it failed, ran
+ * past its budget ("shape: file:LINE: took too long ...") or returned nonsense. */
 int sl_shape_call(sl_shape_t *sh, double t_s, double *users, double *spawn_rate, sl_err_t *err);
 
 void sl_shape_free(sl_shape_t *sh);

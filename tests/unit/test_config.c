@@ -195,3 +195,22 @@ Test(config, a_bad_flag_is_still_the_flags_fault)
     cr_expect(strncmp(err.msg, "--users: expected a positive integer", 36) == 0, "%s", err.msg);
     sl_config_dispose(&cfg);
 }
+
+/* A NUL cuts a C string short: "\0users = 5" used to read as an empty line and run with
+ * the default of one user. */
+Test(config, a_nul_byte_is_an_error_with_its_line)
+{
+    FILE *f = fopen("stormlight.conf", "w");
+    cr_assert_not_null(f);
+    static const char text[] = "quiet = true\n\0users = 5\n";
+    fwrite(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    char *envp[] = {NULL};
+    char *argv[] = {A("stormlight"), NULL};
+    sl_config_t cfg;
+    sl_options_t opts;
+    sl_err_t err = {{0}};
+    cr_expect_eq(load(&cfg, &opts, &err, argv, envp), SL_EINVAL);
+    cr_expect(strstr(err.msg, "stormlight.conf:2: a NUL byte") == err.msg, "%s", err.msg);
+    sl_config_dispose(&cfg);
+}

@@ -2,6 +2,8 @@
  * uses, see test_scenario.c for its full table), and the decoder's mapping of every JSON
  * type, its errors and its depth bound. */
 #include <criterion/criterion.h>
+#include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +148,9 @@ Test(luajson, decode_types)
     expect_decoded(L, "[]", "type(v) == 'table' and next(v) == nil");
     expect_decoded(L, "{\"a\": 1, \"a\": 2}", "v.a == 2");
     expect_decoded(L, "{\"nested\": {\"list\": [{\"x\": [true]}]}}", "v.nested.list[1].x[1]");
+    expect_decoded(L, "\"a\\u0000b\"", "v == 'a\\0b'");
+    expect_decoded(L, "[\"\\/\\b\\f\\r\\t\", 1E+2, -0.5e-1]",
+                   "v[1] == '/\\b\\f\\r\\t' and v[2] == 100 and v[3] == -0.05");
     expect_decoded(L, "\"caf\\u00e9 \\ud83d\\ude00 \\\"q\\\" \\n\"",
                    "v == 'caf\\u{E9} \\u{1F600} \"q\" \\n'");
     lua_close(L);
@@ -157,8 +162,13 @@ static const struct {
     {"", "invalid JSON: empty document"},
     {"  \n", "invalid JSON: empty document"},
     {"{\"a\": }", "invalid JSON at byte 6 (near '}')"},
-    /* cJSON points at the start of the value it could not finish. */
-    {"[1, 2", "invalid JSON at byte 4 (near '2')"},
+    {"[1, 2", "invalid JSON: unexpected end of document"},
+    {"[1, 2 x", "invalid JSON at byte 6 (near 'x')"},
+    {"{\"a\" 1}", "invalid JSON at byte 5 (near '1}')"},
+    {"[01]", "invalid JSON at byte 2 (near '1]')"},
+    {"[1.]", "invalid JSON at byte 1 (near '1.]')"},
+    {"\"\\ud83d x\"", "invalid JSON at byte 1 (near '\\ud83d x\"')"},
+    {"\"abc", "invalid JSON at byte 0 (near '\"abc')"},
     {"{\"a\": 1} x", "invalid JSON: unexpected data after the value at byte 9"},
     {"[1] [2]", "invalid JSON: unexpected data after the value at byte 4"},
     {"tru", "invalid JSON at byte 0 (near 'tru')"},
@@ -239,5 +249,36 @@ Test(luajson, round_trip)
     cr_expect_str_eq(out, "{\"items\":[1,2,{\"qty\":2,\"sku\":\"a-1\"}],\"ok\":true,\"price\":9.5,"
                           "\"user\":\"u1\"}");
     free(out);
+    lua_close(L);
+}
+
+/* r:json() runs on every worker thread, on the request path: it must not serialise them.
+ * (cJSON's parser writes a process-wide error slot, which once meant a mutex per call.)
+ * The test binary's own pthread_mutex_lock counts the calls made by this thread. */
+static __thread int lock_counting, locks_taken;
+
+int pthread_mutex_lock(pthread_mutex_t *m)
+{
+    static int (*real)(pthread_mutex_t *);
+    if (!real)
+        *(void **)&real = dlsym(RTLD_NEXT, "pthread_mutex_lock");
+    if (lock_counting)
+        locks_taken++;
+    return real(m);
+}
+
+Test(luajson, decode_takes_no_lock)
+{
+    lua_State *L = new_state();
+    const char doc[] = "{\"token\": \"abc\", \"items\": [1, 2, {\"x\": null}]}";
+    lock_counting = 1;
+    for (int i = 0; i < 100; i++) {
+        cr_assert_eq(sl_luajson_decode(L, doc, sizeof(doc) - 1), SL_OK);
+        lua_settop(L, 0);
+        cr_assert_eq(sl_luajson_decode(L, "[1, 2", 5), SL_EPARSE);
+        lua_settop(L, 0);
+    }
+    lock_counting = 0;
+    cr_expect_eq(locks_taken, 0, "%d mutex locks in 200 decodes", locks_taken);
     lua_close(L);
 }

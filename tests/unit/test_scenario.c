@@ -451,3 +451,48 @@ Test(scenario, long_path_kept_whole)
     unlink(path);
     rmdir(dir);
 }
+
+/* Writes a scenario of exactly len bytes: one endpoint, then a long comment. */
+static char *write_sized(size_t len)
+{
+    char *path = strdup("/tmp/sl_test_scenario_big_XXXXXX");
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    static const char head[] = "endpoints = {Task{'GET', '/'}}\n--";
+    cr_assert_eq(write(fd, head, sizeof(head) - 1), (ssize_t)(sizeof(head) - 1));
+    size_t left = len - (sizeof(head) - 1);
+    static char fill[65536];
+    memset(fill, 'x', sizeof(fill));
+    while (left) {
+        size_t n = left < sizeof(fill) ? left : sizeof(fill);
+        cr_assert_eq(write(fd, fill, n), (ssize_t)n);
+        left -= n;
+    }
+    close(fd);
+    return path;
+}
+
+/* The ceiling is 64 MiB of file, not of the read buffer: a file 2000 bytes under it used
+ * to be called "larger than 64 MiB" once the buffer would have doubled past it. */
+Test(scenario, size_limit_is_on_the_file)
+{
+    const size_t limit = 64u << 20;
+    const size_t sizes[] = {limit - 2000, limit};
+    for (size_t i = 0; i < SL_ARRAY_LEN(sizes); i++) {
+        char *path = write_sized(sizes[i]);
+        sl_plan_t plan;
+        sl_err_t err = {{0}};
+        cr_expect_eq(sl_scenario_load(path, &plan, &err), SL_OK, "%zu bytes: %s", sizes[i],
+                     err.msg);
+        sl_plan_dispose(&plan);
+        unlink(path);
+        free(path);
+    }
+    char *path = write_sized(limit + 1);
+    sl_plan_t plan;
+    sl_err_t err = {{0}};
+    cr_expect_eq(sl_scenario_load(path, &plan, &err), SL_EINVAL);
+    cr_expect(strstr(err.msg, "larger than 64 MiB"), "%s", err.msg);
+    unlink(path);
+    free(path);
+}
