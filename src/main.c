@@ -567,17 +567,19 @@ int main(int argc, char **argv)
     /* A run shorter than a second has no tick: the users it started count for the peak. */
     uint32_t started = sl_runner_users_started(runner);
     outcome.peak_users = started > outcome.peak_users ? started : outcome.peak_users;
-    sl_reporter_tick(rep, stopped_at - t0, users);
-    /* The workers' memory (users, Lua states, buffers) is not needed for the reports:
-     * give it back first, which matters when the run stopped for want of memory. */
     sl_err_t worker_error = {{0}};
     bool worker_failed = sl_runner_failed(runner, &worker_error);
+    /* The workers' memory (users, Lua states, buffers) and the address space held back
+     * are not needed for the last tick and the reports: give them back first, so that
+     * when the run stopped for want of memory the reporter can still take in every row
+     * the workers met. */
     sl_runner_free(runner);
     runner = NULL;
-    const sl_snapshot_t *snap = sl_reporter_snapshot(rep, true);
-    out_of_memory |= snap->stats->alloc_failed;
     free(reserve);
     reserve = NULL;
+    sl_reporter_tick(rep, stopped_at - t0, users);
+    const sl_snapshot_t *snap = sl_reporter_snapshot(rep, true);
+    out_of_memory |= snap->stats->alloc_failed;
     if (out_of_memory)
         fprintf(stderr, "stormlight: out of memory: the run stopped early; the reports show "
                         "what was recorded until then\n");

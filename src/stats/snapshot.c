@@ -245,7 +245,7 @@ void sl_reporter_tick(sl_reporter_t *rep, uint64_t elapsed_us, uint32_t users_ru
      * never walked, so a tick costs what the second recorded, not what the run did. */
     sl_stats_merge(rep->cum, rep->interval);
     sl_stats_total(rep->interval, &rep->interval_total);
-    if (!sl_row_stats_merge(&rep->total, &rep->interval_total))
+    if (!sl_row_stats_merge(&rep->total, &rep->interval_total, NULL))
         rep->cum->alloc_failed = true;
     rep->snap.interval_start_us = interval_start_us;
     append_history(rep, elapsed_us,

@@ -161,16 +161,20 @@ static void row_reset(sl_row_stats_t *r)
     sl_hist_reset(&r->service);
 }
 
-bool sl_row_stats_merge(sl_row_stats_t *dst, const sl_row_stats_t *src)
+bool sl_row_stats_merge(sl_row_stats_t *dst, const sl_row_stats_t *src, uint64_t *unrecorded)
 {
     if (!src->num_requests)
         return true;
+    /* The latency histogram first: a row's requests stay exactly its values. */
+    if (!sl_hist_merge(&dst->latency, &src->latency)) {
+        if (unrecorded)
+            *unrecorded += src->num_requests;
+        return false;
+    }
     dst->num_requests += src->num_requests;
     dst->num_failures += src->num_failures;
     dst->content_bytes += src->content_bytes;
-    bool ok = sl_hist_merge(&dst->latency, &src->latency);
-    ok &= sl_hist_merge(&dst->service, &src->service);
-    return ok;
+    return sl_hist_merge(&dst->service, &src->service);
 }
 
 int sl_stats_reserve(sl_stats_t *s, uint32_t nrows)
@@ -236,6 +240,7 @@ void sl_stats_reset(sl_stats_t *s)
     s->in_flight_at_stop = 0;
     s->dropped_iterations = 0;
     s->alloc_failed = false;
+    s->unrecorded = 0;
     sl_hist_reset(&s->send_lag);
 }
 
@@ -300,7 +305,7 @@ void sl_stats_merge(sl_stats_t *dst, const sl_stats_t *src)
 {
     bool ok = sl_stats_reserve(dst, src->nrows) == 0;
     for (uint32_t i = 0; i < dst->nrows && i < src->nrows; i++)
-        ok &= sl_row_stats_merge(&dst->rows[i], &src->rows[i]);
+        ok &= sl_row_stats_merge(&dst->rows[i], &src->rows[i], &dst->unrecorded);
     for (uint32_t i = 0; i < src->nerrors; i++) {
         const sl_error_entry_t *e = &src->errors[i];
         sl_stats_error(dst, e->row, (sl_fail_t)e->kind, e->detail, e->occurrences);
@@ -312,6 +317,7 @@ void sl_stats_merge(sl_stats_t *dst, const sl_stats_t *src)
     dst->dropped_iterations += src->dropped_iterations;
     ok &= sl_hist_merge(&dst->send_lag, &src->send_lag);
     dst->in_flight_at_stop += src->in_flight_at_stop;
+    dst->unrecorded += src->unrecorded;
     if (!ok || src->alloc_failed)
         dst->alloc_failed = true;
 }
@@ -320,5 +326,5 @@ void sl_stats_total(const sl_stats_t *s, sl_row_stats_t *out)
 {
     row_reset(out);
     for (uint32_t i = 0; i < s->nrows; i++)
-        sl_row_stats_merge(out, &s->rows[i]);
+        sl_row_stats_merge(out, &s->rows[i], NULL);
 }

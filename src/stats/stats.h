@@ -104,6 +104,7 @@ typedef struct sl_stats {
     /* Memory ran out while recording or merging into this block: some values were not
      * kept. Carried through merges so the run controller can stop the run and say so. */
     bool alloc_failed;
+    uint64_t unrecorded; /* completed requests that memory ran out for (then the run stops) */
 } sl_stats_t;
 
 /* Allocates a block for nrows rows. Histograms allocate on first use, so an untouched row
@@ -128,14 +129,21 @@ static inline void sl_stats_record(sl_stats_t *s, uint32_t row, uint64_t latency
 {
     if (SL_UNLIKELY(row >= s->nrows) && sl_stats_reserve(s, row + 1) != 0) {
         s->alloc_failed = true; /* the request cannot be recorded; the run will stop */
+        s->unrecorded++;
         return;
     }
     sl_row_stats_t *r = &s->rows[row];
+    /* A row's requests are exactly the values of its latency histogram: a request whose
+     * latency could not be kept (memory ran out) is counted apart, not in the row. */
+    if (SL_UNLIKELY(!sl_hist_record(&r->latency, latency_us))) {
+        s->alloc_failed = true;
+        s->unrecorded++;
+        return;
+    }
     r->num_requests++;
     r->num_failures += failed;
     r->content_bytes += bytes;
-    bool ok = sl_hist_record(&r->latency, latency_us);
-    ok &= sl_hist_record(&r->service, service_us);
+    bool ok = sl_hist_record(&r->service, service_us);
     ok &= sl_hist_record(&s->send_lag, latency_us - service_us);
     if (SL_UNLIKELY(!ok))
         s->alloc_failed = true;
@@ -150,8 +158,10 @@ void sl_stats_exception(sl_stats_t *s, uint32_t text, uint64_t n);
 
 /* Sums every row into out (whose histograms must be initialised). */
 void sl_stats_total(const sl_stats_t *s, sl_row_stats_t *out);
-/* Adds one row's counters and histograms into another. Returns false when memory ran out. */
-bool sl_row_stats_merge(sl_row_stats_t *dst, const sl_row_stats_t *src);
+/* Adds one row's counters and histograms into another. Returns false when memory ran out;
+ * if it ran out for the latency histogram, nothing of src was added and its requests are
+ * added to *unrecorded (when not NULL). */
+bool sl_row_stats_merge(sl_row_stats_t *dst, const sl_row_stats_t *src, uint64_t *unrecorded);
 /* Initialises / frees a row kept outside a block (the reporter's totals). */
 void sl_row_stats_init(sl_row_stats_t *r, sl_hist_width_t width);
 void sl_row_stats_dispose(sl_row_stats_t *r);

@@ -145,6 +145,7 @@ User{ tasks = {function(u) k = k + 1; u:get("/hello/" .. k .. "/" .. string.rep(
     check_summary(summary)
     check(summary["duration_s"] < 55, f"stopped early: {summary['duration_s']} s")
     check_eq(summary["stop_reason"], "memory", "stop_reason")
+    check(isinstance(summary["unrecorded_requests"], int), "unrecorded_requests is a count")
     check(summary["total"]["num_requests"] > 0, "what was recorded is reported")
 
 
