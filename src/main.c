@@ -11,11 +11,11 @@
 #include <unistd.h>
 
 #include "cli/config.h"
-#include "cli/duration.h"
+#include "base/duration.h"
 #include "cli/keys.h"
 #include "cli/options.h"
 #include "cli/stages.h"
-#include "cli/url.h"
+#include "base/url.h"
 #include "engine/engine.h"
 #include "net/conn.h"
 #include "report/outputs.h"

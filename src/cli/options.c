@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/duration.h"
-#include "cli/url.h"
+#include "base/duration.h"
+#include "base/url.h"
 #include "report/threshold.h"
 #include "stats/rows.h"
 

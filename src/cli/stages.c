@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/duration.h"
+#include "base/duration.h"
 
 int sl_stages_parse(const char *spec, sl_stages_t *out, sl_err_t *err)
 {

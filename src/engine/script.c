@@ -664,7 +664,7 @@ static int l_request_impl(lua_State *L, const char *method_in, int path_idx)
     /* The request line: base path, path, then opts.query. */
     given_t g = {0};
     render_line_start(su, method);
-    /* A UTF-8 path goes out percent-encoded, as from Task{} (cli/url.h). */
+    /* A UTF-8 path goes out percent-encoded, as from Task{} (base/url.h). */
     size_t elen = sl_url_escape_high(path, plen, NULL);
     if (elen == plen) {
         wb_add(su, path, plen);

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/duration.h"
+#include "base/duration.h"
 #include "report/outputs.h"
 #include "report/report.h"
 #include "report/threshold.h"

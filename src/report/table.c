@@ -5,7 +5,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "cli/duration.h"
+#include "base/duration.h"
 #include "report/report.h"
 #include "report/threshold.h"
 

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "cli/url.h"
+#include "base/url.h"
 #include "sl.h"
 
 typedef struct sl_header {
