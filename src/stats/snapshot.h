@@ -8,7 +8,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "scenario/plan.h"
 #include "stats/rows.h"
 #include "stats/stats.h"
 
