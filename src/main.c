@@ -14,7 +14,7 @@
 #include "base/duration.h"
 #include "cli/keys.h"
 #include "cli/options.h"
-#include "cli/stages.h"
+#include "scenario/stages.h"
 #include "base/url.h"
 #include "engine/engine.h"
 #include "net/conn.h"

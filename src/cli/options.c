@@ -2,7 +2,7 @@
  * first problem as one line naming the flag; printing, exiting and the exit code belong
  * to main.c. getopt's own messages are turned off so that every error has our shape. */
 #include "cli/options.h"
-#include "cli/stages.h"
+#include "scenario/stages.h"
 
 #include <errno.h>
 #include <getopt.h>

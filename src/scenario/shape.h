@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 
-#include "cli/stages.h"
+#include "scenario/stages.h"
 #include "scenario/plan.h"
 
 typedef struct sl_shape sl_shape_t;

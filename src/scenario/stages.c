@@ -1,5 +1,5 @@
 /* Parsing and evaluating --stages. */
-#include "cli/stages.h"
+#include "scenario/stages.h"
 
 #include <math.h>
 #include <stdlib.h>
