@@ -20,7 +20,7 @@
 #include "net/conn.h"
 #include "report/outputs.h"
 #include "report/report.h"
-#include "report/threshold.h"
+#include "threshold/threshold.h"
 #include "scenario/scenario.h"
 #include "scenario/shape.h"
 #include "stats/snapshot.h"
@@ -439,7 +439,6 @@ int main(int argc, char **argv)
                           .users_target = opts.users,
                           .spawn_rate = opts.spawn_rate,
                           .threads = threads,
-                          .thresholds = &thresholds,
                           .outcome = &outcome};
     rep = sl_reporter_new(&base);
     if (!rep) {
@@ -575,6 +574,7 @@ int main(int argc, char **argv)
     sl_runner_free(runner);
     runner = NULL;
     const sl_snapshot_t *snap = sl_reporter_snapshot(rep, true);
+    sl_thresholds_judge(&thresholds, snap, &outcome.thresholds);
     out_of_memory |= snap->stats->alloc_failed;
     free(reserve);
     reserve = NULL;

@@ -12,7 +12,7 @@
 
 #include "base/duration.h"
 #include "base/url.h"
-#include "report/threshold.h"
+#include "threshold/threshold.h"
 #include "stats/rows.h"
 
 #define SL_USERS_MAX 10000000u

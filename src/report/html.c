@@ -14,7 +14,6 @@
 #include "base/duration.h"
 #include "report/outputs.h"
 #include "report/report.h"
-#include "report/threshold.h"
 #include "report/utf8.h"
 
 /* Escapes s for HTML text and attribute values. Bytes that are not UTF-8, and control
@@ -263,9 +262,11 @@ int sl_html_write(FILE *f, const sl_snapshot_t *s, const sl_outputs_cfg_t *cfg)
     esc(f, s->host);
     fprintf(f, " &middot; started %s &middot; ran %s</div>\n", when, el);
 
-    const sl_thresholds_t *set = s->thresholds;
+    const sl_verdicts_t *set = s->outcome ? &s->outcome->thresholds : NULL;
     if (set && set->n) {
-        bool pass = sl_thresholds_pass(set, s);
+        bool pass = true;
+        for (size_t i = 0; i < set->n; i++)
+            pass &= set->item[i].ok;
         fprintf(f, "<div class=\"banner %s\">%s</div>\n", pass ? "ok" : "bad",
                 pass ? "All thresholds met" : "Thresholds breached");
     }
@@ -316,13 +317,12 @@ int sl_html_write(FILE *f, const sl_snapshot_t *s, const sl_outputs_cfg_t *cfg)
               "<th>Observed</th></tr>\n",
               f);
         for (size_t i = 0; i < set->n; i++) {
-            sl_threshold_result_t r;
-            sl_threshold_eval(&set->items[i], s, &r);
-            fprintf(f, "<tr><td class=\"%s\">%s</td><td class=\"l\">", r.ok ? "ok" : "bad",
-                    r.ok ? "&#10003;" : "&#10007;");
-            esc(f, set->items[i].expr);
+            const sl_verdict_t *r = &set->item[i];
+            fprintf(f, "<tr><td class=\"%s\">%s</td><td class=\"l\">", r->ok ? "ok" : "bad",
+                    r->ok ? "&#10003;" : "&#10007;");
+            esc(f, r->expr);
             fputs("</td><td>", f);
-            esc(f, sl_threshold_format(&set->items[i], &r, buf, sizeof(buf)));
+            esc(f, r->text);
             fputs("</td></tr>\n", f);
         }
         fputs("</table>\n", f);

@@ -12,7 +12,6 @@
 #include "report/jsonw.h"
 #include "report/outputs.h"
 #include "report/report.h"
-#include "report/threshold.h"
 
 /* Milliseconds with microsecond precision, free of binary noise in the output. */
 static double ms3(double us)
@@ -184,8 +183,8 @@ static void put_summary(sl_jw_t *w, const sl_snapshot_t *s, bool interrupted)
     }
     sl_report_history_write(w, "history", s);
     sl_report_thresholds_write(w, "thresholds", s);
-    if (s->thresholds && s->thresholds->aborted_by)
-        sl_jw_string(w, "aborted_by_threshold", s->thresholds->aborted_by);
+    if (s->outcome && s->outcome->thresholds.aborted_by)
+        sl_jw_string(w, "aborted_by_threshold", s->outcome->thresholds.aborted_by);
     sl_jw_bool(w, "interrupted", interrupted);
     sl_jw_end_object(w);
     fputc('\n', w->f);

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "report/outputs.h"
-#include "report/threshold.h"
 
 struct sl_outputs {
     sl_outputs_cfg_t cfg;
@@ -132,18 +131,17 @@ void sl_report_history_write(sl_jw_t *w, const char *key, const sl_snapshot_t *s
 void sl_report_thresholds_write(sl_jw_t *w, const char *key, const sl_snapshot_t *s)
 {
     sl_jw_array(w, key);
-    const sl_thresholds_t *set = s->thresholds;
-    for (size_t i = 0; set && i < set->n; i++) {
-        sl_threshold_result_t r;
-        sl_threshold_eval(&set->items[i], s, &r);
+    const sl_verdicts_t *v = s->outcome ? &s->outcome->thresholds : NULL;
+    for (size_t i = 0; v && i < v->n; i++) {
+        const sl_verdict_t *r = &v->item[i];
         sl_jw_object(w, NULL);
-        sl_jw_string(w, "expr", set->items[i].expr);
-        sl_jw_bool(w, "ok", r.ok);
-        if (r.has_value)
-            sl_jw_number(w, "observed", r.observed);
+        sl_jw_string(w, "expr", r->expr);
+        sl_jw_bool(w, "ok", r->ok);
+        if (r->has_value)
+            sl_jw_number(w, "observed", r->observed);
         else
             sl_jw_null(w, "observed");
-        sl_jw_string(w, "unit", sl_threshold_unit(&set->items[i]));
+        sl_jw_string(w, "unit", r->unit);
         sl_jw_end_object(w);
     }
     sl_jw_end_array(w);

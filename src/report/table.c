@@ -7,7 +7,6 @@
 
 #include "base/duration.h"
 #include "report/report.h"
-#include "report/threshold.h"
 
 const double sl_report_pcts[SL_REPORT_NPCTS] = {50, 66, 75, 80, 90, 95, 98, 99, 99.9, 99.99, 100};
 const char *const sl_report_pct_keys[SL_REPORT_NPCTS] = {"50", "66", "75",   "80",    "90", "95",
@@ -555,6 +554,35 @@ static void print_summary(const sl_snapshot_t *s, FILE *out)
                 s->stats->in_flight_at_stop, s->stats->retries);
     sl_report_thresholds(s, out);
     fflush(out);
+}
+
+void sl_report_thresholds(const sl_snapshot_t *s, FILE *out)
+{
+    const sl_verdicts_t *v = s->outcome ? &s->outcome->thresholds : NULL;
+    if (!v || v->n == 0)
+        return;
+    size_t width = 10;
+    for (size_t i = 0; i < v->n; i++) {
+        size_t n = strlen(v->item[i].expr);
+        if (n > width)
+            width = n;
+    }
+    if (width > 60)
+        width = 60;
+    fprintf(out, "\nThresholds\n");
+    size_t failed = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        const sl_verdict_t *r = &v->item[i];
+        failed += !r->ok;
+        fprintf(out, "  %s %-*s  observed %s\n", r->ok ? "\xe2\x9c\x93" : "\xe2\x9c\x97",
+                (int)width, r->expr, r->text);
+    }
+    if (v->aborted_by)
+        fprintf(out, "Aborted early: threshold '%s' was breached for good\n", v->aborted_by);
+    if (failed)
+        fprintf(out, "%zu of %zu thresholds breached\n", failed, v->n);
+    else
+        fprintf(out, "All %zu thresholds met\n", v->n);
 }
 
 void sl_report_summary(const sl_snapshot_t *s, FILE *out)
