@@ -56,23 +56,6 @@ static bool is_token(const char *s, size_t len)
     return true;
 }
 
-/* Pushes a printable, shortened copy of s for use inside an error message, so that a
- * value containing CR, LF or megabytes of data still gives one short line. */
-const char *sl__printable(lua_State *L, const char *s, size_t len)
-{
-    enum { MAX = 60 };
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    for (size_t i = 0; i < len && i < MAX; i++) {
-        unsigned char c = (unsigned char)s[i];
-        luaL_addchar(&b, (c < 0x20 || c == 0x7f) ? '?' : (char)c);
-    }
-    if (len > MAX)
-        luaL_addstring(&b, "...");
-    luaL_pushresult(&b);
-    return lua_tostring(L, -1);
-}
-
 static bool is_idempotent(const char *m)
 {
     static const char *const list[] = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"};
@@ -330,16 +313,6 @@ static int l_task(lua_State *L)
 
     luaL_setmetatable(L, SL__TASK_MT);
     return 1;
-}
-
-bool sl__is_task(lua_State *L, int idx)
-{
-    if (!lua_getmetatable(L, idx))
-        return false;
-    luaL_getmetatable(L, SL__TASK_MT);
-    bool tagged = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
-    return tagged;
 }
 
 /* Message handler for the chunk: the message itself, one line, no traceback (the line of
