@@ -22,6 +22,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "http/method.h"
 #include "scenario/csvdata.h"
 #include "scenario/internal.h"
 #include "scenario/luajson.h"
@@ -54,16 +55,6 @@ static bool is_token(const char *s, size_t len)
             return false;
     }
     return true;
-}
-
-static bool is_idempotent(const char *m)
-{
-    static const char *const list[] = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"};
-    for (size_t i = 0; i < SL_ARRAY_LEN(list); i++) {
-        if (strcmp(m, list[i]) == 0)
-            return true;
-    }
-    return false;
 }
 
 /* Rejects keys Task{} does not know, so a typo ("header =", "wieght =") is an error and
@@ -422,7 +413,7 @@ static int copy_task(lua_State *L, int idx, sl_task_t *t)
     if (!t->method || !t->path || !t->name || w < 1 || w > (lua_Integer)UINT32_MAX)
         return SL_EINVAL;
     t->weight = (uint32_t)w;
-    t->idempotent = is_idempotent(t->method);
+    t->idempotent = sl_http_method_idempotent(t->method);
     t->is_head = strcmp(t->method, "HEAD") == 0;
 
     if (lua_getfield(L, idx, "headers") != LUA_TTABLE)
