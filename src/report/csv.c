@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/outputs.h"
+#include "report/csv.h"
 #include "report/report.h"
 #include "report/utf8.h"
 

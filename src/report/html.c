@@ -12,7 +12,8 @@
 #include <time.h>
 
 #include "base/duration.h"
-#include "report/outputs.h"
+#include "report/html.h"
+#include "report/json.h"
 #include "report/report.h"
 #include "report/utf8.h"
 
@@ -54,11 +55,6 @@ static void esc(FILE *f, const char *s)
         }
         i += len;
     }
-}
-
-static double ms(uint64_t us)
-{
-    return (double)us / 1000.0;
 }
 
 static const char style[] =
@@ -178,6 +174,11 @@ static const char script[] =
     "document.body.setAttribute('data-charts','error');if(window.console)console.error(e);}\n"
     "})();\n";
 
+static double ms(uint64_t us)
+{
+    return (double)us / 1000.0;
+}
+
 /* One time cell, or "-" for a row that completed no request: a percentile of nothing is
  * not a number. */
 static void put_ms(FILE *f, bool any, double v)
@@ -242,7 +243,7 @@ static int write_history(FILE *f, const sl_snapshot_t *s)
     return SL_OK;
 }
 
-int sl_html_write(FILE *f, const sl_snapshot_t *s, const sl_outputs_cfg_t *cfg)
+int sl_html_write(FILE *f, const sl_snapshot_t *s, const char *scenario_file, uint64_t timeout_us)
 {
     double secs = s->elapsed_us ? (double)s->elapsed_us / 1e6 : 1.0;
     char when[32], buf[128], el[32];
@@ -278,8 +279,8 @@ int sl_html_write(FILE *f, const sl_snapshot_t *s, const sl_outputs_cfg_t *cfg)
 
     fputs("<h2>Run</h2>\n<table class=\"params\">\n", f);
     param(f, "Host", s->host);
-    if (cfg->scenario_file)
-        param(f, "Scenario file", cfg->scenario_file);
+    if (scenario_file)
+        param(f, "Scenario file", scenario_file);
     const sl_run_outcome_t *oc = s->outcome;
     if (oc)
         snprintf(buf, sizeof(buf), "%u at the peak (asked for: %u)", oc->peak_users,
@@ -300,8 +301,8 @@ int sl_html_write(FILE *f, const sl_snapshot_t *s, const sl_outputs_cfg_t *cfg)
         param(f, "Stopped by", oc->stop_reason);
     snprintf(buf, sizeof(buf), "%u", s->threads);
     param(f, "Threads", buf);
-    if (cfg->timeout_us) {
-        sl_duration_format(cfg->timeout_us, buf, sizeof(buf));
+    if (timeout_us) {
+        sl_duration_format(timeout_us, buf, sizeof(buf));
         param(f, "Request timeout", buf);
     }
     param(f, "Started", when);

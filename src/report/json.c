@@ -9,8 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "report/json.h"
 #include "report/jsonw.h"
-#include "report/outputs.h"
 #include "report/report.h"
 
 /* Milliseconds with microsecond precision, free of binary noise in the output. */
@@ -214,4 +214,52 @@ int sl_report_json_run(const sl_snapshot_t *s, const char *path, bool interrupte
         return SL_ESYS;
     }
     return 0;
+}
+
+void sl_report_history_write(sl_jw_t *w, const char *key, const sl_snapshot_t *s)
+{
+    sl_jw_array(w, key);
+    for (size_t i = 0; i < s->nhistory; i++) {
+        const sl_history_point_t *h = &s->history[i];
+        double secs = h->interval_us ? (double)h->interval_us / 1e6 : 1.0;
+        sl_jw_object(w, NULL);
+        sl_jw_number(w, "t_s", round3((double)h->elapsed_us / 1e6));
+        sl_jw_number(w, "interval_s", round3((double)h->interval_us / 1e6));
+        sl_jw_number(w, "users", h->users);
+        sl_jw_number(w, "requests", (double)h->requests);
+        sl_jw_number(w, "failures", (double)h->failures);
+        sl_jw_number(w, "rps", round3((double)h->requests / secs));
+        sl_jw_number(w, "failures_per_s", round3((double)h->failures / secs));
+        /* A second without completed requests has no percentiles: null, a gap in charts. */
+        if (h->requests) {
+            sl_jw_number(w, "p50_ms", ms3(h->p50_us));
+            sl_jw_number(w, "p95_ms", ms3(h->p95_us));
+            sl_jw_number(w, "p99_ms", ms3(h->p99_us));
+        } else {
+            sl_jw_null(w, "p50_ms");
+            sl_jw_null(w, "p95_ms");
+            sl_jw_null(w, "p99_ms");
+        }
+        sl_jw_end_object(w);
+    }
+    sl_jw_end_array(w);
+}
+
+void sl_report_thresholds_write(sl_jw_t *w, const char *key, const sl_snapshot_t *s)
+{
+    sl_jw_array(w, key);
+    const sl_verdicts_t *v = s->outcome ? &s->outcome->thresholds : NULL;
+    for (size_t i = 0; v && i < v->n; i++) {
+        const sl_verdict_t *r = &v->item[i];
+        sl_jw_object(w, NULL);
+        sl_jw_string(w, "expr", r->expr);
+        sl_jw_bool(w, "ok", r->ok);
+        if (r->has_value)
+            sl_jw_number(w, "observed", r->observed);
+        else
+            sl_jw_null(w, "observed");
+        sl_jw_string(w, "unit", r->unit);
+        sl_jw_end_object(w);
+    }
+    sl_jw_end_array(w);
 }
