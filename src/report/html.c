@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "base/duration.h"
+#include "base/fmt.h"
 #include "report/html.h"
 #include "report/json.h"
 #include "report/report.h"
@@ -174,11 +175,6 @@ static const char script[] =
     "document.body.setAttribute('data-charts','error');if(window.console)console.error(e);}\n"
     "})();\n";
 
-static double ms(uint64_t us)
-{
-    return (double)us / 1000.0;
-}
-
 /* One time cell, or "-" for a row that completed no request: a percentile of nothing is
  * not a number. */
 static void put_ms(FILE *f, bool any, double v)
@@ -207,10 +203,10 @@ static void stats_row(FILE *f, const char *method, const char *name, const sl_ro
     esc(f, name);
     fprintf(f, "</td><td>%" PRIu64 "</td><td%s>%" PRIu64 "</td>", r->num_requests,
             r->num_failures ? " class=\"bad\"" : "", r->num_failures);
-    put_ms(f, any, any ? ms(sl_hist_percentile(h, 50)) : 0.0);
-    put_ms(f, any, any ? sl_hist_mean(h) / 1000.0 : 0.0);
-    put_ms(f, any, any ? ms(h->min_us) : 0.0);
-    put_ms(f, any, ms(h->max_us));
+    put_ms(f, any, any ? sl_fmt_ms(sl_hist_percentile(h, 50)) : 0.0);
+    put_ms(f, any, any ? sl_fmt_ms(sl_hist_mean(h)) : 0.0);
+    put_ms(f, any, any ? sl_fmt_ms(h->min_us) : 0.0);
+    put_ms(f, any, sl_fmt_ms(h->max_us));
     fprintf(f, "<td>%.1f</td><td>%.1f</td><td>%.1f</td></tr>\n",
             r->num_requests ? (double)r->content_bytes / (double)r->num_requests : 0.0,
             (double)r->num_requests / secs, (double)r->num_failures / secs);
@@ -226,7 +222,7 @@ static void pct_row(FILE *f, const char *method, const char *name, const sl_row_
     fputs("</td>", f);
     for (int p = 0; p < SL_REPORT_NPCTS; p++)
         put_ms(f, r->latency.total_count > 0,
-               ms(sl_hist_percentile(&r->latency, sl_report_pcts[p])));
+               sl_fmt_ms(sl_hist_percentile(&r->latency, sl_report_pcts[p])));
     fprintf(f, "<td>%" PRIu64 "</td></tr>\n", r->num_requests);
 }
 

@@ -9,27 +9,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/fmt.h"
 #include "report/json.h"
 #include "report/jsonw.h"
 #include "report/report.h"
-
-/* Milliseconds with microsecond precision, free of binary noise in the output. */
-static double ms3(double us)
-{
-    return round(us) / 1000.0;
-}
-
-static double round3(double v)
-{
-    return round(v * 1000.0) / 1000.0;
-}
 
 /* A time, or null when there is none: a row that completed no request has no
  * percentiles, mean, minimum or maximum (never 0, which reads as "instant"). */
 static void put_ms(sl_jw_t *w, const char *key, bool any, double us)
 {
     if (any)
-        sl_jw_number(w, key, ms3(us));
+        sl_jw_number(w, key, sl_fmt_ms3(us));
     else
         sl_jw_null(w, key);
 }
@@ -56,10 +46,10 @@ static void put_row(sl_jw_t *w, const char *key, const char *method, const char 
     put_ms(w, "min_ms", any, any ? (double)h->min_us : 0.0);
     put_ms(w, "max_ms", any, (double)h->max_us);
     put_ms(w, "avg_ms", any, any ? sl_hist_mean(h) : 0.0);
-    sl_jw_number(w, "rps", round3((double)r->num_requests / secs));
-    sl_jw_number(w, "failures_per_s", round3((double)r->num_failures / secs));
+    sl_jw_number(w, "rps", sl_fmt_round3((double)r->num_requests / secs));
+    sl_jw_number(w, "failures_per_s", sl_fmt_round3((double)r->num_failures / secs));
     sl_jw_number(w, "avg_content_bytes",
-                 r->num_requests ? round3((double)r->content_bytes / (double)r->num_requests)
+                 r->num_requests ? sl_fmt_round3((double)r->content_bytes / (double)r->num_requests)
                                  : 0.0);
     put_percentiles(w, "percentiles_ms", h);
     /* Service time: from the moment the request left, without the generator's lateness. */
@@ -98,7 +88,7 @@ static void put_summary(sl_jw_t *w, const sl_snapshot_t *s, bool interrupted)
     gmtime_r(&t, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
     sl_jw_string(w, "started_at", when);
-    sl_jw_number(w, "duration_s", round3(secs));
+    sl_jw_number(w, "duration_s", sl_fmt_round3(secs));
     /* "users" is what the run asked for: with stages or a shape the target in force at
      * the end (often 0) would understate it. */
     const sl_run_outcome_t *oc = s->outcome;
@@ -223,18 +213,18 @@ void sl_report_history_write(sl_jw_t *w, const char *key, const sl_snapshot_t *s
         const sl_history_point_t *h = &s->history[i];
         double secs = h->interval_us ? (double)h->interval_us / 1e6 : 1.0;
         sl_jw_object(w, NULL);
-        sl_jw_number(w, "t_s", round3((double)h->elapsed_us / 1e6));
-        sl_jw_number(w, "interval_s", round3((double)h->interval_us / 1e6));
+        sl_jw_number(w, "t_s", sl_fmt_round3((double)h->elapsed_us / 1e6));
+        sl_jw_number(w, "interval_s", sl_fmt_round3((double)h->interval_us / 1e6));
         sl_jw_number(w, "users", h->users);
         sl_jw_number(w, "requests", (double)h->requests);
         sl_jw_number(w, "failures", (double)h->failures);
-        sl_jw_number(w, "rps", round3((double)h->requests / secs));
-        sl_jw_number(w, "failures_per_s", round3((double)h->failures / secs));
+        sl_jw_number(w, "rps", sl_fmt_round3((double)h->requests / secs));
+        sl_jw_number(w, "failures_per_s", sl_fmt_round3((double)h->failures / secs));
         /* A second without completed requests has no percentiles: null, a gap in charts. */
         if (h->requests) {
-            sl_jw_number(w, "p50_ms", ms3(h->p50_us));
-            sl_jw_number(w, "p95_ms", ms3(h->p95_us));
-            sl_jw_number(w, "p99_ms", ms3(h->p99_us));
+            sl_jw_number(w, "p50_ms", sl_fmt_ms3(h->p50_us));
+            sl_jw_number(w, "p95_ms", sl_fmt_ms3(h->p95_us));
+            sl_jw_number(w, "p99_ms", sl_fmt_ms3(h->p99_us));
         } else {
             sl_jw_null(w, "p50_ms");
             sl_jw_null(w, "p95_ms");

@@ -6,16 +6,12 @@
 #include <unistd.h>
 
 #include "base/duration.h"
+#include "base/fmt.h"
 #include "report/report.h"
 
 const double sl_report_pcts[SL_REPORT_NPCTS] = {50, 66, 75, 80, 90, 95, 98, 99, 99.9, 99.99, 100};
 const char *const sl_report_pct_keys[SL_REPORT_NPCTS] = {"50", "66", "75",   "80",    "90", "95",
                                                          "98", "99", "99.9", "99.99", "100"};
-
-static double ms(uint64_t us)
-{
-    return (double)us / 1000.0;
-}
 
 /* Shortens a long name for the table, keeping its end (where paths differ). */
 static const char *fit(const char *s, char *buf, size_t width)
@@ -45,12 +41,12 @@ static int print_row(FILE *out, const char *method, const char *name, const sl_r
     bool any = h->total_count > 0;
     fprintf(out, "%-7s %-32s %9" PRIu64 " %8" PRIu64 " %9.1f %8.1f |", method, fit(name, nb, 32),
             r->num_requests, r->num_failures, rps, fps);
-    put_ms(out, any, any ? ms(sl_hist_percentile(h, 50)) : 0.0);
-    put_ms(out, any, any ? ms(sl_hist_percentile(h, 95)) : 0.0);
-    put_ms(out, any, any ? ms(sl_hist_percentile(h, 99)) : 0.0);
-    put_ms(out, any, any ? sl_hist_mean(h) / 1000.0 : 0.0);
-    put_ms(out, any, any ? ms(h->min_us) : 0.0);
-    put_ms(out, any, ms(h->max_us));
+    put_ms(out, any, any ? sl_fmt_ms(sl_hist_percentile(h, 50)) : 0.0);
+    put_ms(out, any, any ? sl_fmt_ms(sl_hist_percentile(h, 95)) : 0.0);
+    put_ms(out, any, any ? sl_fmt_ms(sl_hist_percentile(h, 99)) : 0.0);
+    put_ms(out, any, any ? sl_fmt_ms(sl_hist_mean(h)) : 0.0);
+    put_ms(out, any, any ? sl_fmt_ms(h->min_us) : 0.0);
+    put_ms(out, any, sl_fmt_ms(h->max_us));
     fputc('\n', out);
     return 1;
 }
@@ -137,7 +133,7 @@ static int print_header(const sl_snapshot_t *s, FILE *out)
         fprintf(out,
                 "WARNING: requests leave late (send lag p99 %.1f ms): the generator is "
                 "overloaded and latency is understated\n",
-                (double)lag99 / 1000.0);
+                sl_fmt_ms((double)lag99));
         lines++;
     }
     if (s->cpu_share > 0.95 && !s->final) {
@@ -516,7 +512,7 @@ static void print_summary(const sl_snapshot_t *s, FILE *out)
                 fit(total ? "Aggregated" : s->rows[i].name, nb, 32));
         for (int p = 0; p < SL_REPORT_NPCTS; p++)
             put_ms(out, r->latency.total_count > 0,
-                   ms(sl_hist_percentile(&r->latency, sl_report_pcts[p])));
+                   sl_fmt_ms(sl_hist_percentile(&r->latency, sl_report_pcts[p])));
         fprintf(out, " %9" PRIu64 "\n", r->num_requests);
     }
     free(order);
