@@ -10,20 +10,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/config.h"
 #include "base/duration.h"
+#include "base/url.h"
+#include "cli/config.h"
 #include "cli/keys.h"
 #include "cli/options.h"
-#include "scenario/stages.h"
-#include "base/url.h"
 #include "engine/engine.h"
 #include "net/conn.h"
 #include "report/outputs.h"
 #include "report/report.h"
-#include "threshold/threshold.h"
 #include "scenario/scenario.h"
 #include "scenario/shape.h"
+#include "scenario/stages.h"
 #include "stats/snapshot.h"
+#include "threshold/threshold.h"
 
 enum { EXIT_OK = 0, EXIT_FAILURES = 1, EXIT_USAGE = 2 };
 

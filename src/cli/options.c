@@ -12,8 +12,8 @@
 
 #include "base/duration.h"
 #include "base/url.h"
-#include "threshold/threshold.h"
 #include "stats/rows.h"
+#include "threshold/threshold.h"
 
 #define SL_USERS_MAX 10000000u
 #define SL_THREADS_MAX 1024u
