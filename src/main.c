@@ -10,20 +10,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/duration.h"
+#include "base/url.h"
 #include "cli/config.h"
-#include "cli/duration.h"
 #include "cli/keys.h"
 #include "cli/options.h"
-#include "cli/stages.h"
-#include "cli/url.h"
 #include "engine/engine.h"
 #include "net/conn.h"
 #include "report/outputs.h"
 #include "report/report.h"
-#include "report/threshold.h"
 #include "scenario/scenario.h"
 #include "scenario/shape.h"
+#include "scenario/stages.h"
 #include "stats/snapshot.h"
+#include "threshold/threshold.h"
 
 enum { EXIT_OK = 0, EXIT_FAILURES = 1, EXIT_USAGE = 2 };
 
@@ -439,7 +439,6 @@ int main(int argc, char **argv)
                           .users_target = opts.users,
                           .spawn_rate = opts.spawn_rate,
                           .threads = threads,
-                          .thresholds = &thresholds,
                           .outcome = &outcome};
     rep = sl_reporter_new(&base);
     if (!rep) {
@@ -579,6 +578,7 @@ int main(int argc, char **argv)
     reserve = NULL;
     sl_reporter_tick(rep, stopped_at - t0, users);
     const sl_snapshot_t *snap = sl_reporter_snapshot(rep, true);
+    sl_thresholds_judge(&thresholds, snap, &outcome.thresholds);
     out_of_memory |= snap->stats->alloc_failed;
     if (out_of_memory)
         fprintf(stderr, "stormlight: out of memory: the run stopped early; the reports show "

@@ -2,7 +2,7 @@
  * first problem as one line naming the flag; printing, exiting and the exit code belong
  * to main.c. getopt's own messages are turned off so that every error has our shape. */
 #include "cli/options.h"
-#include "cli/stages.h"
+#include "scenario/stages.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/duration.h"
-#include "cli/url.h"
-#include "report/threshold.h"
+#include "base/duration.h"
+#include "base/url.h"
 #include "stats/rows.h"
+#include "threshold/threshold.h"
 
 #define SL_USERS_MAX 10000000u
 #define SL_THREADS_MAX 1024u

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "cli/url.h"
+#include "base/url.h"
 #include "net/conn.h"
 #include "scenario/plan.h"
 #include "stats/rows.h"

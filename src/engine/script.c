@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http/method.h"
 #include "scenario/luajson.h"
 #include "scenario/scenario.h"
 #include "stats/snapshot.h"
@@ -450,12 +451,6 @@ static void render_tail(sl_script_user_t *su, const given_t *g, const char *body
         wb_add(su, body, body_len);
 }
 
-static bool method_idempotent(const char *m)
-{
-    return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "PUT") || !strcmp(m, "DELETE") ||
-           !strcmp(m, "OPTIONS") || !strcmp(m, "TRACE");
-}
-
 /* Sends what is in wbuf as the user's current request, intended now. A request that
  * could not be built whole is not sent (a truncated one would be another request, or
  * none): it fails at once, counted, and the script gets its failed response. Returns 0,
@@ -471,7 +466,7 @@ static int send_rendered(sl_user_t *u, const char *method, uint32_t row)
     su->dyn.wire_len = su->wlen;
     su->dyn.row = row;
     su->dyn.is_head = !strcmp(method, "HEAD");
-    su->dyn.idempotent = method_idempotent(method);
+    su->dyn.idempotent = sl_http_method_idempotent(method);
     u->task = &su->dyn;
     /* An iteration that started late (behind its arrival or its pacing grid) has all
      * its requests measured as if it had started on time. */
@@ -664,7 +659,7 @@ static int l_request_impl(lua_State *L, const char *method_in, int path_idx)
     /* The request line: base path, path, then opts.query. */
     given_t g = {0};
     render_line_start(su, method);
-    /* A UTF-8 path goes out percent-encoded, as from Task{} (cli/url.h). */
+    /* A UTF-8 path goes out percent-encoded, as from Task{} (base/url.h). */
     size_t elen = sl_url_escape_high(path, plen, NULL);
     if (elen == plen) {
         wb_add(su, path, plen);

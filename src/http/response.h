@@ -10,7 +10,7 @@
 
 #include <llhttp.h>
 
-#include "stats/stats.h"
+#include "base/fail.h"
 
 /* Ceiling on the status line plus header block of one response. */
 #define SL_RESP_MAX_HEADER_BYTES (64 * 1024)

@@ -9,8 +9,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "base/fail.h"
 #include "sl.h"
-#include "stats/stats.h"
 
 typedef struct ssl_st SSL;
 typedef struct ssl_ctx_st SSL_CTX;

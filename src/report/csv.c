@@ -17,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/outputs.h"
+#include "base/fmt.h"
+#include "report/csv.h"
 #include "report/report.h"
 #include "report/utf8.h"
 
@@ -56,7 +57,7 @@ static void put_field(FILE *f, const char *s)
 /* Milliseconds with microsecond precision: the JSON summary's rounding. */
 static void put_ms(FILE *f, double us)
 {
-    fprintf(f, ",%.3f", round(us) / 1000.0);
+    fprintf(f, ",%.3f", sl_fmt_ms3(us));
 }
 
 /* A time, or N/A (Locust's mark for a percentile of nothing) when none was measured. */
@@ -70,7 +71,7 @@ static void put_time(FILE *f, bool any, double us)
 
 static void put_rate(FILE *f, double v)
 {
-    fprintf(f, ",%.3f", round(v * 1000.0) / 1000.0);
+    fprintf(f, ",%.3f", sl_fmt_round3(v));
 }
 
 static void put_percentiles(FILE *f, const sl_hist_t *h, bool na)

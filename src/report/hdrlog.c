@@ -22,12 +22,13 @@
  *
  * Owns the log's FILE and the encoding buffers. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <zlib.h>
 
-#include "report/outputs.h"
+#include "report/hdrlog.h"
 
 #define COOKIE_V2 0x1c849313u            /* V2 encoding, LEB128-64b9B words */
 #define COOKIE_V2_COMPRESSED 0x1c849314u /* the same, deflated */

@@ -11,10 +11,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/duration.h"
-#include "report/outputs.h"
+#include "base/duration.h"
+#include "base/fmt.h"
+#include "report/html.h"
+#include "report/json.h"
 #include "report/report.h"
-#include "report/threshold.h"
 #include "report/utf8.h"
 
 /* Escapes s for HTML text and attribute values. Bytes that are not UTF-8, and control
@@ -55,11 +56,6 @@ static void esc(FILE *f, const char *s)
         }
         i += len;
     }
-}
-
-static double ms(uint64_t us)
-{
-    return (double)us / 1000.0;
 }
 
 static const char style[] =
@@ -207,10 +203,10 @@ static void stats_row(FILE *f, const char *method, const char *name, const sl_ro
     esc(f, name);
     fprintf(f, "</td><td>%" PRIu64 "</td><td%s>%" PRIu64 "</td>", r->num_requests,
             r->num_failures ? " class=\"bad\"" : "", r->num_failures);
-    put_ms(f, any, any ? ms(sl_hist_percentile(h, 50)) : 0.0);
-    put_ms(f, any, any ? sl_hist_mean(h) / 1000.0 : 0.0);
-    put_ms(f, any, any ? ms(h->min_us) : 0.0);
-    put_ms(f, any, ms(h->max_us));
+    put_ms(f, any, any ? sl_fmt_ms(sl_hist_percentile(h, 50)) : 0.0);
+    put_ms(f, any, any ? sl_fmt_ms(sl_hist_mean(h)) : 0.0);
+    put_ms(f, any, any ? sl_fmt_ms(h->min_us) : 0.0);
+    put_ms(f, any, sl_fmt_ms(h->max_us));
     fprintf(f, "<td>%.1f</td><td>%.1f</td><td>%.1f</td></tr>\n",
             r->num_requests ? (double)r->content_bytes / (double)r->num_requests : 0.0,
             (double)r->num_requests / secs, (double)r->num_failures / secs);
@@ -226,7 +222,7 @@ static void pct_row(FILE *f, const char *method, const char *name, const sl_row_
     fputs("</td>", f);
     for (int p = 0; p < SL_REPORT_NPCTS; p++)
         put_ms(f, r->latency.total_count > 0,
-               ms(sl_hist_percentile(&r->latency, sl_report_pcts[p])));
+               sl_fmt_ms(sl_hist_percentile(&r->latency, sl_report_pcts[p])));
     fprintf(f, "<td>%" PRIu64 "</td></tr>\n", r->num_requests);
 }
 
@@ -243,7 +239,7 @@ static int write_history(FILE *f, const sl_snapshot_t *s)
     return SL_OK;
 }
 
-int sl_html_write(FILE *f, const sl_snapshot_t *s, const sl_outputs_cfg_t *cfg)
+int sl_html_write(FILE *f, const sl_snapshot_t *s, const char *scenario_file, uint64_t timeout_us)
 {
     double secs = s->elapsed_us ? (double)s->elapsed_us / 1e6 : 1.0;
     char when[32], buf[128], el[32];
@@ -263,9 +259,11 @@ int sl_html_write(FILE *f, const sl_snapshot_t *s, const sl_outputs_cfg_t *cfg)
     esc(f, s->host);
     fprintf(f, " &middot; started %s &middot; ran %s</div>\n", when, el);
 
-    const sl_thresholds_t *set = s->thresholds;
+    const sl_verdicts_t *set = s->outcome ? &s->outcome->thresholds : NULL;
     if (set && set->n) {
-        bool pass = sl_thresholds_pass(set, s);
+        bool pass = true;
+        for (size_t i = 0; i < set->n; i++)
+            pass &= set->item[i].ok;
         fprintf(f, "<div class=\"banner %s\">%s</div>\n", pass ? "ok" : "bad",
                 pass ? "All thresholds met" : "Thresholds breached");
     }
@@ -277,8 +275,8 @@ int sl_html_write(FILE *f, const sl_snapshot_t *s, const sl_outputs_cfg_t *cfg)
 
     fputs("<h2>Run</h2>\n<table class=\"params\">\n", f);
     param(f, "Host", s->host);
-    if (cfg->scenario_file)
-        param(f, "Scenario file", cfg->scenario_file);
+    if (scenario_file)
+        param(f, "Scenario file", scenario_file);
     const sl_run_outcome_t *oc = s->outcome;
     if (oc)
         snprintf(buf, sizeof(buf), "%u at the peak (asked for: %u)", oc->peak_users,
@@ -299,8 +297,8 @@ int sl_html_write(FILE *f, const sl_snapshot_t *s, const sl_outputs_cfg_t *cfg)
         param(f, "Stopped by", oc->stop_reason);
     snprintf(buf, sizeof(buf), "%u", s->threads);
     param(f, "Threads", buf);
-    if (cfg->timeout_us) {
-        sl_duration_format(cfg->timeout_us, buf, sizeof(buf));
+    if (timeout_us) {
+        sl_duration_format(timeout_us, buf, sizeof(buf));
         param(f, "Request timeout", buf);
     }
     param(f, "Started", when);
@@ -316,13 +314,12 @@ int sl_html_write(FILE *f, const sl_snapshot_t *s, const sl_outputs_cfg_t *cfg)
               "<th>Observed</th></tr>\n",
               f);
         for (size_t i = 0; i < set->n; i++) {
-            sl_threshold_result_t r;
-            sl_threshold_eval(&set->items[i], s, &r);
-            fprintf(f, "<tr><td class=\"%s\">%s</td><td class=\"l\">", r.ok ? "ok" : "bad",
-                    r.ok ? "&#10003;" : "&#10007;");
-            esc(f, set->items[i].expr);
+            const sl_verdict_t *r = &set->item[i];
+            fprintf(f, "<tr><td class=\"%s\">%s</td><td class=\"l\">", r->ok ? "ok" : "bad",
+                    r->ok ? "&#10003;" : "&#10007;");
+            esc(f, r->expr);
             fputs("</td><td>", f);
-            esc(f, sl_threshold_format(&set->items[i], &r, buf, sizeof(buf)));
+            esc(f, r->text);
             fputs("</td></tr>\n", f);
         }
         fputs("</table>\n", f);

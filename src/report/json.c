@@ -9,28 +9,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/fmt.h"
+#include "report/json.h"
 #include "report/jsonw.h"
-#include "report/outputs.h"
 #include "report/report.h"
-#include "report/threshold.h"
-
-/* Milliseconds with microsecond precision, free of binary noise in the output. */
-static double ms3(double us)
-{
-    return round(us) / 1000.0;
-}
-
-static double round3(double v)
-{
-    return round(v * 1000.0) / 1000.0;
-}
 
 /* A time, or null when there is none: a row that completed no request has no
  * percentiles, mean, minimum or maximum (never 0, which reads as "instant"). */
 static void put_ms(sl_jw_t *w, const char *key, bool any, double us)
 {
     if (any)
-        sl_jw_number(w, key, ms3(us));
+        sl_jw_number(w, key, sl_fmt_ms3(us));
     else
         sl_jw_null(w, key);
 }
@@ -57,10 +46,10 @@ static void put_row(sl_jw_t *w, const char *key, const char *method, const char 
     put_ms(w, "min_ms", any, any ? (double)h->min_us : 0.0);
     put_ms(w, "max_ms", any, (double)h->max_us);
     put_ms(w, "avg_ms", any, any ? sl_hist_mean(h) : 0.0);
-    sl_jw_number(w, "rps", round3((double)r->num_requests / secs));
-    sl_jw_number(w, "failures_per_s", round3((double)r->num_failures / secs));
+    sl_jw_number(w, "rps", sl_fmt_round3((double)r->num_requests / secs));
+    sl_jw_number(w, "failures_per_s", sl_fmt_round3((double)r->num_failures / secs));
     sl_jw_number(w, "avg_content_bytes",
-                 r->num_requests ? round3((double)r->content_bytes / (double)r->num_requests)
+                 r->num_requests ? sl_fmt_round3((double)r->content_bytes / (double)r->num_requests)
                                  : 0.0);
     put_percentiles(w, "percentiles_ms", h);
     /* Service time: from the moment the request left, without the generator's lateness. */
@@ -99,7 +88,7 @@ static void put_summary(sl_jw_t *w, const sl_snapshot_t *s, bool interrupted)
     gmtime_r(&t, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
     sl_jw_string(w, "started_at", when);
-    sl_jw_number(w, "duration_s", round3(secs));
+    sl_jw_number(w, "duration_s", sl_fmt_round3(secs));
     /* "users" is what the run asked for: with stages or a shape the target in force at
      * the end (often 0) would understate it. */
     const sl_run_outcome_t *oc = s->outcome;
@@ -185,8 +174,8 @@ static void put_summary(sl_jw_t *w, const sl_snapshot_t *s, bool interrupted)
     }
     sl_report_history_write(w, "history", s);
     sl_report_thresholds_write(w, "thresholds", s);
-    if (s->thresholds && s->thresholds->aborted_by)
-        sl_jw_string(w, "aborted_by_threshold", s->thresholds->aborted_by);
+    if (s->outcome && s->outcome->thresholds.aborted_by)
+        sl_jw_string(w, "aborted_by_threshold", s->outcome->thresholds.aborted_by);
     sl_jw_bool(w, "interrupted", interrupted);
     sl_jw_end_object(w);
     fputc('\n', w->f);
@@ -216,4 +205,52 @@ int sl_report_json_run(const sl_snapshot_t *s, const char *path, bool interrupte
         return SL_ESYS;
     }
     return 0;
+}
+
+void sl_report_history_write(sl_jw_t *w, const char *key, const sl_snapshot_t *s)
+{
+    sl_jw_array(w, key);
+    for (size_t i = 0; i < s->nhistory; i++) {
+        const sl_history_point_t *h = &s->history[i];
+        double secs = h->interval_us ? (double)h->interval_us / 1e6 : 1.0;
+        sl_jw_object(w, NULL);
+        sl_jw_number(w, "t_s", sl_fmt_round3((double)h->elapsed_us / 1e6));
+        sl_jw_number(w, "interval_s", sl_fmt_round3((double)h->interval_us / 1e6));
+        sl_jw_number(w, "users", h->users);
+        sl_jw_number(w, "requests", (double)h->requests);
+        sl_jw_number(w, "failures", (double)h->failures);
+        sl_jw_number(w, "rps", sl_fmt_round3((double)h->requests / secs));
+        sl_jw_number(w, "failures_per_s", sl_fmt_round3((double)h->failures / secs));
+        /* A second without completed requests has no percentiles: null, a gap in charts. */
+        if (h->requests) {
+            sl_jw_number(w, "p50_ms", sl_fmt_ms3(h->p50_us));
+            sl_jw_number(w, "p95_ms", sl_fmt_ms3(h->p95_us));
+            sl_jw_number(w, "p99_ms", sl_fmt_ms3(h->p99_us));
+        } else {
+            sl_jw_null(w, "p50_ms");
+            sl_jw_null(w, "p95_ms");
+            sl_jw_null(w, "p99_ms");
+        }
+        sl_jw_end_object(w);
+    }
+    sl_jw_end_array(w);
+}
+
+void sl_report_thresholds_write(sl_jw_t *w, const char *key, const sl_snapshot_t *s)
+{
+    sl_jw_array(w, key);
+    const sl_verdicts_t *v = s->outcome ? &s->outcome->thresholds : NULL;
+    for (size_t i = 0; v && i < v->n; i++) {
+        const sl_verdict_t *r = &v->item[i];
+        sl_jw_object(w, NULL);
+        sl_jw_string(w, "expr", r->expr);
+        sl_jw_bool(w, "ok", r->ok);
+        if (r->has_value)
+            sl_jw_number(w, "observed", r->observed);
+        else
+            sl_jw_null(w, "observed");
+        sl_jw_string(w, "unit", r->unit);
+        sl_jw_end_object(w);
+    }
+    sl_jw_end_array(w);
 }

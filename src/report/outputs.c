@@ -1,13 +1,14 @@
 /* The report files a run writes besides the JSON summary (CSV, HDR log, HTML), behind one
- * open / tick / finish interface for main.c, and the JSON pieces (history, thresholds)
- * that the JSON summary and the HTML report share. Owns the writers it opened. */
+ * open / tick / finish interface for main.c. Owns the writers it opened. */
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "report/outputs.h"
-#include "report/threshold.h"
+
+#include "report/csv.h"
+#include "report/hdrlog.h"
+#include "report/html.h"
 
 struct sl_outputs {
     sl_outputs_cfg_t cfg;
@@ -65,7 +66,7 @@ int sl_outputs_finish(sl_outputs_t *o, const sl_snapshot_t *s, sl_err_t *err)
         *err = e;
     }
     if (o->html) {
-        int wrc = sl_html_write(o->html, s, &o->cfg);
+        int wrc = sl_html_write(o->html, s, o->cfg.scenario_file, o->cfg.timeout_us);
         int cerr = ferror(o->html) ? EIO : 0;
         if (fclose(o->html) != 0 && !cerr)
             cerr = errno;
@@ -88,63 +89,4 @@ void sl_outputs_free(sl_outputs_t *o)
     if (o->html)
         fclose(o->html);
     free(o);
-}
-
-static double ms3(uint64_t us)
-{
-    return (double)us / 1000.0;
-}
-
-static double round3(double v)
-{
-    return round(v * 1000.0) / 1000.0;
-}
-
-void sl_report_history_write(sl_jw_t *w, const char *key, const sl_snapshot_t *s)
-{
-    sl_jw_array(w, key);
-    for (size_t i = 0; i < s->nhistory; i++) {
-        const sl_history_point_t *h = &s->history[i];
-        double secs = h->interval_us ? (double)h->interval_us / 1e6 : 1.0;
-        sl_jw_object(w, NULL);
-        sl_jw_number(w, "t_s", round3((double)h->elapsed_us / 1e6));
-        sl_jw_number(w, "interval_s", round3((double)h->interval_us / 1e6));
-        sl_jw_number(w, "users", h->users);
-        sl_jw_number(w, "requests", (double)h->requests);
-        sl_jw_number(w, "failures", (double)h->failures);
-        sl_jw_number(w, "rps", round3((double)h->requests / secs));
-        sl_jw_number(w, "failures_per_s", round3((double)h->failures / secs));
-        /* A second without completed requests has no percentiles: null, a gap in charts. */
-        if (h->requests) {
-            sl_jw_number(w, "p50_ms", ms3(h->p50_us));
-            sl_jw_number(w, "p95_ms", ms3(h->p95_us));
-            sl_jw_number(w, "p99_ms", ms3(h->p99_us));
-        } else {
-            sl_jw_null(w, "p50_ms");
-            sl_jw_null(w, "p95_ms");
-            sl_jw_null(w, "p99_ms");
-        }
-        sl_jw_end_object(w);
-    }
-    sl_jw_end_array(w);
-}
-
-void sl_report_thresholds_write(sl_jw_t *w, const char *key, const sl_snapshot_t *s)
-{
-    sl_jw_array(w, key);
-    const sl_thresholds_t *set = s->thresholds;
-    for (size_t i = 0; set && i < set->n; i++) {
-        sl_threshold_result_t r;
-        sl_threshold_eval(&set->items[i], s, &r);
-        sl_jw_object(w, NULL);
-        sl_jw_string(w, "expr", set->items[i].expr);
-        sl_jw_bool(w, "ok", r.ok);
-        if (r.has_value)
-            sl_jw_number(w, "observed", r.observed);
-        else
-            sl_jw_null(w, "observed");
-        sl_jw_string(w, "unit", sl_threshold_unit(&set->items[i]));
-        sl_jw_end_object(w);
-    }
-    sl_jw_end_array(w);
 }

@@ -5,14 +5,13 @@
  * error, not a lost report after a long test), calls sl_outputs_tick after every reporter
  * tick (the CSV history and the HDR log are written as the run goes, from the
  * per-second interval), and sl_outputs_finish once with the final snapshot. Main thread
- * only. */
+ * only. The writers behind it are report/csv.h, report/hdrlog.h and report/html.h. */
 #ifndef SL_REPORT_OUTPUTS_H
 #define SL_REPORT_OUTPUTS_H
 
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "report/jsonw.h"
 #include "sl.h"
 #include "stats/snapshot.h"
 
@@ -42,32 +41,5 @@ int sl_outputs_finish(sl_outputs_t *o, const sl_snapshot_t *s, sl_err_t *err);
 
 /* Closes whatever is still open. Accepts NULL. */
 void sl_outputs_free(sl_outputs_t *o);
-
-/* Writes the per-second history as a JSON array (the JSON summary's "history", and the
- * data the HTML charts are drawn from), as member `key` (NULL: an element). */
-void sl_report_history_write(sl_jw_t *w, const char *key, const sl_snapshot_t *s);
-
-/* Writes the thresholds evaluated on s as a JSON array of {"expr", "ok", "observed",
- * "unit"}; an empty array when there are none. */
-void sl_report_thresholds_write(sl_jw_t *w, const char *key, const sl_snapshot_t *s);
-
-/* The writers behind sl_outputs (one per file format). */
-typedef struct sl_csv sl_csv_t;
-int sl_csv_open(sl_csv_t **out, const char *prefix, bool full_history, sl_err_t *err);
-void sl_csv_tick(sl_csv_t *c, const sl_snapshot_t *s);
-int sl_csv_finish(sl_csv_t *c, const sl_snapshot_t *s, sl_err_t *err);
-void sl_csv_free(sl_csv_t *c);
-
-typedef struct sl_hdrlog sl_hdrlog_t;
-int sl_hdrlog_open(sl_hdrlog_t **out, const char *path, sl_err_t *err);
-void sl_hdrlog_tick(sl_hdrlog_t *l, const sl_snapshot_t *s);
-int sl_hdrlog_finish(sl_hdrlog_t *l, sl_err_t *err);
-void sl_hdrlog_free(sl_hdrlog_t *l);
-/* Encodes one histogram in HdrHistogram's compressed V2 form, base64 ("HISTF..."), into a
- * malloc'ed string. NULL on out of memory. Exposed for the unit tests. */
-char *sl_hdrlog_encode(const sl_hist_t *h);
-
-/* Writes the HTML report for the final snapshot s to f. */
-int sl_html_write(FILE *f, const sl_snapshot_t *s, const sl_outputs_cfg_t *cfg);
 
 #endif

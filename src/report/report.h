@@ -7,22 +7,6 @@
 
 #include "stats/snapshot.h"
 
-/* How the run went, beyond its statistics: main.c fills it as the run goes and the
- * snapshot borrows it (sl_snapshot_t.outcome), so the final header and the JSON can say
- * how many users ran at the peak and why the run ended. */
-typedef struct sl_run_outcome {
-    uint32_t peak_users;   /* the most users running at a reporting tick (once a second) */
-    uint32_t target_users; /* the most users asked for at any time: -u, the largest stage,
-                            * a shape's target, users added live; the pool with --rate */
-    uint64_t iterations;   /* --iterations N, 0 = no limit */
-    /* Why the run ended: "duration" (-t, or the end of the stages), "iterations",
-     * "signal" (SIGINT, SIGTERM, SIGHUP), "key" (q in the live view), "threshold"
-     * (--abort-on-threshold) or "shape" (shape() returned nil or raised). NULL while
-     * running. */
-    const char *stop_reason;
-    int stop_signal; /* with "signal": which one */
-} sl_run_outcome_t;
-
 /* The percentiles every report shows, in order, with their JSON keys. */
 extern const double sl_report_pcts[];
 extern const char *const sl_report_pct_keys[];
@@ -51,8 +35,9 @@ typedef struct sl_live {
 } sl_live_t;
 void sl_report_live(sl_live_t *live, const sl_snapshot_t *s, FILE *out);
 
-/* The final summary: the statistics table with whole-run rates, the percentile table and
- * the error table; fitted to the width when out is a terminal, as the live view is. */
+/* The final summary: the statistics table with whole-run rates, the percentile table,
+ * the error table and the threshold verdicts (s->outcome); fitted to the width when out
+ * is a terminal, as the live view is. */
 void sl_report_summary(const sl_snapshot_t *s, FILE *out);
 
 /* Checks before the run that the JSON summary can be written to path, as the other report
@@ -67,5 +52,10 @@ int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err);
 /* The same, saying whether the run was interrupted: a second Ctrl-C cut the users'
  * on_stop short, so the figures are what was measured until then. */
 int sl_report_json_run(const sl_snapshot_t *s, const char *path, bool interrupted, sl_err_t *err);
+
+/* The summary's threshold section: one line per verdict of s->outcome with a check mark or
+ * a cross and the observed value, and the reason when the run was aborted. Prints nothing
+ * when the run has no thresholds. */
+void sl_report_thresholds(const sl_snapshot_t *s, FILE *out);
 
 #endif

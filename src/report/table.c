@@ -5,18 +5,13 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "cli/duration.h"
+#include "base/duration.h"
+#include "base/fmt.h"
 #include "report/report.h"
-#include "report/threshold.h"
 
 const double sl_report_pcts[SL_REPORT_NPCTS] = {50, 66, 75, 80, 90, 95, 98, 99, 99.9, 99.99, 100};
 const char *const sl_report_pct_keys[SL_REPORT_NPCTS] = {"50", "66", "75",   "80",    "90", "95",
                                                          "98", "99", "99.9", "99.99", "100"};
-
-static double ms(uint64_t us)
-{
-    return (double)us / 1000.0;
-}
 
 /* Shortens a long name for the table, keeping its end (where paths differ). */
 static const char *fit(const char *s, char *buf, size_t width)
@@ -46,12 +41,12 @@ static int print_row(FILE *out, const char *method, const char *name, const sl_r
     bool any = h->total_count > 0;
     fprintf(out, "%-7s %-32s %9" PRIu64 " %8" PRIu64 " %9.1f %8.1f |", method, fit(name, nb, 32),
             r->num_requests, r->num_failures, rps, fps);
-    put_ms(out, any, any ? ms(sl_hist_percentile(h, 50)) : 0.0);
-    put_ms(out, any, any ? ms(sl_hist_percentile(h, 95)) : 0.0);
-    put_ms(out, any, any ? ms(sl_hist_percentile(h, 99)) : 0.0);
-    put_ms(out, any, any ? sl_hist_mean(h) / 1000.0 : 0.0);
-    put_ms(out, any, any ? ms(h->min_us) : 0.0);
-    put_ms(out, any, ms(h->max_us));
+    put_ms(out, any, any ? sl_fmt_ms(sl_hist_percentile(h, 50)) : 0.0);
+    put_ms(out, any, any ? sl_fmt_ms(sl_hist_percentile(h, 95)) : 0.0);
+    put_ms(out, any, any ? sl_fmt_ms(sl_hist_percentile(h, 99)) : 0.0);
+    put_ms(out, any, any ? sl_fmt_ms(sl_hist_mean(h)) : 0.0);
+    put_ms(out, any, any ? sl_fmt_ms(h->min_us) : 0.0);
+    put_ms(out, any, sl_fmt_ms(h->max_us));
     fputc('\n', out);
     return 1;
 }
@@ -138,7 +133,7 @@ static int print_header(const sl_snapshot_t *s, FILE *out)
         fprintf(out,
                 "WARNING: requests leave late (send lag p99 %.1f ms): the generator is "
                 "overloaded and latency is understated\n",
-                (double)lag99 / 1000.0);
+                sl_fmt_ms((double)lag99));
         lines++;
     }
     if (s->cpu_share > 0.95 && !s->final) {
@@ -517,7 +512,7 @@ static void print_summary(const sl_snapshot_t *s, FILE *out)
                 fit(total ? "Aggregated" : s->rows[i].name, nb, 32));
         for (int p = 0; p < SL_REPORT_NPCTS; p++)
             put_ms(out, r->latency.total_count > 0,
-                   ms(sl_hist_percentile(&r->latency, sl_report_pcts[p])));
+                   sl_fmt_ms(sl_hist_percentile(&r->latency, sl_report_pcts[p])));
         fprintf(out, " %9" PRIu64 "\n", r->num_requests);
     }
     free(order);
@@ -555,6 +550,35 @@ static void print_summary(const sl_snapshot_t *s, FILE *out)
                 s->stats->in_flight_at_stop, s->stats->retries);
     sl_report_thresholds(s, out);
     fflush(out);
+}
+
+void sl_report_thresholds(const sl_snapshot_t *s, FILE *out)
+{
+    const sl_verdicts_t *v = s->outcome ? &s->outcome->thresholds : NULL;
+    if (!v || v->n == 0)
+        return;
+    size_t width = 10;
+    for (size_t i = 0; i < v->n; i++) {
+        size_t n = strlen(v->item[i].expr);
+        if (n > width)
+            width = n;
+    }
+    if (width > 60)
+        width = 60;
+    fprintf(out, "\nThresholds\n");
+    size_t failed = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        const sl_verdict_t *r = &v->item[i];
+        failed += !r->ok;
+        fprintf(out, "  %s %-*s  observed %s\n", r->ok ? "\xe2\x9c\x93" : "\xe2\x9c\x97",
+                (int)width, r->expr, r->text);
+    }
+    if (v->aborted_by)
+        fprintf(out, "Aborted early: threshold '%s' was breached for good\n", v->aborted_by);
+    if (failed)
+        fprintf(out, "%zu of %zu thresholds breached\n", failed, v->n);
+    else
+        fprintf(out, "All %zu thresholds met\n", v->n);
 }
 
 void sl_report_summary(const sl_snapshot_t *s, FILE *out)

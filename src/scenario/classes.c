@@ -103,42 +103,6 @@ static int l_wait_tostring(lua_State *L)
     return 1;
 }
 
-void sl__push_tags(lua_State *L, int idx, const char *who)
-{
-    idx = lua_absindex(L, idx);
-    if (lua_type(L, idx) != LUA_TTABLE)
-        goto bad;
-    lua_Integer n = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        n++;
-        lua_pop(L, 1);
-    }
-    if ((lua_Integer)lua_rawlen(L, idx) != n)
-        goto bad;
-    lua_createtable(L, (int)(n < 1000 ? n : 1000), 0);
-    for (lua_Integer i = 1; i <= n; i++) {
-        size_t len;
-        if (lua_rawgeti(L, idx, i) != LUA_TSTRING)
-            goto bad;
-        const char *s = lua_tolstring(L, -1, &len);
-        if (len == 0)
-            goto bad;
-        for (size_t k = 0; k < len; k++) {
-            unsigned char c = (unsigned char)s[k];
-            if (c <= 0x20 || c == 0x7f || c == ',')
-                goto bad;
-        }
-        lua_rawseti(L, -2, i);
-    }
-    return;
-bad:
-    luaL_error(L,
-               "%s: tags must be a list of words without spaces or commas, as in tags = "
-               "{\"smoke\"}",
-               who);
-}
-
 static int rawfield(lua_State *L, int idx, const char *key)
 {
     lua_pushstring(L, key);

@@ -1,4 +1,4 @@
-/* Shared between the scenario loader's files (scenario.c, classes.c) and nothing else. */
+/* Shared between the scenario loader's files (scenario.c, classes.c, luaval.c) and nothing else. */
 #ifndef SL_SCENARIO_INTERNAL_H
 #define SL_SCENARIO_INTERNAL_H
 
@@ -23,7 +23,8 @@
 
 #define SL__MAX_TASKS 1000000
 
-/* Pushes a printable, shortened copy of s for use inside an error message and returns it. */
+/* Pushes a printable, shortened copy of s for use inside an error message and returns it.
+ * The three helpers below are in luaval.c. */
 const char *sl__printable(lua_State *L, const char *s, size_t len);
 
 /* True when the value at idx is a table made by Task{}. */

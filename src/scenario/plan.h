@@ -8,19 +8,14 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "cli/url.h"
+#include "base/url.h"
 #include "sl.h"
+#include "stats/rows.h"
 
 typedef struct sl_header {
     char *name; /* as written by the user */
     char *value;
 } sl_header_t;
-
-/* One statistics row: a unique (method, name) pair. */
-typedef struct sl_row {
-    char *method;
-    char *name;
-} sl_row_t;
 
 typedef struct sl_task {
     char *method;    /* upper-cased */

@@ -22,6 +22,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "http/method.h"
 #include "scenario/csvdata.h"
 #include "scenario/internal.h"
 #include "scenario/luajson.h"
@@ -54,33 +55,6 @@ static bool is_token(const char *s, size_t len)
             return false;
     }
     return true;
-}
-
-/* Pushes a printable, shortened copy of s for use inside an error message, so that a
- * value containing CR, LF or megabytes of data still gives one short line. */
-const char *sl__printable(lua_State *L, const char *s, size_t len)
-{
-    enum { MAX = 60 };
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    for (size_t i = 0; i < len && i < MAX; i++) {
-        unsigned char c = (unsigned char)s[i];
-        luaL_addchar(&b, (c < 0x20 || c == 0x7f) ? '?' : (char)c);
-    }
-    if (len > MAX)
-        luaL_addstring(&b, "...");
-    luaL_pushresult(&b);
-    return lua_tostring(L, -1);
-}
-
-static bool is_idempotent(const char *m)
-{
-    static const char *const list[] = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"};
-    for (size_t i = 0; i < SL_ARRAY_LEN(list); i++) {
-        if (strcmp(m, list[i]) == 0)
-            return true;
-    }
-    return false;
 }
 
 /* Rejects keys Task{} does not know, so a typo ("header =", "wieght =") is an error and
@@ -332,16 +306,6 @@ static int l_task(lua_State *L)
     return 1;
 }
 
-bool sl__is_task(lua_State *L, int idx)
-{
-    if (!lua_getmetatable(L, idx))
-        return false;
-    luaL_getmetatable(L, SL__TASK_MT);
-    bool tagged = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
-    return tagged;
-}
-
 /* Message handler for the chunk: the message itself, one line, no traceback (the line of
  * the mistake is what a user needs). Adds "file:line:" when the error value lacks it
  * (error("x", 0), error({})), so every message points somewhere. */
@@ -449,7 +413,7 @@ static int copy_task(lua_State *L, int idx, sl_task_t *t)
     if (!t->method || !t->path || !t->name || w < 1 || w > (lua_Integer)UINT32_MAX)
         return SL_EINVAL;
     t->weight = (uint32_t)w;
-    t->idempotent = is_idempotent(t->method);
+    t->idempotent = sl_http_method_idempotent(t->method);
     t->is_head = strcmp(t->method, "HEAD") == 0;
 
     if (lua_getfield(L, idx, "headers") != LUA_TTABLE)

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/duration.h"
+#include "base/duration.h"
 #include "scenario/scenario.h"
 
 struct sl_shape {

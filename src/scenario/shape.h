@@ -6,8 +6,8 @@
 
 #include <stdbool.h>
 
-#include "cli/stages.h"
 #include "scenario/plan.h"
+#include "scenario/stages.h"
 
 typedef struct sl_shape sl_shape_t;
 

@@ -11,6 +11,12 @@
 
 #include "sl.h"
 
+/* One statistics row: a unique (method, name) pair. */
+typedef struct sl_row {
+    char *method;
+    char *name;
+} sl_row_t;
+
 typedef struct sl_rows sl_rows_t;
 
 /* A registry of at most max_rows rows (at most SL_ROWS_MAX). With an overflow name, pairs

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "scenario/plan.h"
+#include "stats/outcome.h"
 #include "stats/rows.h"
 #include "stats/stats.h"
 
@@ -27,9 +27,6 @@ typedef struct sl_history_point {
     uint64_t p50_us, p95_us, p99_us;
 } sl_history_point_t;
 
-struct sl_thresholds;
-struct sl_run_outcome;
-
 typedef struct sl_snapshot {
     sl_rows_t *registry;         /* where row names come from (borrowed) */
     sl_rows_t *texts;            /* script messages: (location, message) by text id */
@@ -47,12 +44,9 @@ typedef struct sl_snapshot {
     uint32_t users_target;
     double spawn_rate;
     uint32_t threads;
-    /* The run's --threshold set (borrowed, NULL when none), so that every report can
-     * evaluate it on the final snapshot; see report/threshold.h. */
-    const struct sl_thresholds *thresholds;
-    /* Peak and target users and the stop reason (report/report.h; borrowed, NULL when
-     * not known), kept up to date by main.c. */
-    const struct sl_run_outcome *outcome;
+    /* Peak and target users, the stop reason and the threshold verdicts (stats/outcome.h;
+     * borrowed, NULL when not known), kept up to date by whoever runs the test. */
+    const sl_run_outcome_t *outcome;
     /* The last tick's interval alone (per second, before it was merged into `stats`):
      * rows 0..nrows-1 and their sum. Valid until the next tick. */
     const sl_stats_t *interval;
@@ -90,7 +84,7 @@ typedef struct sl_reporter sl_reporter_t;
 
 /* Makes a reporter; the snapshot fields that describe the run are copied from `base`
  * (registry, host, duration, users_target, spawn_rate, threads, started_wall_us,
- * thresholds, outcome). */
+ * outcome). */
 sl_reporter_t *sl_reporter_new(const sl_snapshot_t *base);
 void sl_reporter_free(sl_reporter_t *rep);
 

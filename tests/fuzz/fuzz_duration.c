@@ -1,4 +1,4 @@
-/* Fuzz target for durations (src/cli/duration.h): "30", "250ms", "1h30m", "1.5s".
+/* Fuzz target for durations (src/base/duration.h): "30", "250ms", "1h30m", "1.5s".
  *
  * Invariants checked: a parsed value is at most 1000 days; format(parse(x)) parses back
  * to the same value; and for any value in range (taken from the input's first eight
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/duration.h"
+#include "base/duration.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

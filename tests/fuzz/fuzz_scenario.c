@@ -20,7 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cli/url.h"
+#include "base/url.h"
 #include "scenario/scenario.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,4 +1,4 @@
-/* Fuzz target for base-URL parsing (src/cli/url.h), which turns --host and the scenario's
+/* Fuzz target for base-URL parsing (src/base/url.h), which turns --host and the scenario's
  * `host` into the bytes of every request line and Host header.
  *
  * Invariants checked on success: the host is non-empty and the port non-zero; host,
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/url.h"
+#include "base/url.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

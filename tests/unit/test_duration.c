@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/duration.h"
+#include "base/duration.h"
 
 #define S SL_US_PER_S
 #define MS SL_US_PER_MS

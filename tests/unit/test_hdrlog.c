@@ -7,7 +7,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "report/outputs.h"
+#include "report/hdrlog.h"
 
 static char *encode_values(const uint64_t *values, size_t n)
 {

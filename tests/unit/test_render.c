@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/url.h"
+#include "base/url.h"
 #include "scenario/plan.h"
 #include "scenario/scenario.h"
 

@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "report/threshold.h"
+#include "threshold/threshold.h"
 
 static const struct {
     const char *in;
@@ -199,6 +199,40 @@ Test(threshold, set_passes_only_when_all_hold)
     cr_expect(!sl_thresholds_pass(&set, &f.snap));
     cr_expect_eq(sl_thresholds_add(&set, "rps>>1000", &err), SL_EINVAL);
     cr_expect_eq(set.n, 3);
+    sl_thresholds_dispose(&set);
+    fixture_dispose(&f);
+}
+
+/* The verdicts reports read: one per threshold, in order, as data. */
+Test(threshold, judge_fills_the_verdicts)
+{
+    fixture_t f;
+    fixture_init(&f, 10 * SL_US_PER_S);
+    sl_thresholds_t set = {0};
+    sl_err_t err;
+    sl_verdicts_t v;
+    sl_thresholds_judge(NULL, &f.snap, &v);
+    cr_expect_eq(v.n, 0);
+    cr_expect_null(v.aborted_by);
+    cr_assert_eq(sl_thresholds_add(&set, "max<20ms", &err), SL_OK);
+    cr_assert_eq(sl_thresholds_add(&set, "rps>1000", &err), SL_OK);
+    cr_assert_eq(sl_thresholds_add(&set, "GET /nowhere: p95<1ms", &err), SL_OK);
+    set.aborted_by = set.items[1].expr;
+    sl_thresholds_judge(&set, &f.snap, &v);
+    cr_assert_eq(v.n, 3);
+    cr_expect_str_eq(v.item[0].expr, "max<20ms");
+    cr_expect(v.item[0].ok);
+    cr_expect_str_eq(v.item[0].unit, "ms");
+    cr_expect(!v.item[1].ok);
+    cr_expect_str_eq(v.item[1].unit, "req/s");
+    cr_expect(!v.item[2].ok);
+    cr_expect(!v.item[2].has_value);
+    cr_expect_str_eq(v.item[2].text, "no requests in this row");
+    cr_expect_eq(v.aborted_by, set.items[1].expr);
+    sl_thresholds_dispose(&set);
+    for (int i = 0; i < SL_VERDICTS_MAX; i++)
+        cr_assert_eq(sl_thresholds_add(&set, "max<1s", &err), SL_OK);
+    cr_expect_eq(sl_thresholds_add(&set, "max<1s", &err), SL_ELIMIT);
     sl_thresholds_dispose(&set);
     fixture_dispose(&f);
 }

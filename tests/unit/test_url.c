@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/url.h"
+#include "base/url.h"
 
 static const struct {
     const char *in;

@@ -8,7 +8,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "cli/url.h"
+#include "base/url.h"
 #include "engine/worker.h"
 #include "scenario/scenario.h"
 

@@ -6,10 +6,12 @@
  *
  * Time limits take the units us, ms or s (ms when none is given). An unscoped threshold
  * applies to the Aggregated row. Parsed once at start-up (a malformed expression is a
- * usage error), evaluated on the final snapshot by every report and by main for the exit
- * code, so they all agree. Main thread only. */
-#ifndef SL_REPORT_THRESHOLD_H
-#define SL_REPORT_THRESHOLD_H
+ * usage error). Evaluated by the run's owner (main.c, the run controller, later a
+ * distributed master and the web UI): during the run for --abort-on-threshold, at the
+ * end for the exit code and, once, into the verdicts of the run's outcome
+ * (stats/outcome.h) that every report shows, so they all agree. Main thread only. */
+#ifndef SL_THRESHOLD_THRESHOLD_H
+#define SL_THRESHOLD_THRESHOLD_H
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -56,7 +58,8 @@ typedef struct sl_threshold_result {
 int sl_threshold_parse(const char *expr, sl_threshold_t *t, sl_err_t *err);
 void sl_threshold_dispose(sl_threshold_t *t);
 
-/* Parses expr and appends it to set. Returns 0, SL_EINVAL (err set) or SL_ENOMEM. */
+/* Parses expr and appends it to set. Returns 0, SL_EINVAL (err set), SL_ELIMIT (err set:
+ * more than SL_VERDICTS_MAX) or SL_ENOMEM. */
 int sl_thresholds_add(sl_thresholds_t *set, const char *expr, sl_err_t *err);
 /* Frees every threshold; set may be reused after sl_thresholds_dispose. */
 void sl_thresholds_dispose(sl_thresholds_t *set);
@@ -83,9 +86,8 @@ const char *sl_threshold_unit(const sl_threshold_t *t);
 const char *sl_threshold_format(const sl_threshold_t *t, const sl_threshold_result_t *r, char *buf,
                                 size_t len);
 
-/* The summary's threshold section: one line per threshold with a check mark or a cross and
- * the observed value, and the reason when the run was aborted. Prints nothing when s has
- * no thresholds. */
-void sl_report_thresholds(const sl_snapshot_t *s, FILE *out);
+/* Evaluates every threshold of set (NULL: none) on s into out, with the set's aborted_by;
+ * the verdicts borrow the set's expressions. */
+void sl_thresholds_judge(const sl_thresholds_t *set, const sl_snapshot_t *s, sl_verdicts_t *out);
 
 #endif

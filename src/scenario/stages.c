@@ -1,11 +1,11 @@
 /* Parsing and evaluating --stages. */
-#include "cli/stages.h"
+#include "scenario/stages.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/duration.h"
+#include "base/duration.h"
 
 int sl_stages_parse(const char *spec, sl_stages_t *out, sl_err_t *err)
 {

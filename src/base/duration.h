@@ -1,7 +1,7 @@
 /* Durations as users write them: "30" (seconds), "250ms", "90s", "5m", "1h30m",
  * "1h2m3s", fractional "1.5s". */
-#ifndef SL_CLI_DURATION_H
-#define SL_CLI_DURATION_H
+#ifndef SL_BASE_DURATION_H
+#define SL_BASE_DURATION_H
 
 #include <stdint.h>
 

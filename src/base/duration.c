@@ -2,7 +2,7 @@
  * Parsing is done by hand with integer arithmetic rather than strtod so that "0.1s" is
  * exactly 100000 us, the result never depends on the locale, and overflow is detected
  * before it happens instead of after. */
-#include "cli/duration.h"
+#include "base/duration.h"
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -1,8 +1,8 @@
 /* Base URLs: http://host[:port][/base/path] and https://..., with IPv6 literals in
  * brackets. The path of a base URL is a prefix for every task's path (as Locust joins
  * host and path). */
-#ifndef SL_CLI_URL_H
-#define SL_CLI_URL_H
+#ifndef SL_BASE_URL_H
+#define SL_BASE_URL_H
 
 #include <stdbool.h>
 #include <stdint.h>

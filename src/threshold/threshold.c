@@ -1,8 +1,8 @@
-/* Thresholds: parsing the --threshold language, evaluating it on a snapshot, and the
- * summary's threshold section. Owns each threshold's copies of its expression and scope.
- * Times are compared in microseconds, the unit of the histograms, so "p95<200ms" and
- * "p95<200000us" are the same threshold. */
-#include "report/threshold.h"
+/* Thresholds: parsing the --threshold language and evaluating it on a snapshot, for the
+ * exit code, --abort-on-threshold and the verdicts every report shows. Owns each threshold's copies
+ * of its expression and scope. Times are compared in microseconds, the unit of the histograms, so
+ * "p95<200ms" and "p95<200000us" are the same threshold. */
+#include "threshold/threshold.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -236,6 +236,11 @@ int sl_thresholds_add(sl_thresholds_t *set, const char *expr, sl_err_t *err)
     int rc = sl_threshold_parse(expr, &t, err);
     if (rc != SL_OK)
         return rc;
+    if (set->n == SL_VERDICTS_MAX) {
+        sl_threshold_dispose(&t);
+        sl_err_set(err, "at most %d thresholds", SL_VERDICTS_MAX);
+        return SL_ELIMIT;
+    }
     sl_threshold_t *items = realloc(set->items, (set->n + 1) * sizeof(*items));
     if (!items) {
         sl_threshold_dispose(&t);
@@ -388,33 +393,20 @@ const char *sl_threshold_format(const sl_threshold_t *t, const sl_threshold_resu
     return buf;
 }
 
-void sl_report_thresholds(const sl_snapshot_t *s, FILE *out)
+void sl_thresholds_judge(const sl_thresholds_t *set, const sl_snapshot_t *s, sl_verdicts_t *out)
 {
-    const sl_thresholds_t *set = s->thresholds;
-    if (!set || set->n == 0)
-        return;
-    size_t width = 10;
-    for (size_t i = 0; i < set->n; i++) {
-        size_t n = strlen(set->items[i].expr);
-        if (n > width)
-            width = n;
-    }
-    if (width > 60)
-        width = 60;
-    fprintf(out, "\nThresholds\n");
-    size_t failed = 0;
-    for (size_t i = 0; i < set->n; i++) {
+    out->n = 0;
+    out->aborted_by = set ? set->aborted_by : NULL;
+    for (size_t i = 0; set && i < set->n && i < SL_VERDICTS_MAX; i++) {
+        const sl_threshold_t *t = &set->items[i];
         sl_threshold_result_t r;
-        char buf[64];
-        sl_threshold_eval(&set->items[i], s, &r);
-        failed += !r.ok;
-        fprintf(out, "  %s %-*s  observed %s\n", r.ok ? "\xe2\x9c\x93" : "\xe2\x9c\x97", (int)width,
-                set->items[i].expr, sl_threshold_format(&set->items[i], &r, buf, sizeof(buf)));
+        sl_threshold_eval(t, s, &r);
+        sl_verdict_t *v = &out->item[out->n++];
+        v->expr = t->expr;
+        v->ok = r.ok;
+        v->has_value = r.has_value;
+        v->observed = r.observed;
+        v->unit = sl_threshold_unit(t);
+        sl_threshold_format(t, &r, v->text, sizeof(v->text));
     }
-    if (set->aborted_by)
-        fprintf(out, "Aborted early: threshold '%s' was breached for good\n", set->aborted_by);
-    if (failed)
-        fprintf(out, "%zu of %zu thresholds breached\n", failed, set->n);
-    else
-        fprintf(out, "All %zu thresholds met\n", set->n);
 }

@@ -2,7 +2,7 @@
  * that we would silently reinterpret (a query string, credentials, a missing scheme) is
  * reported to the user instead, because a load test aimed at the wrong place is worse
  * than no load test. */
-#include "cli/url.h"
+#include "base/url.h"
 
 #include <stdio.h>
 #include <string.h>

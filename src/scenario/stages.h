@@ -1,7 +1,7 @@
 /* Stages: "30s:100,1m:100,30s:0" — ramp linearly to each target over each duration
  * (users in the closed model, iterations per second with --rate), k6's ramping model. */
-#ifndef SL_CLI_STAGES_H
-#define SL_CLI_STAGES_H
+#ifndef SL_SCENARIO_STAGES_H
+#define SL_SCENARIO_STAGES_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,0 +1,22 @@
+/* Locust-compatible CSV files (--csv PREFIX), written from snapshots; see csv.c for the
+ * files and their columns. Opened, ticked and finished by report/outputs.c. Main thread. */
+#ifndef SL_REPORT_CSV_H
+#define SL_REPORT_CSV_H
+
+#include <stdbool.h>
+
+#include "sl.h"
+#include "stats/snapshot.h"
+
+typedef struct sl_csv sl_csv_t;
+/* Creates (truncates) the CSV files of prefix. Returns 0, or SL_ESYS / SL_ENOMEM with a
+ * message naming --csv and the path. */
+int sl_csv_open(sl_csv_t **out, const char *prefix, bool full_history, sl_err_t *err);
+/* Appends the tick's history rows (from s->interval). */
+void sl_csv_tick(sl_csv_t *c, const sl_snapshot_t *s);
+/* Writes the final files from the final snapshot. Returns 0 or SL_ESYS with a message. */
+int sl_csv_finish(sl_csv_t *c, const sl_snapshot_t *s, sl_err_t *err);
+/* Closes whatever is still open. Accepts NULL. */
+void sl_csv_free(sl_csv_t *c);
+
+#endif

@@ -1,0 +1,69 @@
+/* Checks and messages on Lua values that Task{} (scenario.c) and User{} (classes.c) share,
+ * below both so that neither file needs the other for them. Main thread or a worker's own
+ * state; every function works on the lua_State it is given. */
+#include <lauxlib.h>
+
+#include "scenario/internal.h"
+
+/* Pushes a printable, shortened copy of s for use inside an error message, so that a
+ * value containing CR, LF or megabytes of data still gives one short line. */
+const char *sl__printable(lua_State *L, const char *s, size_t len)
+{
+    enum { MAX = 60 };
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (size_t i = 0; i < len && i < MAX; i++) {
+        unsigned char c = (unsigned char)s[i];
+        luaL_addchar(&b, (c < 0x20 || c == 0x7f) ? '?' : (char)c);
+    }
+    if (len > MAX)
+        luaL_addstring(&b, "...");
+    luaL_pushresult(&b);
+    return lua_tostring(L, -1);
+}
+
+bool sl__is_task(lua_State *L, int idx)
+{
+    if (!lua_getmetatable(L, idx))
+        return false;
+    luaL_getmetatable(L, SL__TASK_MT);
+    bool tagged = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return tagged;
+}
+
+void sl__push_tags(lua_State *L, int idx, const char *who)
+{
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE)
+        goto bad;
+    lua_Integer n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        n++;
+        lua_pop(L, 1);
+    }
+    if ((lua_Integer)lua_rawlen(L, idx) != n)
+        goto bad;
+    lua_createtable(L, (int)(n < 1000 ? n : 1000), 0);
+    for (lua_Integer i = 1; i <= n; i++) {
+        size_t len;
+        if (lua_rawgeti(L, idx, i) != LUA_TSTRING)
+            goto bad;
+        const char *s = lua_tolstring(L, -1, &len);
+        if (len == 0)
+            goto bad;
+        for (size_t k = 0; k < len; k++) {
+            unsigned char c = (unsigned char)s[k];
+            if (c <= 0x20 || c == 0x7f || c == ',')
+                goto bad;
+        }
+        lua_rawseti(L, -2, i);
+    }
+    return;
+bad:
+    luaL_error(L,
+               "%s: tags must be a list of words without spaces or commas, as in tags = "
+               "{\"smoke\"}",
+               who);
+}
