@@ -20,7 +20,7 @@
 #include "base/fmt.h"
 #include "report/csv.h"
 #include "report/report.h"
-#include "report/utf8.h"
+#include "base/utf8.h"
 
 struct sl_csv {
     const char *prefix;
@@ -34,7 +34,7 @@ static const char *const percentile_header = "50%,66%,75%,80%,90%,95%,98%,99%,99
 
 /* One field, quoted as RFC 4180 (and Python's csv module, which Locust uses) quote: only
  * when it holds a comma, a quote or a line break; quotes inside are doubled. Bytes that
- * are not UTF-8 become U+FFFD (report/utf8.h), so every file decodes as UTF-8. */
+ * are not UTF-8 become U+FFFD (base/utf8.h), so every file decodes as UTF-8. */
 static void put_field(FILE *f, const char *s)
 {
     if (strpbrk(s, ",\"\r\n") == NULL) {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "report/utf8.h"
+#include "base/utf8.h"
 
 void sl_jw_init(sl_jw_t *w, FILE *f, bool pretty)
 {

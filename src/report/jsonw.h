@@ -1,7 +1,7 @@
 /* A streaming JSON writer: values go straight to a FILE, so a summary with 100,000 rows
  * or a day of history costs no memory beyond stdio's buffer (a tree of the same document
  * would cost hundreds of MiB, and a run that stopped for want of memory must still write
- * it). Strings are escaped and kept valid UTF-8 (report/utf8.h); numbers print as cJSON
+ * it). Strings are escaped and kept valid UTF-8 (base/utf8.h); numbers print as cJSON
  * prints them; non-finite numbers become null.
  *
  * Each value takes a key when it is a member of an object, NULL when it is an element of

@@ -8,6 +8,8 @@
  * shares nothing between threads. */
 #include "scenario/luajson.h"
 
+#include "base/utf8.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -97,41 +99,6 @@ static void j_path_pop(struct jenc *e, size_t old)
     e->path[old] = '\0';
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when invalid. Rejects
- * overlong forms, surrogates and values above U+10FFFF, as JSON (RFC 8259) requires. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    }
-    return len;
-}
-
 static int j_string(struct jenc *e, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -139,7 +106,7 @@ static int j_string(struct jenc *e, const char *s, size_t len)
     for (size_t i = 0; i < len;) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x80) {
-            size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+            size_t n = sl_utf8_seq_len((const unsigned char *)s + i, len - i);
             if (n == 0)
                 return j_fail(e, "string is not valid UTF-8");
             j_add(e, s + i, n);

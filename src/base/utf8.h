@@ -5,8 +5,8 @@
  * such text through here: a well-formed UTF-8 sequence is kept, and each byte that is not
  * part of one becomes U+FFFD (the replacement character), one per byte, so the output
  * always decodes strictly and the position of every bad byte stays visible. */
-#ifndef SL_REPORT_UTF8_H
-#define SL_REPORT_UTF8_H
+#ifndef SL_BASE_UTF8_H
+#define SL_BASE_UTF8_H
 
 #include <stddef.h>
 #include <stdio.h>

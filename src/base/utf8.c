@@ -1,5 +1,5 @@
 /* UTF-8 validation and repair for the reports (see utf8.h). No state, any thread. */
-#include "report/utf8.h"
+#include "base/utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
