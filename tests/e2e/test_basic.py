@@ -240,6 +240,7 @@ def test_sigterm_stops_gracefully():
         code, summary, _, err = run_stormlight(
             ["-H", t.url, "-u", "2", "-r", "100", "-t", "30s", "-q"], TWO_ENDPOINTS,
             during=during, timeout=15)
+    check(box.get("sent"), "SIGTERM was sent during the run")
     check(code in (0, 1), f"exit code {code} after SIGTERM; stderr {err.strip()[-300:]!r}")
     check_summary(summary, "summary after SIGTERM")
     check(summary["duration_s"] < 5.0, f"duration_s {summary['duration_s']}")
@@ -276,12 +277,20 @@ endpoints = {
         stats = t.stats()
     w3 = find_row(summary, "GET", "/w3")
     w1 = find_row(summary, "GET", "/w1")
-    find_row(summary, "POST", "/form")
+    form_row = find_row(summary, "POST", "/form")
     named = find_row(summary, "POST", "json-post")
+    check_eq(len(summary["stats"]), 4, "number of stats rows")
+    for row in (w3, w1, form_row, named):
+        check_eq(row["num_failures"], 0, f"{row['name']} failures")
     check(w1["num_requests"] > 30, f"/w1: only {w1['num_requests']} requests")
+    check(form_row["num_requests"] > 0, "the /form task never ran")
     ratio = w3["num_requests"] / w1["num_requests"]
     check_between(ratio, 2.0, 4.5, "requests ratio of weight 3 to weight 1")
     check(named["num_requests"] > 0, "named task never ran")
+    # Each row counts what the target received for its request, the named one included.
+    check_reconciles(summary, stats, [("GET", "/w3", "GET /w3"), ("GET", "/w1", "GET /w1"),
+                                      ("POST", "/form", "POST /form"),
+                                      ("POST", "json-post", "POST /json")], "target count")
     check(stats.get("GET /w3", 0) > 0 and "get /w3" not in stats, "method not upper-cased")
     form = stats["last"]["POST /form"]
     check_eq(form["body"], "a=1&b=two", "string data sent as is")
