@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import (Nginx, Target, check, check_between, check_eq,  # noqa: E402
                      check_reconciles, check_summary, describe, errors_for, find_row,
-                     run_stormlight)
+                     run_stormlight, speed_bound)
 
 TWO_ENDPOINTS = """\
 endpoints = {
@@ -45,7 +45,7 @@ def test_two_endpoints_against_target():
     check_eq(summary["users"], 4, "users")
     check_eq(summary["threads"], 2, "threads")
     check_eq(float(summary["spawn_rate"]), 100.0, "spawn_rate")
-    check_between(summary["duration_s"], 2.0, 2.5, "duration_s")
+    check_between(summary["duration_s"], 2.0, speed_bound(2.5, 4.0), "duration_s")
     hello = find_row(summary, "GET", "/hello")
     upload = find_row(summary, "POST", "/api/upload")
     check_eq(len(summary["stats"]), 2, "number of stats rows")
@@ -208,8 +208,9 @@ def test_duration_honoured():
         summary, _, _ = run_ok(["-H", t.url, "-u", "2", "-r", "100", "-t", "2s", "-q"],
                                TWO_ENDPOINTS)
     wall = run_stormlight.last_wall_s
-    check_between(wall, 2.0, 3.5, "wall time of a -t 2s run")
-    check_between(summary["duration_s"], 2.0, 2.5, "duration_s")
+    # How soon the run ends after its 2 s is speed: looser under sanitizers (harness.py).
+    check_between(wall, 2.0, speed_bound(3.5, 8.0), "wall time of a -t 2s run")
+    check_between(summary["duration_s"], 2.0, speed_bound(2.5, 4.0), "duration_s")
 
 
 def test_sigint_stops_gracefully():
@@ -223,7 +224,7 @@ def test_sigint_stops_gracefully():
                           f"stderr {err.strip()[-300:]!r}")
     check_summary(summary, "summary after SIGINT")
     check_between(summary["duration_s"], 0.8, 5.0, "duration_s")
-    check(wall < 5.0, f"took {wall:.2f} s to stop after SIGINT")
+    check(wall < speed_bound(5.0, 10.0), f"took {wall:.2f} s to stop after SIGINT")
     check(summary["total"]["num_requests"] > 0, "no requests before SIGINT")
     check_reconciles(summary, counts, TWO_PAIRS, "target count after SIGINT")
 
