@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import (Nginx, Target, check, check_between, check_eq,  # noqa: E402
                      check_reconciles, check_summary, describe, errors_for, find_row,
-                     run_stormlight)
+                     run_stormlight, speed_bound)
 
 TWO_ENDPOINTS = """\
 endpoints = {
@@ -45,7 +45,7 @@ def test_two_endpoints_against_target():
     check_eq(summary["users"], 4, "users")
     check_eq(summary["threads"], 2, "threads")
     check_eq(float(summary["spawn_rate"]), 100.0, "spawn_rate")
-    check_between(summary["duration_s"], 2.0, 2.5, "duration_s")
+    check_between(summary["duration_s"], 2.0, speed_bound(2.5, 4.0), "duration_s")
     hello = find_row(summary, "GET", "/hello")
     upload = find_row(summary, "POST", "/api/upload")
     check_eq(len(summary["stats"]), 2, "number of stats rows")
@@ -208,8 +208,9 @@ def test_duration_honoured():
         summary, _, _ = run_ok(["-H", t.url, "-u", "2", "-r", "100", "-t", "2s", "-q"],
                                TWO_ENDPOINTS)
     wall = run_stormlight.last_wall_s
-    check_between(wall, 2.0, 3.5, "wall time of a -t 2s run")
-    check_between(summary["duration_s"], 2.0, 2.5, "duration_s")
+    # How soon the run ends after its 2 s is speed: looser under sanitizers (harness.py).
+    check_between(wall, 2.0, speed_bound(3.5, 8.0), "wall time of a -t 2s run")
+    check_between(summary["duration_s"], 2.0, speed_bound(2.5, 4.0), "duration_s")
 
 
 def test_sigint_stops_gracefully():
@@ -223,7 +224,7 @@ def test_sigint_stops_gracefully():
                           f"stderr {err.strip()[-300:]!r}")
     check_summary(summary, "summary after SIGINT")
     check_between(summary["duration_s"], 0.8, 5.0, "duration_s")
-    check(wall < 5.0, f"took {wall:.2f} s to stop after SIGINT")
+    check(wall < speed_bound(5.0, 10.0), f"took {wall:.2f} s to stop after SIGINT")
     check(summary["total"]["num_requests"] > 0, "no requests before SIGINT")
     check_reconciles(summary, counts, TWO_PAIRS, "target count after SIGINT")
 
@@ -240,6 +241,7 @@ def test_sigterm_stops_gracefully():
         code, summary, _, err = run_stormlight(
             ["-H", t.url, "-u", "2", "-r", "100", "-t", "30s", "-q"], TWO_ENDPOINTS,
             during=during, timeout=15)
+    check(box.get("sent"), "SIGTERM was sent during the run")
     check(code in (0, 1), f"exit code {code} after SIGTERM; stderr {err.strip()[-300:]!r}")
     check_summary(summary, "summary after SIGTERM")
     check(summary["duration_s"] < 5.0, f"duration_s {summary['duration_s']}")
@@ -276,12 +278,20 @@ endpoints = {
         stats = t.stats()
     w3 = find_row(summary, "GET", "/w3")
     w1 = find_row(summary, "GET", "/w1")
-    find_row(summary, "POST", "/form")
+    form_row = find_row(summary, "POST", "/form")
     named = find_row(summary, "POST", "json-post")
+    check_eq(len(summary["stats"]), 4, "number of stats rows")
+    for row in (w3, w1, form_row, named):
+        check_eq(row["num_failures"], 0, f"{row['name']} failures")
     check(w1["num_requests"] > 30, f"/w1: only {w1['num_requests']} requests")
+    check(form_row["num_requests"] > 0, "the /form task never ran")
     ratio = w3["num_requests"] / w1["num_requests"]
     check_between(ratio, 2.0, 4.5, "requests ratio of weight 3 to weight 1")
     check(named["num_requests"] > 0, "named task never ran")
+    # Each row counts what the target received for its request, the named one included.
+    check_reconciles(summary, stats, [("GET", "/w3", "GET /w3"), ("GET", "/w1", "GET /w1"),
+                                      ("POST", "/form", "POST /form"),
+                                      ("POST", "json-post", "POST /json")], "target count")
     check(stats.get("GET /w3", 0) > 0 and "get /w3" not in stats, "method not upper-cased")
     form = stats["last"]["POST /form"]
     check_eq(form["body"], "a=1&b=two", "string data sent as is")

@@ -55,6 +55,12 @@ def test_rate_holds_within_one_percent():
     check_eq(code, 0, f"exit code ({err[-300:]})")
     check_eq(s["model"], "open", "model")
     # Arrivals scheduled in [0, 10 s) at 400/s: 4000.
+    if harness.SANITIZED:
+        # Keeping up within 1 % with a send lag under 2 ms is speed, which sanitizer
+        # builds do not measure (harness.py); so is how soon after 10 s the stop takes
+        # effect. There only a rough window holds.
+        check_between(n, 3600, 4100, "requests at the target for --rate 400 over 10 s")
+        return
     check_between(n, 3960, 4040, "requests at the target for --rate 400 over 10 s")
     check_eq(s["dropped_iterations"], 0, "no arrival dropped")
     # New users connect on their first arrival, which the lag includes; the rest leave
@@ -68,7 +74,10 @@ def test_rate_scripted_open_model():
         code, s, err = run(t, scenario, ["-u", "20", "--rate", "100", "-t", "3s"])
         n = t.counts().get("GET /open", 0)
     check_eq(code, 0, f"exit code ({err[-300:]})")
-    check_between(n, 297, 303, "scripted iterations at --rate 100 over 3 s")
+    # Within 1 % is speed (keeping up, and a stop on time); under sanitizers (harness.py)
+    # only a rough window holds.
+    lo, hi = (270, 315) if harness.SANITIZED else (297, 303)
+    check_between(n, lo, hi, "scripted iterations at --rate 100 over 3 s")
 
 
 def test_stall_shows_in_latency_not_in_service_time():
@@ -135,7 +144,8 @@ def test_stages_reach_each_target_on_time():
     check_eq(code, 0, f"exit code ({err[-300:]})")
     check_eq(seen[1.5], 6, "connections at 1.5 s (ramped to 6 in the first second)")
     check_eq(seen[3.6], 2, "connections at 3.6 s (down to 2 by 3 s)")
-    check_between(s["duration_s"], 4.0, 4.6, "the run lasts as long as the stages")
+    check_between(s["duration_s"], 4.0, harness.speed_bound(4.6, 6.0),
+                  "the run lasts as long as the stages")
 
 
 def test_stages_from_the_file():
@@ -145,7 +155,8 @@ def test_stages_from_the_file():
         code, s, err = run(t, scenario, [], during=during)
     check_eq(code, 0, f"exit code ({err[-300:]})")
     check_eq(seen[1.5], 3, "connections at 1.5 s")
-    check_between(s["duration_s"], 2.0, 2.6, "duration from the file's stages")
+    check_between(s["duration_s"], 2.0, harness.speed_bound(2.6, 4.0),
+                  "duration from the file's stages")
 
 
 def test_shape_function_drives_users():
@@ -163,7 +174,8 @@ end
     check_eq(seen[0.7], 4, "users while shape says 4")
     check_eq(seen[1.7], 8, "users while shape says 8")
     check_eq(seen[2.7], 2, "users while shape says 2")
-    check_between(s["duration_s"], 3.0, 3.6, "nil from shape ends the test")
+    check_between(s["duration_s"], 3.0, harness.speed_bound(3.6, 5.0),
+                  "nil from shape ends the test")
 
 
 def test_live_keys_change_users_and_stop():

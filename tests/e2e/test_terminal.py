@@ -247,8 +247,9 @@ def test_resize_redraws_at_the_new_width():
     finally:
         shutil.rmtree(d, ignore_errors=True)
     check(redrawn, "the screen was cleared and redrawn after the resize")
-    # Frames come every 2 s; the redraw on SIGWINCH does not wait for the next one.
-    check(took < 1.2, f"redrawn {took:.2f}s after the resize")
+    # Frames come every 2 s; the redraw on SIGWINCH does not wait for the next one (still
+    # well before it under sanitizers, which are slower: harness.py).
+    check(took < harness.speed_bound(1.2, 1.8), f"redrawn {took:.2f}s after the resize")
     after = ANSI.sub(b"", p.out[p.out.rindex(b"\x1b[2J"):]).decode(errors="replace")
     wide = [l for l in re.split(r"\r?\n|\r", after) if columns(l) > 60]
     check(not wide, f"lines wider than 60 columns after the resize: {wide[:2]!r}")
