@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "report/csv.h"
 #include "report/outputs.h"
 #include "report/report.h"
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/html.h"
 #include "report/outputs.h"
 #include "report/report.h"
 
@@ -76,7 +77,7 @@ static char *html_of(const sl_snapshot_t *s, const sl_outputs_cfg_t *cfg)
     size_t len = 0;
     FILE *mem = open_memstream(&text, &len);
     cr_assert_not_null(mem);
-    cr_assert_eq(sl_html_write(mem, s, cfg), 0);
+    cr_assert_eq(sl_html_write(mem, s, cfg->scenario_file, cfg->timeout_us), 0);
     fclose(mem);
     return text;
 }

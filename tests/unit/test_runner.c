@@ -14,7 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cli/url.h"
+#include "base/url.h"
 #include "engine/engine.h"
 #include "scenario/scenario.h"
 

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli/stages.h"
+#include "scenario/stages.h"
 
 Test(stages, parses_durations_and_targets)
 {
