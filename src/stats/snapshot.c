@@ -256,6 +256,26 @@ void sl_reporter_tick(sl_reporter_t *rep, uint64_t elapsed_us, uint32_t users_ru
     rep->snap.has_hint = sl_rows_hint(rep->snap.registry, &rep->snap.hint);
 }
 
+void sl_reporter_reset(sl_reporter_t *rep)
+{
+    /* alloc_failed survives: a value that was lost still means the run must stop. */
+    bool alloc_failed = rep->cum->alloc_failed;
+    sl_stats_reset(rep->cum);
+    rep->cum->alloc_failed = alloc_failed;
+    sl_stats_reset(rep->interval);
+    sl_row_stats_dispose(&rep->total);
+    sl_row_stats_init(&rep->total, SL_HIST_WIDE);
+    sl_row_stats_dispose(&rep->interval_total);
+    sl_row_stats_init(&rep->interval_total, SL_HIST_NARROW);
+    size_t cols = (size_t)rep->nrows + 1;
+    memset(rep->ring_req, 0, SL_RATE_WINDOW_S * cols * sizeof(uint64_t));
+    memset(rep->ring_fail, 0, SL_RATE_WINDOW_S * cols * sizeof(uint64_t));
+    memset(rep->ring_len_us, 0, SL_RATE_WINDOW_S * sizeof(uint64_t));
+    memset(rep->rps, 0, cols * sizeof(double));
+    memset(rep->fps, 0, cols * sizeof(double));
+    rep->ring_pos = rep->ring_filled = 0;
+}
+
 void sl_reporter_set_control(sl_reporter_t *rep, uint32_t users_target, double rate_per_s)
 {
     rep->snap.users_target = users_target;
