@@ -467,7 +467,7 @@ int main(int argc, char **argv)
         note_target(&outcome, runner);
         uint64_t wake = next_tick < end ? next_tick : end;
         wake = next_control < wake ? next_control : wake;
-        sl_wait_result_t wr = sl_runner_wait(runner, wake, keys_fd);
+        sl_wait_result_t wr = sl_runner_wait(runner, wake, &keys_fd, 1);
         if (wr == SL_RUNNER_DONE) {
             outcome.stop_reason = "iterations";
             break;
