@@ -7,9 +7,9 @@
 
 #include "stats/snapshot.h"
 
-/* How the run went, beyond its statistics: main.c fills it as the run goes and the
- * snapshot borrows it (sl_snapshot_t.outcome), so the final header and the JSON can say
- * how many users ran at the peak and why the run ended. */
+/* How the run went, beyond its statistics: the run controller (control/control.h) fills
+ * it as the run goes and the snapshot borrows it (sl_snapshot_t.outcome), so the final
+ * header and the JSON can say how many users ran at the peak and why the run ended. */
 typedef struct sl_run_outcome {
     uint32_t peak_users;   /* the most users running at a reporting tick (once a second) */
     uint32_t target_users; /* the most users asked for at any time: -u, the largest stage,
@@ -17,8 +17,9 @@ typedef struct sl_run_outcome {
     uint64_t iterations;   /* --iterations N, 0 = no limit */
     /* Why the run ended: "duration" (-t, or the end of the stages), "iterations",
      * "signal" (SIGINT, SIGTERM, SIGHUP), "key" (q in the live view), "threshold"
-     * (--abort-on-threshold) or "shape" (shape() returned nil or raised). NULL while
-     * running. */
+     * (--abort-on-threshold), "shape" (shape() returned nil or raised), "memory",
+     * "failure" (a worker cannot go on) or "request" (a stop through the controller's
+     * API). NULL while running. */
     const char *stop_reason;
     int stop_signal; /* with "signal": which one */
 } sl_run_outcome_t;

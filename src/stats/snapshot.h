@@ -51,7 +51,7 @@ typedef struct sl_snapshot {
      * evaluate it on the final snapshot; see report/threshold.h. */
     const struct sl_thresholds *thresholds;
     /* Peak and target users and the stop reason (report/report.h; borrowed, NULL when
-     * not known), kept up to date by main.c. */
+     * not known), kept up to date by the run controller. */
     const struct sl_run_outcome *outcome;
     /* The last tick's interval alone (per second, before it was merged into `stats`):
      * rows 0..nrows-1 and their sum. Valid until the next tick. */
