@@ -474,8 +474,9 @@ static unsigned step_running(sl_control_t *ctl, int input_fd)
     return SL_CONTROL_EV_TICK;
 }
 
-/* The end of the stop: the last statistics, the backend's memory given back, then the
- * memory held for the reports. */
+/* The end of the stop: the workers' last statistics, then their memory and the memory held
+ * for the reports given back, and only then the final tick, which allocates (new rows'
+ * names and rate columns) and must not fail for want of the memory the run used up. */
 static void finish(sl_control_t *ctl)
 {
     const sl_backend_ops_t *ops = ctl->cfg.backend.ops;
@@ -487,17 +488,17 @@ static void finish(sl_control_t *ctl)
     if (started > ctl->outcome.peak_users)
         ctl->outcome.peak_users = started;
     ctl->users_running = users;
-    sl_reporter_tick(ctl->rep, ctl->stopped_at - ctl->t0, users);
-    ctl->elapsed_us = ctl->stopped_at - ctl->t0;
     ctl->result.worker_failed = ops->failed(b, &ctl->result.error);
     /* The workers' memory (users, Lua states, buffers) is not needed for the reports:
      * give it back first, which matters when the run stopped for want of memory. */
     ops->release(b);
     ctl->backend_live = false;
-    const sl_snapshot_t *snap = sl_reporter_snapshot(ctl->rep, true);
-    ctl->result.out_of_memory |= snap->stats->alloc_failed;
     free(ctl->reserve);
     ctl->reserve = NULL;
+    sl_reporter_tick(ctl->rep, ctl->stopped_at - ctl->t0, users);
+    ctl->elapsed_us = ctl->stopped_at - ctl->t0;
+    const sl_snapshot_t *snap = sl_reporter_snapshot(ctl->rep, true);
+    ctl->result.out_of_memory |= snap->stats->alloc_failed;
     if (ctl->result.out_of_memory && ctl->cfg.notices)
         fprintf(ctl->cfg.notices, "stormlight: out of memory: the run stopped early; the "
                                   "reports show what was recorded until then\n");
