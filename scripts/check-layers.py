@@ -40,10 +40,12 @@ LAYERS = [
     ["http", "threshold"],
     # the scenario file: Lua loader, Task{}/User{}, the plan, stages and shapes
     ["scenario"],
-    # runner, workers, scripted users (and the run controller)
+    # runner, workers, scripted users
     ["engine"],
     # every view of a snapshot: live, summary, JSON, CSV, HTML, HDR log
     ["report"],
+    # the run controller: start, change, stages, shapes, thresholds, stop, state
+    ["control"],
     # options, config file, environment, live keys; later the web UI and the
     # distributed master and worker, which drive the engine and serve reports
     ["cli", "web", "dist"],

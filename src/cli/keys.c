@@ -1,4 +1,5 @@
-/* Terminal handling for the live keys. Main thread only, except sl_keys_close, which a
+/* Terminal handling for the live keys, and the keys carried out through the run
+ * controller. Main thread only, except sl_keys_close, which a
  * signal handler may call on its way out. */
 #include "cli/keys.h"
 
@@ -67,4 +68,40 @@ int sl_keys_read(char *buf, int len)
         return 0;
     ssize_t n = read(STDIN_FILENO, buf, (size_t)len);
     return n > 0 ? (int)n : 0;
+}
+
+void sl_keys_apply(sl_control_t *ctl)
+{
+    char keys[64];
+    int n = sl_keys_read(keys, (int)sizeof(keys));
+    bool open_model = sl_control_open_model(ctl);
+    for (int i = 0; i < n; i++) {
+        uint32_t u = sl_control_users(ctl);
+        double r = sl_control_rate(ctl);
+        switch (keys[i]) {
+        case 'q':
+            sl_control_stop(ctl, SL_STOP_KEY, 0);
+            return;
+        case 'w':
+        case 'W':
+            if (!open_model)
+                sl_control_set_users(ctl, u + (keys[i] == 'W' ? 10 : 1));
+            break;
+        case 's':
+        case 'S': {
+            uint32_t d = keys[i] == 'S' ? 10 : 1;
+            if (!open_model)
+                sl_control_set_users(ctl, u > d ? u - d : 0);
+            break;
+        }
+        case 'r':
+        case 'R':
+            sl_control_set_rate(ctl, r * (keys[i] == 'R' ? 1.10 : 1.01));
+            break;
+        case 'f':
+        case 'F':
+            sl_control_set_rate(ctl, r * (keys[i] == 'F' ? 0.90 : 0.99));
+            break;
+        }
+    }
 }

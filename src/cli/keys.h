@@ -5,6 +5,8 @@
 
 #include <stdbool.h>
 
+#include "control/control.h"
+
 /* Whether stdin is a terminal whose modes we may change without being stopped by
  * SIGTTOU: our controlling terminal with our process group in its foreground, or a
  * terminal that is not our controlling one. */
@@ -17,5 +19,10 @@ int sl_keys_open(void);
 void sl_keys_close(void);
 /* Reads the keys typed so far (non-blocking) into buf; returns how many. */
 int sl_keys_read(char *buf, int len);
+
+/* Reads the keys typed so far and carries them out through the controller: w/W add 1/10
+ * users, s/S remove 1/10 (closed model), r/R raise and f/F lower the rate by 1%/10%
+ * (open model), q stops the run (stop reason "key"). Main thread. */
+void sl_keys_apply(sl_control_t *ctl);
 
 #endif

@@ -50,17 +50,21 @@ uint64_t sl_runner_t0(const sl_runner_t *r);
  * reports how many users are running. Main thread only. */
 void sl_runner_collect(sl_runner_t *r, sl_stats_t *into, uint32_t *users_running);
 
-/* Sleeps until until_us (monotonic), a signal, input on extra_fd (-1: none), or the
- * moment every worker has used up its share of --iterations. Main thread only. */
+/* Sleeps until until_us (monotonic), a signal, input on one of extra_fds (at most
+ * SL_RUNNER_MAX_FDS; negative entries are ignored), or the moment every worker has used
+ * up its share of --iterations. Main thread only. */
+#define SL_RUNNER_MAX_FDS 4
 typedef enum sl_wait_result {
     SL_RUNNER_TIMEOUT = 0, /* until_us came, or a signal arrived */
     SL_RUNNER_DONE,        /* --iterations used up */
-    SL_RUNNER_INPUT,       /* extra_fd is readable */
+    SL_RUNNER_INPUT,       /* one of extra_fds is readable */
     SL_RUNNER_FAILED,      /* a worker's event loop failed: the run must end */
 } sl_wait_result_t;
-sl_wait_result_t sl_runner_wait(sl_runner_t *r, uint64_t until_us, int extra_fd);
+sl_wait_result_t sl_runner_wait(sl_runner_t *r, uint64_t until_us, const int *extra_fds,
+                                int nextra);
 
-/* Live control, main thread, any time while running (the web UI will call these too).
+/* Live control, main thread, any time while running (through the run controller,
+ * control/control.h, which the live keys and later the web UI call).
  * set_users: how many users run (closed model), within the capacity of --users; users
  * removed finish their request (scripted: their iteration) and run on_stop. set_rate:
  * the open model's arrivals per second from now on. Both return the value in force. */

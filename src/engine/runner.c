@@ -204,8 +204,10 @@ void sl_runner_stop(sl_runner_t *r, sl_stats_t *into, uint32_t *users_running)
     }
 }
 
-sl_wait_result_t sl_runner_wait(sl_runner_t *r, uint64_t until_us, int extra_fd)
+sl_wait_result_t sl_runner_wait(sl_runner_t *r, uint64_t until_us, const int *extra_fds, int nextra)
 {
+    if (nextra > SL_RUNNER_MAX_FDS)
+        nextra = SL_RUNNER_MAX_FDS;
     for (;;) {
         if (r->nfailed)
             return SL_RUNNER_FAILED;
@@ -214,11 +216,12 @@ sl_wait_result_t sl_runner_wait(sl_runner_t *r, uint64_t until_us, int extra_fd)
         uint64_t now = sl_now_us();
         if (now >= until_us)
             return SL_RUNNER_TIMEOUT;
-        struct pollfd pfd[2] = {{.fd = r->done_fd, .events = POLLIN},
-                                {.fd = extra_fd, .events = POLLIN}};
+        struct pollfd pfd[1 + SL_RUNNER_MAX_FDS] = {{.fd = r->done_fd, .events = POLLIN}};
+        for (int i = 0; i < nextra; i++)
+            pfd[1 + i] = (struct pollfd){.fd = extra_fds[i], .events = POLLIN};
         struct timespec ts = {.tv_sec = (time_t)((until_us - now) / SL_US_PER_S),
                               .tv_nsec = (long)((until_us - now) % SL_US_PER_S) * 1000};
-        int n = ppoll(pfd, extra_fd >= 0 ? 2 : 1, &ts, NULL);
+        int n = ppoll(pfd, (nfds_t)(1 + nextra), &ts, NULL);
         if (n < 0 && errno == EINTR)
             return SL_RUNNER_TIMEOUT; /* a signal: the caller looks at why */
         if (n > 0 && (pfd[0].revents & POLLIN)) {
@@ -228,8 +231,9 @@ sl_wait_result_t sl_runner_wait(sl_runner_t *r, uint64_t until_us, int extra_fd)
                 r->nfailed += (uint32_t)(v / SL_WORKER_FAILED);
             }
         }
-        if (n > 0 && extra_fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP)))
-            return SL_RUNNER_INPUT;
+        for (int i = 0; n > 0 && i < nextra; i++)
+            if (extra_fds[i] >= 0 && (pfd[1 + i].revents & (POLLIN | POLLHUP)))
+                return SL_RUNNER_INPUT;
     }
 }
 

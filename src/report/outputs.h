@@ -2,8 +2,8 @@
  * log and the HTML report, all written from snapshots (see stats/snapshot.h).
  *
  * main.c opens them before the run starts (so a path that cannot be written is a usage
- * error, not a lost report after a long test), calls sl_outputs_tick after every reporter
- * tick (the CSV history and the HDR log are written as the run goes, from the
+ * error, not a lost report after a long test), has the run controller call sl_outputs_tick
+ * after every reporter tick (the CSV history and the HDR log are written as the run goes, from the
  * per-second interval), and sl_outputs_finish once with the final snapshot. Main thread
  * only. The writers behind it are report/csv.h, report/hdrlog.h and report/html.h. */
 #ifndef SL_REPORT_OUTPUTS_H

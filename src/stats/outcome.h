@@ -39,8 +39,9 @@ typedef struct sl_run_outcome {
     uint64_t iterations;   /* --iterations N, 0 = no limit */
     /* Why the run ended: "duration" (-t, or the end of the stages), "iterations",
      * "signal" (SIGINT, SIGTERM, SIGHUP), "key" (q in the live view), "threshold"
-     * (--abort-on-threshold) or "shape" (shape() returned nil or raised). NULL while
-     * running. */
+     * (--abort-on-threshold), "shape" (shape() returned nil or raised), "memory",
+     * "failure" (a worker cannot go on) or "request" (a stop through the controller's
+     * API). NULL while running. */
     const char *stop_reason;
     int stop_signal; /* with "signal": which one */
     /* The thresholds judged on the final snapshot (sl_thresholds_judge). */

@@ -243,10 +243,16 @@ void sl_reporter_tick(sl_reporter_t *rep, uint64_t elapsed_us, uint32_t users_ru
 
     /* The total since the start grows by the interval's total: the cumulative rows are
      * never walked, so a tick costs what the second recorded, not what the run did. */
+    uint64_t unrecorded = rep->cum->unrecorded;
     sl_stats_merge(rep->cum, rep->interval);
     sl_stats_total(rep->interval, &rep->interval_total);
-    if (!sl_row_stats_merge(&rep->total, &rep->interval_total, NULL))
+    bool partial = rep->cum->unrecorded != unrecorded;
+    if (partial || !sl_row_stats_merge(&rep->total, &rep->interval_total, NULL)) {
+        /* Memory ran out: some of the interval did not reach the cumulative rows, so the
+         * total is summed again from those rows, which is what every report lists. */
         rep->cum->alloc_failed = true;
+        sl_stats_total(rep->cum, &rep->total);
+    }
     rep->snap.interval_start_us = interval_start_us;
     append_history(rep, elapsed_us,
                    elapsed_us > interval_start_us ? elapsed_us - interval_start_us : 0,
@@ -254,6 +260,26 @@ void sl_reporter_tick(sl_reporter_t *rep, uint64_t elapsed_us, uint32_t users_ru
     rep->snap.elapsed_us = elapsed_us;
     rep->snap.users_running = users_running;
     rep->snap.has_hint = sl_rows_hint(rep->snap.registry, &rep->snap.hint);
+}
+
+void sl_reporter_reset(sl_reporter_t *rep)
+{
+    /* alloc_failed survives: a value that was lost still means the run must stop. */
+    bool alloc_failed = rep->cum->alloc_failed;
+    sl_stats_reset(rep->cum);
+    rep->cum->alloc_failed = alloc_failed;
+    sl_stats_reset(rep->interval);
+    sl_row_stats_dispose(&rep->total);
+    sl_row_stats_init(&rep->total, SL_HIST_WIDE);
+    sl_row_stats_dispose(&rep->interval_total);
+    sl_row_stats_init(&rep->interval_total, SL_HIST_NARROW);
+    size_t cols = (size_t)rep->nrows + 1;
+    memset(rep->ring_req, 0, SL_RATE_WINDOW_S * cols * sizeof(uint64_t));
+    memset(rep->ring_fail, 0, SL_RATE_WINDOW_S * cols * sizeof(uint64_t));
+    memset(rep->ring_len_us, 0, SL_RATE_WINDOW_S * sizeof(uint64_t));
+    memset(rep->rps, 0, cols * sizeof(double));
+    memset(rep->fps, 0, cols * sizeof(double));
+    rep->ring_pos = rep->ring_filled = 0;
 }
 
 void sl_reporter_set_control(sl_reporter_t *rep, uint32_t users_target, double rate_per_s)

@@ -98,6 +98,11 @@ sl_stats_t *sl_reporter_interval(sl_reporter_t *rep);
  * (the per-second view the CSV history and the HDR log are written from). */
 void sl_reporter_tick(sl_reporter_t *rep, uint64_t elapsed_us, uint32_t users_running);
 
+/* Forgets the statistics so far (Locust's "reset stats"): the cumulative rows, errors
+ * and exceptions, the totals and the rate window start again; the history of past
+ * intervals is kept. Call it between ticks. */
+void sl_reporter_reset(sl_reporter_t *rep);
+
 /* Live control changed the run: the users (closed model) or the rate (open model) now
  * wanted, for the next snapshots. */
 void sl_reporter_set_control(sl_reporter_t *rep, uint32_t users_target, double rate_per_s);

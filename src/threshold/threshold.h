@@ -43,7 +43,8 @@ typedef struct sl_threshold {
 typedef struct sl_thresholds {
     sl_threshold_t *items;
     size_t n;
-    /* Set by main when --abort-on-threshold ended the run (borrowed from items[]). */
+    /* Set by the run controller when --abort-on-threshold ended the run (borrowed from
+     * items[]). */
     const char *aborted_by;
 } sl_thresholds_t;
 

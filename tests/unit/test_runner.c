@@ -166,7 +166,7 @@ static sl_stats_t *run_to_the_end(run_t *x, uint32_t *users_after)
     sl_stats_t *all = sl_stats_new(0, SL_HIST_WIDE);
     uint64_t until = sl_now_us() + 10 * SL_US_PER_S;
     sl_wait_result_t wr;
-    while ((wr = sl_runner_wait(x->r, until, -1)) == SL_RUNNER_TIMEOUT && sl_now_us() < until)
+    while ((wr = sl_runner_wait(x->r, until, NULL, 0)) == SL_RUNNER_TIMEOUT && sl_now_us() < until)
         ;
     cr_assert_eq(wr, SL_RUNNER_DONE, "the iterations were used up");
     sl_runner_collect(x->r, all, NULL);
@@ -256,17 +256,17 @@ Test(runner, live_control_and_waiting)
     int p[2];
     cr_assert_eq(pipe(p), 0);
     cr_assert_eq(write(p[1], "k", 1), 1);
-    cr_expect_eq(sl_runner_wait(x.r, sl_now_us() + 5 * SL_US_PER_S, p[0]), SL_RUNNER_INPUT);
+    cr_expect_eq(sl_runner_wait(x.r, sl_now_us() + 5 * SL_US_PER_S, &p[0], 1), SL_RUNNER_INPUT);
     char k;
     cr_assert_eq(read(p[0], &k, 1), 1);
     uint64_t until = sl_now_us() + 50 * SL_US_PER_MS;
-    cr_expect_eq(sl_runner_wait(x.r, until, p[0]), SL_RUNNER_TIMEOUT);
+    cr_expect_eq(sl_runner_wait(x.r, until, &p[0], 1), SL_RUNNER_TIMEOUT);
     cr_expect_geq(sl_now_us(), until, "not before until_us");
 
     /* Requests flow until the stop; the server saw every one the statistics count. */
     sl_stats_t *all = sl_stats_new(0, SL_HIST_WIDE);
     while (atomic_load(&s.requests) < 20)
-        sl_runner_wait(x.r, sl_now_us() + 10 * SL_US_PER_MS, -1);
+        sl_runner_wait(x.r, sl_now_us() + 10 * SL_US_PER_MS, NULL, 0);
     sl_runner_stop(x.r, all, NULL);
     sl_runner_stop(x.r, all, NULL); /* a second stop does nothing */
     uint64_t requests, failures, bytes;
