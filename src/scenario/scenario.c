@@ -37,25 +37,6 @@
 /* Limits that keep a broken or hostile file from exhausting memory. */
 #define SL_MAX_FILE_BYTES (64u << 20)
 
-/* HTTP token characters (RFC 9110 tchar), for methods and header names. */
-static bool is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static bool is_token(const char *s, size_t len)
-{
-    if (len == 0)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (!is_tchar((unsigned char)s[i]))
-            return false;
-    }
-    return true;
-}
-
 /* Pushes a printable, shortened copy of s for use inside an error message, so that a
  * value containing CR, LF or megabytes of data still gives one short line. */
 const char *sl__printable(lua_State *L, const char *s, size_t len)
@@ -71,16 +52,6 @@ const char *sl__printable(lua_State *L, const char *s, size_t len)
         luaL_addstring(&b, "...");
     luaL_pushresult(&b);
     return lua_tostring(L, -1);
-}
-
-static bool is_idempotent(const char *m)
-{
-    static const char *const list[] = {"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"};
-    for (size_t i = 0; i < SL_ARRAY_LEN(list); i++) {
-        if (strcmp(m, list[i]) == 0)
-            return true;
-    }
-    return false;
 }
 
 /* Rejects keys Task{} does not know, so a typo ("header =", "wieght =") is an error and
@@ -129,7 +100,7 @@ static void task_headers(lua_State *L, int idx)
             luaL_error(L, "Task: header names must be strings, got a %s", luaL_typename(L, -2));
         size_t nlen, vlen;
         const char *name = lua_tolstring(L, -2, &nlen);
-        if (!is_token(name, nlen))
+        if (!sl_http_header_name_ok(name, nlen))
             luaL_error(L,
                        "Task: invalid header name '%s' (letters, digits and !#$%%&'*+-.^_`|~ "
                        "only)",
@@ -142,10 +113,8 @@ static void task_headers(lua_State *L, int idx)
          * iteration obviously correct. */
         lua_pushvalue(L, -1);
         const char *value = lua_tolstring(L, -1, &vlen);
-        for (size_t i = 0; i < vlen; i++) {
-            if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0')
-                luaL_error(L, "Task: header '%s' value must not contain CR, LF or NUL", name);
-        }
+        if (!sl_http_header_value_ok(value, vlen))
+            luaL_error(L, "Task: header '%s' value must not contain CR, LF or NUL", name);
 
         luaL_Buffer b;
         luaL_buffinit(L, &b);
@@ -224,14 +193,11 @@ static int l_task(lua_State *L)
     const char *m = lua_tolstring(L, -1, &len);
     if (len == 0)
         return luaL_error(L, "Task: method must not be empty");
-    if (!is_token(m, len))
+    char method[SL_HTTP_METHOD_MAX + 1];
+    if (!sl_http_method_canon(m, len, method))
         return luaL_error(L, "Task: method '%s' is not a valid HTTP method",
                           sl__printable(L, m, len));
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    for (size_t i = 0; i < len; i++)
-        luaL_addchar(&b, (char)((m[i] >= 'a' && m[i] <= 'z') ? m[i] - 32 : m[i]));
-    luaL_pushresult(&b);
+    lua_pushlstring(L, method, len);
     lua_setfield(L, t, "method");
     lua_pop(L, 1);
 
@@ -449,7 +415,7 @@ static int copy_task(lua_State *L, int idx, sl_task_t *t)
     if (!t->method || !t->path || !t->name || w < 1 || w > (lua_Integer)UINT32_MAX)
         return SL_EINVAL;
     t->weight = (uint32_t)w;
-    t->idempotent = is_idempotent(t->method);
+    t->idempotent = sl_http_method_idempotent(t->method);
     t->is_head = strcmp(t->method, "HEAD") == 0;
 
     if (lua_getfield(L, idx, "headers") != LUA_TTABLE)
