@@ -289,7 +289,6 @@ static void user_read(sl_user_t *u, bool hup)
 {
     sl_worker_t *w = u->w;
     sl_conn_t *c = &u->conn;
-    bool tls = c->ssl != NULL;
     for (;;) {
         ssize_t n = c->tp->read(c, w->rbuf, sizeof(w->rbuf));
         if (n == SL_IO_AGAIN)
@@ -317,8 +316,9 @@ static void user_read(sl_user_t *u, bool hup)
             return;
         }
         /* A short read on TCP means the socket was drained: the next byte brings a new
-         * edge. TLS hands out one record at a time, so it reads until it would block. */
-        if ((size_t)n < sizeof(w->rbuf) && !tls && !hup)
+         * edge. A transport that may hold more (TLS, one record at a time) is read until
+         * it would block. */
+        if ((size_t)n < sizeof(w->rbuf) && !hup && !c->tp->pending(c))
             return;
     }
 }

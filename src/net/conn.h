@@ -33,6 +33,14 @@ typedef struct sl_transport {
     ssize_t (*write)(sl_conn_t *c, const char *buf, size_t len);
     /* Releases transport state; the socket itself is closed by sl_conn_close. */
     void (*close)(sl_conn_t *c);
+    /* Whether received bytes may wait inside the transport after a read that returned
+     * less than asked: TLS reads one record at a time and keeps what it decrypted, so a
+     * short read does not mean the socket is drained, and an edge-triggered reader must
+     * go on until SL_IO_AGAIN. Plain TCP: never. */
+    bool (*pending)(const sl_conn_t *c);
+    /* An idle connection has bytes waiting: whether they are only the transport's own
+     * housekeeping (a TLS session ticket), which leaves it usable. Plain TCP: never. */
+    bool (*idle_bytes_ok)(sl_conn_t *c);
 } sl_transport_t;
 
 /* Addresses kept per endpoint: a host name commonly resolves to one IPv6 and one IPv4
