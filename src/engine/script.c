@@ -776,7 +776,7 @@ static void update_cookies(sl_script_user_t *su)
 static bool follow_redirect(sl_user_t *u)
 {
     sl_script_user_t *su = u->script;
-    uint16_t st = u->resp.status;
+    uint16_t st = u->http.resp.status;
     if (!su->follow || su->redirects >= MAX_REDIRECTS ||
         !(st == 301 || st == 302 || st == 303 || st == 307 || st == 308))
         return false;
@@ -959,7 +959,7 @@ static int build_response(lua_State *co)
     uint64_t latency_us = a->latency_us;
     sl_user_t *u = su->user;
     lua_createtable(co, 0, 8);
-    lua_pushinteger(co, u->resp.status);
+    lua_pushinteger(co, u->http.resp.status);
     lua_setfield(co, -2, "status");
     lua_pushboolean(co, fail == SL_FAIL_NONE);
     lua_setfield(co, -2, "ok");
@@ -1027,9 +1027,9 @@ void sl__script_done(sl_user_t *u, sl_fail_t fail, int detail, bool broken)
     su->p_detail = detail;
     su->p_row = u->task->row;
     su->p_latency_us = lat;
-    uint64_t svc = u->sent_us && now > u->sent_us ? now - u->sent_us : lat;
+    uint64_t svc = u->http.sent_us && now > u->http.sent_us ? now - u->http.sent_us : lat;
     su->p_service_us = svc <= lat ? svc : lat;
-    su->p_bytes = u->resp.body_bytes;
+    su->p_bytes = u->http.resp.body_bytes;
     int nargs = 0;
     if (su->static_req) {
         flush_pending(su);
@@ -1453,7 +1453,7 @@ void sl__script_capture(sl_user_t *u)
         sl_resp_capture_give_body(cap, sw->spare_body, sw->spare_body_cap);
         sw->spare_body = NULL;
     }
-    sl_resp_capture_attach(&u->resp, cap);
+    sl_resp_capture_attach(&u->http.resp, cap);
 }
 
 /* Starts fn (run_user or run_stop) for the user in a fresh coroutine. */

@@ -1,5 +1,7 @@
-/* A worker thread: its event loop, its share of the virtual users, and the HTTP/1.1
- * exchange each user runs over its own keep-alive connection.
+/* A worker thread: its event loop and its share of the virtual users. It schedules users
+ * (spawning, pacing, live control, the open model's arrivals), makes their connections
+ * (connect slots, address fallback) and times their requests out; each user's exchange
+ * runs in its HTTP session (http/session.c) over its own keep-alive connection.
  *
  * Hot path per request: one write, one read (a share of epoll_wait), a histogram record.
  * No allocation, no lock, no epoll_ctl: a socket is registered once when it is opened,
@@ -18,8 +20,6 @@
 #define USER_TOKEN(idx, gen) (((uint64_t)(idx) << 32) | (uint32_t)(gen))
 
 static void user_next(sl_user_t *u);
-static void user_send(sl_user_t *u);
-static void user_begin(sl_user_t *u);
 
 uint32_t sl__user_index(const sl_user_t *u)
 {
@@ -107,20 +107,24 @@ static void connect_slot_release(sl_user_t *u)
         sl_loop_timer_start(&w->loop, &w->connect_timer, w->loop.now_us);
 }
 
-/* Closing bumps the generation so that events already queued for the old socket are
- * recognised as stale. */
-static void user_close(sl_user_t *u, bool abortive)
+/* The session is closing the connection. Bumping the generation makes events already
+ * queued for the old socket recognisable as stale. */
+static void user_on_closing(sl_http_session_t *s)
 {
+    sl_user_t *u = (sl_user_t *)((char *)s - offsetof(sl_user_t, http));
     wait_remove(u);
     connect_slot_release(u);
-    sl_conn_close(&u->conn, abortive);
     u->gen++;
-    u->reused = false;
+}
+
+static void user_close(sl_user_t *u, bool abortive)
+{
+    sl_http_session_close(&u->http, abortive);
 }
 
 static inline bool user_in_request(const sl_user_t *u)
 {
-    return u->state != SL_USER_IDLE;
+    return sl_http_session_busy(&u->http);
 }
 
 /* The timeout timer is armed lazily: a request only moves deadline_us; the timer, once
@@ -174,10 +178,10 @@ int32_t sl__user_fail_detail(sl_user_t *u, sl_fail_t fail, int32_t detail)
     switch (fail) {
     case SL_FAIL_HTTP: {
         /* Only a phrase that differs from the standard one needs a text. */
-        const char *std = sl_http_reason(u->resp.status);
-        len = u->resp.reason_len;
-        if (len && (strlen(std) != len || memcmp(std, u->resp.reason, len) != 0)) {
-            text = u->resp.reason;
+        const char *std = sl_http_reason(u->http.resp.status);
+        len = u->http.resp.reason_len;
+        if (len && (strlen(std) != len || memcmp(std, u->http.resp.reason, len) != 0)) {
+            text = u->http.resp.reason;
             from_server = true;
         }
         break;
@@ -213,8 +217,8 @@ static void user_record(sl_user_t *u, sl_fail_t fail, int detail)
     sl_worker_t *w = u->w;
     uint64_t now = sl_loop_update_now(&w->loop);
     uint64_t lat = now > u->intended_us ? now - u->intended_us : 0;
-    uint64_t svc = u->sent_us && now > u->sent_us ? now - u->sent_us : lat;
-    sl_stats_record(w->cur, u->task->row, lat, svc <= lat ? svc : lat, u->resp.body_bytes,
+    uint64_t svc = u->http.sent_us && now > u->http.sent_us ? now - u->http.sent_us : lat;
+    sl_stats_record(w->cur, u->task->row, lat, svc <= lat ? svc : lat, u->http.resp.body_bytes,
                     fail != SL_FAIL_NONE);
     if (fail != SL_FAIL_NONE)
         sl_stats_error(w->cur, u->task->row, fail, detail, 1);
@@ -225,9 +229,9 @@ static void user_record(sl_user_t *u, sl_fail_t fail, int detail)
  * exchange, from the timer queue rather than recursively, so a server that refuses every
  * connection cannot drive the stack deep. A scripted user hands the outcome to its
  * coroutine. */
-static void user_done(sl_user_t *u, sl_fail_t fail, int detail, bool broken)
+static void user_on_done(sl_http_session_t *s, sl_fail_t fail, int detail, bool broken)
 {
-    u->state = SL_USER_IDLE;
+    sl_user_t *u = (sl_user_t *)((char *)s - offsetof(sl_user_t, http));
     if (fail != SL_FAIL_NONE)
         detail = sl__user_fail_detail(u, fail, detail);
     if (u->script) {
@@ -247,106 +251,7 @@ static void user_done(sl_user_t *u, sl_fail_t fail, int detail, bool broken)
 
 static void user_fail(sl_user_t *u, sl_fail_t fail, int detail, bool abortive)
 {
-    user_close(u, abortive);
-    user_done(u, fail, detail, true);
-}
-
-/* The contract's retry rule: a request on a reused keep-alive connection that the server
- * closed before any byte of the response is sent again, once, on a new connection when
- * its method is idempotent. */
-static bool user_maybe_retry(sl_user_t *u)
-{
-    if (!u->reused || u->retried || u->resp.got_bytes || !u->task->idempotent)
-        return false;
-    u->retried = true;
-    u->w->cur->retries++;
-    user_close(u, false);
-    user_begin(u);
-    return true;
-}
-
-static void user_conn_error(sl_user_t *u, bool eof)
-{
-    if ((eof || u->conn.fail == SL_FAIL_RESET) && user_maybe_retry(u))
-        return;
-    if (eof) {
-        sl_resp_result_t rr = sl_resp_eof(&u->resp);
-        if (rr == SL_RESP_DONE) {
-            uint16_t st = u->resp.status;
-            user_close(u, false);
-            user_done(u, st >= 400 ? SL_FAIL_HTTP : SL_FAIL_NONE, st, false);
-            return;
-        }
-        user_fail(u, (sl_fail_t)u->resp.fail, 0, false);
-        return;
-    }
-    user_fail(u, (sl_fail_t)u->conn.fail, u->conn.err, false);
-}
-
-/* hup: the readiness event also reported the peer's close (or an error). That edge will
- * not come again, so the socket is read until it says EOF, error or would-block. */
-static void user_read(sl_user_t *u, bool hup)
-{
-    sl_worker_t *w = u->w;
-    sl_conn_t *c = &u->conn;
-    for (;;) {
-        ssize_t n = c->tp->read(c, w->rbuf, sizeof(w->rbuf));
-        if (n == SL_IO_AGAIN)
-            return;
-        if (n == SL_IO_EOF || n == SL_IO_ERR) {
-            user_conn_error(u, n == SL_IO_EOF);
-            return;
-        }
-        sl_resp_result_t rr = sl_resp_feed(&u->resp, w->rbuf, (size_t)n);
-        if (rr == SL_RESP_ERROR) {
-            user_fail(u, (sl_fail_t)u->resp.fail, 0, true);
-            return;
-        }
-        if (rr == SL_RESP_DONE) {
-            uint16_t st = u->resp.status;
-            /* A server that already closed its end cannot take the next request: open a
-             * fresh connection rather than provoke a reset and a retry. */
-            if (!u->resp.keep_alive || u->resp.trailing || hup)
-                user_close(u, false);
-            else {
-                u->reused = true;
-                u->idle_since_us = w->loop.now_us;
-            }
-            user_done(u, st >= 400 ? SL_FAIL_HTTP : SL_FAIL_NONE, st, false);
-            return;
-        }
-        /* A short read on TCP means the socket was drained: the next byte brings a new
-         * edge. A transport that may hold more (TLS, one record at a time) is read until
-         * it would block. */
-        if ((size_t)n < sizeof(w->rbuf) && !hup && !c->tp->pending(c))
-            return;
-    }
-}
-
-static void user_send(sl_user_t *u)
-{
-    sl_conn_t *c = &u->conn;
-    const sl_task_t *t = u->task;
-    if (u->wpos == 0 && !u->sent_us) {
-        /* After a connect the loop's clock may be a batch old: read it afresh. */
-        u->sent_us =
-            u->state == SL_USER_CONNECTING ? sl_loop_update_now(&u->w->loop) : u->w->loop.now_us;
-    }
-    while (u->wpos < t->wire_len) {
-        ssize_t n = c->tp->write(c, t->wire + u->wpos, t->wire_len - u->wpos);
-        if (n == SL_IO_AGAIN) {
-            u->state = SL_USER_SENDING;
-            return;
-        }
-        if (n < 0) {
-            if (c->fail == SL_FAIL_RESET && user_maybe_retry(u))
-                return;
-            user_fail(u, (sl_fail_t)c->fail, c->err, false);
-            return;
-        }
-        u->wpos += (uint32_t)n;
-    }
-    u->state = SL_USER_READING;
+    sl_http_session_fail(&u->http, fail, detail, abortive);
 }
 
 static void user_connect_addr(sl_user_t *u, uint32_t idx);
@@ -357,10 +262,10 @@ static void user_connect_addr(sl_user_t *u, uint32_t idx);
 static bool user_connect_next(sl_user_t *u)
 {
     const sl_endpoint_t *ep = u->w->cfg->ep;
-    if (!sl_conn_connect_failed(&u->conn) || (uint32_t)u->addr_tries + 1 >= ep->naddrs)
+    if (!sl_conn_connect_failed(&u->http.conn) || (uint32_t)u->addr_tries + 1 >= ep->naddrs)
         return false;
-    uint32_t next = (u->conn.addr_idx + 1) % ep->naddrs;
-    sl_conn_close(&u->conn, false);
+    uint32_t next = (u->http.conn.addr_idx + 1) % ep->naddrs;
+    sl_conn_close(&u->http.conn, false);
     u->gen++;
     u->addr_tries++;
     user_connect_addr(u, next);
@@ -369,32 +274,33 @@ static bool user_connect_next(sl_user_t *u)
 
 static void user_establish(sl_user_t *u)
 {
-    int rc = u->conn.tp->establish(&u->conn);
+    sl_conn_t *c = &u->http.conn;
+    int rc = c->tp->establish(c);
     if (rc == SL_IO_AGAIN)
         return;
     if (rc != 0) {
         if (user_connect_next(u))
             return;
-        user_fail(u, (sl_fail_t)u->conn.fail, u->conn.err, false);
+        user_fail(u, (sl_fail_t)c->fail, c->err, false);
         return;
     }
     /* Later connections start at the address that worked. */
-    u->w->addr_pref = u->conn.addr_idx;
+    u->w->addr_pref = c->addr_idx;
     connect_slot_release(u);
-    user_send(u);
+    sl_http_session_send(&u->http);
 }
 
 static void user_connect_addr(sl_user_t *u, uint32_t idx)
 {
     sl_worker_t *w = u->w;
     u->connect_addr = (uint8_t)idx;
-    if (sl_conn_open(&u->conn, w->cfg->ep, idx) != 0) {
+    if (sl_conn_open(&u->http.conn, w->cfg->ep, idx) != 0) {
         if (user_connect_next(u))
             return;
-        user_fail(u, (sl_fail_t)u->conn.fail, u->conn.err, false);
+        user_fail(u, (sl_fail_t)u->http.conn.fail, u->http.conn.err, false);
         return;
     }
-    if (sl_loop_add_fd(&w->loop, u->conn.fd, USER_TOKEN(sl__user_index(u), u->gen)) != 0) {
+    if (sl_loop_add_fd(&w->loop, u->http.conn.fd, USER_TOKEN(sl__user_index(u), u->gen)) != 0) {
         int e = errno;
         user_fail(u, SL_FAIL_CONNECT, e, false);
         return;
@@ -423,50 +329,65 @@ static void worker_on_connect_pump(sl_loop_t *loop, sl_timer_t *t)
     }
 }
 
-/* Sends the current task, opening a connection first when there is none. */
-static void user_begin(sl_user_t *u)
+/* The session needs a connection: one of the worker's connect slots, or a place in the
+ * queue for one. */
+static void user_on_connect(sl_http_session_t *s)
 {
+    sl_user_t *u = (sl_user_t *)((char *)s - offsetof(sl_user_t, http));
     sl_worker_t *w = u->w;
-    u->wpos = 0;
     u->connect_addr = SL_NO_ADDR;
-    sl_resp_start(&u->resp, u->task->is_head);
+    if (w->connecting >= SL_WORKER_MAX_CONNECTING || w->wait_head != SL_NO_USER)
+        wait_push(u);
+    else
+        user_connect(u);
+}
+
+static void user_on_response_start(sl_http_session_t *s)
+{
+    sl_user_t *u = (sl_user_t *)((char *)s - offsetof(sl_user_t, http));
     if (u->script)
         sl__script_capture(u);
-    /* A request that cannot be retried must not go into a connection the server closed
-     * while it sat idle (its FIN may have come while the loop was busy elsewhere, e.g.
-     * in a script): check, and open a new one instead. */
-    if (u->conn.fd >= 0 && u->reused &&
-        w->loop.now_us - u->idle_since_us > SL_WORKER_STALE_CHECK_US &&
-        !sl_conn_idle_alive(&u->conn)) {
-        w->cur->stale_discarded++;
-        user_close(u, false);
-    }
-    if (u->conn.fd < 0) {
-        u->state = SL_USER_CONNECTING;
-        if (w->connecting >= SL_WORKER_MAX_CONNECTING || w->wait_head != SL_NO_USER)
-            wait_push(u);
-        else
-            user_connect(u);
-        return;
-    }
-    user_send(u);
+}
+
+static void user_on_event(sl_http_session_t *s, sl_http_event_t ev)
+{
+    sl_user_t *u = (sl_user_t *)((char *)s - offsetof(sl_user_t, http));
+    if (ev == SL_HTTP_EV_RETRY)
+        u->w->cur->retries++;
+    else
+        u->w->cur->stale_discarded++;
+}
+
+static const sl_http_session_ops_t user_ops = {
+    .connect = user_on_connect,
+    .closing = user_on_closing,
+    .response_start = user_on_response_start,
+    .event = user_on_event,
+    .done = user_on_done,
+};
+
+static sl_http_exchange_t user_exchange(const sl_user_t *u)
+{
+    const sl_task_t *t = u->task;
+    return (sl_http_exchange_t){.wire = t->wire,
+                                .wire_len = t->wire_len,
+                                .idempotent = t->idempotent,
+                                .is_head = t->is_head};
 }
 
 void sl__user_send(sl_user_t *u, uint64_t timeout_us)
 {
-    u->sent_us = 0;
     u->deadline_us = u->intended_us + timeout_us;
-    u->retried = false;
+    u->connect_addr = SL_NO_ADDR;
     user_arm_timeout(u);
-    user_begin(u);
+    sl_http_exchange_t ex = user_exchange(u);
+    sl_http_session_begin(&u->http, &ex);
 }
 
 void sl__user_fail_unsent(sl_user_t *u)
 {
-    u->sent_us = 0;
-    u->retried = false;
-    sl_resp_start(&u->resp, u->task->is_head);
-    user_done(u, SL_FAIL_UNSENT, 0, true);
+    sl_http_exchange_t ex = user_exchange(u);
+    sl_http_session_fail_unsent(&u->http, &ex);
 }
 
 /* The worker's share of --iterations is used up once every user that could start one has
@@ -544,7 +465,7 @@ static void user_on_timer(sl_loop_t *loop, sl_timer_t *t)
         sl_loop_timer_start(loop, t, u->deadline_us);
         return;
     }
-    sl_fail_t f = u->state == SL_USER_CONNECTING ? SL_FAIL_CONNECT_TIMEOUT : SL_FAIL_TIMEOUT;
+    sl_fail_t f = u->http.state == SL_HTTP_CONNECTING ? SL_FAIL_CONNECT_TIMEOUT : SL_FAIL_TIMEOUT;
     user_fail(u, f, 0, true);
 }
 
@@ -555,26 +476,13 @@ static void worker_on_io(sl_loop_t *loop, uint64_t token, uint32_t events)
     if (idx >= w->nusers)
         return;
     sl_user_t *u = &w->users[idx];
-    if ((uint32_t)token != u->gen || u->conn.fd < 0)
+    if ((uint32_t)token != u->gen || u->http.conn.fd < 0)
         return; /* an event for a socket that has since been closed */
     bool hup = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
-    switch (u->state) {
-    case SL_USER_CONNECTING:
+    if (u->http.state == SL_HTTP_CONNECTING)
         user_establish(u);
-        break;
-    case SL_USER_SENDING:
-        user_send(u);
-        break;
-    case SL_USER_READING:
-        user_read(u, hup);
-        break;
-    case SL_USER_IDLE:
-        /* Between requests (only while stopping or after a failure): the server may close
-         * the idle connection; notice it now so the next request does not need a retry. */
-        if (hup)
-            user_close(u, false);
-        break;
-    }
+    else
+        sl_http_session_on_io(&u->http, hup);
 }
 
 /* Global spawn schedule: user k (across all threads) starts at t0 + k / spawn_rate. This
@@ -647,7 +555,7 @@ static void worker_apply_users(sl_worker_t *w, uint32_t target)
             continue;
         u->retiring = true;
         w->running--;
-        if (!u->script && u->state == SL_USER_IDLE && !sl_loop_timer_armed(&u->timer))
+        if (!u->script && !user_in_request(u) && !sl_loop_timer_armed(&u->timer))
             sl__user_retire_now(u); /* idle: nothing to finish */
     }
     /* More: first take back users still finishing, then restart retired ones, then
@@ -661,7 +569,7 @@ static void worker_apply_users(sl_worker_t *w, uint32_t target)
     }
     for (uint32_t i = 0; i < w->nstarted && w->running < target; i++) {
         sl_user_t *u = &w->users[i];
-        if (u->retired && u->state == SL_USER_IDLE && (!u->script || sl__script_idle(u))) {
+        if (u->retired && !user_in_request(u) && (!u->script || sl__script_idle(u))) {
             w->running++;
             user_revive(u);
         }
@@ -808,7 +716,7 @@ static uint64_t worker_count_in_flight(sl_worker_t *w, bool abandon)
         n++;
         if (abandon) {
             user_close(u, true);
-            u->state = SL_USER_IDLE;
+            u->http.state = SL_HTTP_IDLE;
         }
     }
     return n;
@@ -906,7 +814,7 @@ int sl__worker_init(sl_worker_t *w, uint32_t index, const sl_run_cfg_t *cfg, uin
         sl_user_t *u = &w->users[i];
         uint64_t global_id = (uint64_t)i * cfg->threads + index;
         u->w = w;
-        u->conn.fd = -1;
+        sl_http_session_init(&u->http, &user_ops, &w->loop, w->rbuf, sizeof(w->rbuf));
         u->timer.cb = user_on_timer;
         u->rng = sl__splitmix64(cfg->seed ^ sl__splitmix64(global_id + 1)) | 1;
         u->global_id = (uint32_t)global_id;
@@ -954,7 +862,7 @@ void *sl__worker_main(void *arg)
         (void)n;
     }
     for (uint32_t i = 0; i < w->nusers; i++)
-        sl_conn_close(&w->users[i].conn, false);
+        sl_conn_close(&w->users[i].http.conn, false);
     pthread_mutex_lock(&w->mu);
     w->users_running = w->running;
     pthread_mutex_unlock(&w->mu);
@@ -965,7 +873,7 @@ void sl__worker_dispose(sl_worker_t *w)
 {
     if (w->users) {
         for (uint32_t i = 0; i < w->nusers; i++)
-            sl_conn_close(&w->users[i].conn, false);
+            sl_conn_close(&w->users[i].http.conn, false);
     }
     if (w->sw)
         sl__script_worker_dispose(w);
