@@ -1004,10 +1004,15 @@ static void resume_soon(sl_script_user_t *su)
     sl_loop_timer_start(&w->loop, &su->sleep_timer, w->loop.now_us);
 }
 
-void sl__script_done(sl_user_t *u, sl_fail_t fail, int detail, bool broken)
+/* The exchange of the user's current request is over: the outcome goes to its coroutine
+ * (after a redirect is followed, or as the response r). */
+static void script_on_done(sl_http_session_t *s, sl_fail_t fail, int detail, bool broken)
 {
+    sl_user_t *u = sl__user_of(s);
     sl_script_user_t *su = u->script;
     sl_worker_t *w = u->w;
+    if (fail != SL_FAIL_NONE)
+        detail = sl__user_fail_detail(u, fail, detail);
     if (!su->co || su->phase != PHASE_REQUEST)
         return;
     if (!broken) {
@@ -1378,6 +1383,17 @@ static int open_runtime(lua_State *L)
     return 2;
 }
 
+static void script_on_response_start(sl_http_session_t *s);
+
+/* A scripted user's session: the common connection glue, its capture, its outcome. */
+static const sl_http_session_ops_t script_ops = {
+    .connect = sl__user_on_connect,
+    .closing = sl__user_on_closing,
+    .response_start = script_on_response_start,
+    .event = sl__user_on_event,
+    .done = script_on_done,
+};
+
 int sl__script_worker_init(sl_worker_t *w, sl_err_t *err)
 {
     const sl_plan_t *plan = w->cfg->plan;
@@ -1412,6 +1428,7 @@ int sl__script_worker_init(sl_worker_t *w, sl_err_t *err)
         su->sleep_timer.cb = on_sleep_timer;
         su->class_idx = w->cfg->class_of_user[u->global_id];
         u->script = su;
+        u->http.ops = &script_ops;
     }
     return 0;
 }
@@ -1445,8 +1462,10 @@ void sl__script_worker_dispose(sl_worker_t *w)
     w->sw = NULL;
 }
 
-void sl__script_capture(sl_user_t *u)
+/* Attaches the user's capture buffers to the response being read. */
+static void script_on_response_start(sl_http_session_t *s)
 {
+    sl_user_t *u = sl__user_of(s);
     sl_script_worker_t *sw = u->w->sw;
     sl_resp_capture_t *cap = &u->script->cap;
     if (!cap->body && sw->spare_body) {

@@ -138,6 +138,41 @@ void sl__worker_publish(sl_worker_t *w);
  * SL_DETAIL_TEXT_UNIT. Worker thread only. */
 int32_t sl__user_fail_detail(sl_user_t *u, sl_fail_t fail, int32_t detail);
 
+/* ---- engine/user.c: a user's connections and session glue, and the calls the scripted
+ * runtime makes. Worker thread only. ---- */
+
+/* A loop token: the user's index and its connection's generation. */
+#define SL_USER_TOKEN(idx, gen) (((uint64_t)(idx) << 32) | (uint32_t)(gen))
+
+static inline sl_user_t *sl__user_of(sl_http_session_t *s)
+{
+    return (sl_user_t *)((char *)s - offsetof(sl_user_t, http));
+}
+
+static inline bool sl__user_busy(const sl_user_t *u)
+{
+    return sl_http_session_busy(&u->http);
+}
+
+/* What every user's session asks of its owner (see sl_http_session_ops_t): a connection
+ * through the worker's connect slots, forgetting a closed one, counting events. */
+void sl__user_on_connect(sl_http_session_t *s);
+void sl__user_on_closing(sl_http_session_t *s);
+void sl__user_on_event(sl_http_session_t *s, sl_http_event_t ev);
+/* Drives the user's connection establishment (a readiness event while connecting). */
+void sl__user_establish(sl_user_t *u);
+/* Closes the user's connection; ends no exchange. */
+void sl__user_close(sl_user_t *u, bool abortive);
+/* Ends the user's exchange with a failure (see sl_http_session_fail). */
+void sl__user_fail(sl_user_t *u, sl_fail_t fail, int detail, bool abortive);
+/* The connect queue's timer: starts waiting connects while slots are free. */
+void sl__worker_on_connect_pump(sl_loop_t *loop, sl_timer_t *t);
+/* Tells the runner this worker's --iterations are used up (once). */
+void sl__worker_notify_done(sl_worker_t *w);
+/* Requests in flight; with abandon, their connections are closed. */
+uint64_t sl__worker_count_in_flight(sl_worker_t *w, bool abandon);
+uint64_t sl__splitmix64(uint64_t x);
+
 /* For the scripted runtime (worker thread only). */
 uint32_t sl__user_index(const sl_user_t *u);
 uint64_t sl__user_rand(sl_user_t *u);
