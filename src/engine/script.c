@@ -51,11 +51,11 @@ struct sl_script_user {
     bool follow;       /* follow redirects for the current request */
     bool did_request;  /* the iteration made a request or slept */
     bool in_iteration; /* between iter_begin and iter_end (not on_start/on_stop) */
-    uint8_t redirects;
-    uint32_t seq_pos; /* sequential = true: next task */
-    int32_t picked;   /* index into the class's tasks of the current iteration */
-    uint32_t req_seq; /* responses handed to Lua so far; r._seq identifies them */
-    int resume_nargs; /* values pushed on co for the timer's resume (0 or 1) */
+    bool cookies_seen; /* the latest response's Set-Cookie went into the jar already */
+    uint32_t seq_pos;  /* sequential = true: next task */
+    int32_t picked;    /* index into the class's tasks of the current iteration */
+    uint32_t req_seq;  /* responses handed to Lua so far; r._seq identifies them */
+    int resume_nargs;  /* values pushed on co for the timer's resume (0 or 1) */
     uint64_t iter_start_us;
     uint64_t lateness_us; /* how late this iteration started against its schedule */
     uint64_t timeout_us;
@@ -387,8 +387,8 @@ static void send_rendered(sl_user_t *u, const char *method, uint32_t row)
      * its requests measured as if it had started on time. */
     u->intended_us = sl_loop_update_now(&w->loop) - (su->in_iteration ? su->lateness_us : 0);
     su->phase = PHASE_REQUEST;
-    su->redirects = 0;
     su->did_request = true;
+    u->max_redirects = su->follow ? MAX_REDIRECTS : 0;
     if (unsent) {
         sl__user_fail_unsent(u);
         return;
@@ -684,27 +684,6 @@ static int l_sleep(lua_State *L)
 
 /* ---- responses ---- */
 
-static const char *find_header(const sl_resp_capture_t *c, const char *name, size_t *from)
-{
-    size_t i = *from;
-    while (i < c->head_len) {
-        const char *k = c->head + i;
-        size_t kl = strnlen(k, c->head_len - i);
-        size_t vi = i + kl + 1;
-        if (vi > c->head_len)
-            break;
-        const char *v = c->head + vi;
-        size_t vl = strnlen(v, c->head_len - vi);
-        i = vi + vl + 1;
-        if (kl == strlen(name) && !strncasecmp(k, name, kl)) {
-            *from = i;
-            return v;
-        }
-    }
-    *from = c->head_len;
-    return NULL;
-}
-
 static void jar_set(sl_script_user_t *su, const char *name, size_t nl, const char *value, size_t vl,
                     bool remove)
 {
@@ -746,7 +725,7 @@ static void update_cookies(sl_script_user_t *su)
 {
     size_t from = 0;
     const char *v;
-    while ((v = find_header(&su->cap, "set-cookie", &from))) {
+    while ((v = sl_resp_capture_header(&su->cap, "set-cookie", &from))) {
         const char *eq = strchr(v, '=');
         const char *semi = strchr(v, ';');
         if (!eq || (semi && semi < eq) || eq == v)
@@ -772,18 +751,19 @@ static void update_cookies(sl_script_user_t *su)
     }
 }
 
-/* Follows a redirect on the same origin; returns false when it does not apply. */
-static bool follow_redirect(sl_user_t *u)
+/* The session met a redirect to follow (see sl_http_session_ops_t): on the same origin,
+ * the next request is rendered into wbuf and handed back; false when it does not apply
+ * or could not be built whole (wbuf_short: the outcome is then a failure). The
+ * response's cookies are taken first, as a browser does. */
+static bool script_on_redirect(sl_http_session_t *s, uint16_t st, const char *loc,
+                               sl_http_exchange_t *next)
 {
+    sl_user_t *u = sl__user_of(s);
     sl_script_user_t *su = u->script;
-    uint16_t st = u->http.resp.status;
-    if (!su->follow || su->redirects >= MAX_REDIRECTS ||
-        !(st == 301 || st == 302 || st == 303 || st == 307 || st == 308))
+    if (!su->co || su->phase != PHASE_REQUEST)
         return false;
-    size_t from = 0;
-    const char *loc = find_header(&su->cap, "location", &from);
-    if (!loc || !*loc)
-        return false;
+    update_cookies(su);
+    su->cookies_seen = true;
     const sl_url_t *url = u->w->cfg->url;
     /* Absolute URLs must point at the run's own origin; then keep the path. */
     char prefix[300];
@@ -828,13 +808,18 @@ static bool follow_redirect(sl_user_t *u)
     su->dyn.layout = lay;
     char method[SL_HTTP_METHOD_MAX + 1];
     sl_http_wire_method(su->wbuf, su->wlen, method);
-    uint64_t intended = u->intended_us;
-    uint8_t redirects = su->redirects;
-    send_rendered(u, method, su->dyn.row);
-    /* Still one request: the original start and name. */
-    u->intended_us = intended;
-    u->deadline_us = intended + su->timeout_us;
-    su->redirects = (uint8_t)(redirects + 1);
+    su->dyn.wire = su->wbuf;
+    su->dyn.wire_len = su->wlen;
+    su->dyn.is_head = !strcmp(method, "HEAD");
+    su->dyn.idempotent = sl_http_method_idempotent(method);
+    u->task = &su->dyn;
+    /* Still one request: the original start, name and timeout. */
+    u->deadline_us = u->intended_us + su->timeout_us;
+    *next = (sl_http_exchange_t){.wire = su->dyn.wire,
+                                 .wire_len = su->dyn.wire_len,
+                                 .idempotent = su->dyn.idempotent,
+                                 .is_head = su->dyn.is_head};
+    su->cookies_seen = false; /* the next response brings its own */
     return true;
 }
 
@@ -1013,12 +998,13 @@ static void script_on_done(sl_http_session_t *s, sl_fail_t fail, int detail, boo
     sl_worker_t *w = u->w;
     if (fail != SL_FAIL_NONE)
         detail = sl__user_fail_detail(u, fail, detail);
+    bool cookies_seen = su->cookies_seen;
+    su->cookies_seen = false;
     if (!su->co || su->phase != PHASE_REQUEST)
         return;
     if (!broken) {
-        update_cookies(su);
-        if (follow_redirect(u))
-            return;
+        if (!cookies_seen)
+            update_cookies(su);
         if (su->wbuf_short) {
             /* The redirect's request could not be built: the request fails. */
             fail = SL_FAIL_UNSENT;
@@ -1332,6 +1318,7 @@ static int l_static(lua_State *L)
         u->intended_us = sl_loop_update_now(&w->loop) - (su->in_iteration ? su->lateness_us : 0);
         su->phase = PHASE_REQUEST;
         su->did_request = true;
+        u->max_redirects = 0;
         sl__user_send(u, su->timeout_us);
         return lua_yield(L, 0);
     }
@@ -1391,6 +1378,7 @@ static const sl_http_session_ops_t script_ops = {
     .closing = sl__user_on_closing,
     .response_start = script_on_response_start,
     .event = sl__user_on_event,
+    .redirect = script_on_redirect,
     .done = script_on_done,
 };
 

@@ -283,7 +283,8 @@ static sl_http_exchange_t user_exchange(const sl_user_t *u)
     return (sl_http_exchange_t){.wire = t->wire,
                                 .wire_len = t->wire_len,
                                 .idempotent = t->idempotent,
-                                .is_head = t->is_head};
+                                .is_head = t->is_head,
+                                .max_redirects = u->max_redirects};
 }
 
 void sl__user_send(sl_user_t *u, uint64_t timeout_us)

@@ -63,7 +63,35 @@ void sl_http_session_begin(sl_http_session_t *s, const sl_http_exchange_t *req)
     s->req = *req;
     s->sent_us = 0;
     s->retried = false;
+    s->redirects = 0;
     begin(s);
+}
+
+static bool is_redirect(uint16_t st)
+{
+    return st == 301 || st == 302 || st == 303 || st == 307 || st == 308;
+}
+
+/* A complete response: the outcome, unless it is a redirect the owner follows. Then the
+ * next request goes out as the same request (one outcome, retried afresh), timed from
+ * its own write. */
+static void complete(sl_http_session_t *s, uint16_t st)
+{
+    if (s->redirects < s->req.max_redirects && is_redirect(st) && s->ops->redirect && s->resp.cap) {
+        size_t from = 0;
+        const char *loc = sl_resp_capture_header(s->resp.cap, "location", &from);
+        sl_http_exchange_t next;
+        if (loc && *loc && s->ops->redirect(s, st, loc, &next)) {
+            next.max_redirects = s->req.max_redirects;
+            s->req = next;
+            s->redirects++;
+            s->sent_us = 0;
+            s->retried = false;
+            begin(s);
+            return;
+        }
+    }
+    done(s, st >= 400 ? SL_FAIL_HTTP : SL_FAIL_NONE, st, false);
 }
 
 void sl_http_session_fail_unsent(sl_http_session_t *s, const sl_http_exchange_t *req)
@@ -96,9 +124,8 @@ static void conn_error(sl_http_session_t *s, bool eof)
     if (eof) {
         /* A response delimited by the close is complete now. */
         if (sl_resp_eof(&s->resp) == SL_RESP_DONE) {
-            uint16_t st = s->resp.status;
             sl_http_session_close(s, false);
-            done(s, st >= 400 ? SL_FAIL_HTTP : SL_FAIL_NONE, st, false);
+            complete(s, s->resp.status);
             return;
         }
         sl_http_session_fail(s, (sl_fail_t)s->resp.fail, 0, false);
@@ -150,7 +177,6 @@ static void read_response(sl_http_session_t *s, bool hup)
             return;
         }
         if (rr == SL_RESP_DONE) {
-            uint16_t st = s->resp.status;
             /* A server that already closed its end cannot take the next request: open a
              * fresh connection rather than provoke a reset and a retry. */
             if (!s->resp.keep_alive || s->resp.trailing || hup) {
@@ -159,7 +185,7 @@ static void read_response(sl_http_session_t *s, bool hup)
                 s->reused = true;
                 s->idle_since_us = s->loop->now_us;
             }
-            done(s, st >= 400 ? SL_FAIL_HTTP : SL_FAIL_NONE, st, false);
+            complete(s, s->resp.status);
             return;
         }
         /* A short read on TCP means the socket was drained: the next byte brings a new

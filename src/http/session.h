@@ -1,7 +1,8 @@
 /* The HTTP/1.1 session: one keep-alive connection and the exchange of one request at a
  * time over it. It owns writing the request, reading and parsing the response, the
- * keep-alive decision, the stale-connection check before reuse and the retry rule, and
- * reports one outcome per request to its owner through sl_http_session_ops_t.
+ * keep-alive decision, the stale-connection check before reuse, the retry rule and
+ * following redirects (the owner renders the next request), and reports one outcome per
+ * request to its owner through sl_http_session_ops_t.
  *
  * The owner (engine/worker.c) schedules users: it decides when a request starts, times
  * it out, and makes connections (connect slots, address fallback) when the session asks
@@ -34,8 +35,9 @@ typedef enum sl_http_state {
 typedef struct sl_http_exchange {
     const char *wire;
     size_t wire_len;
-    bool idempotent; /* may be sent again (see the retry rule) */
-    bool is_head;    /* the response has no body whatever it says */
+    bool idempotent;       /* may be sent again (see the retry rule) */
+    bool is_head;          /* the response has no body whatever it says */
+    uint8_t max_redirects; /* redirects to follow (0: none; needs a capture on resp) */
 } sl_http_exchange_t;
 
 typedef struct sl_http_session sl_http_session_t;
@@ -59,6 +61,12 @@ typedef struct sl_http_session_ops {
     void (*response_start)(sl_http_session_t *s);
     /* Counts an event. */
     void (*event)(sl_http_session_t *s, sl_http_event_t ev);
+    /* A redirect to follow: a 301, 302, 303, 307 or 308 with a Location header, fewer
+     * than max_redirects followed for this request. The owner renders the next request
+     * into *next (its bytes the owner's until done) and returns true; false takes this
+     * response as the outcome. NULL: redirects are never followed. */
+    bool (*redirect)(sl_http_session_t *s, uint16_t status, const char *location,
+                     sl_http_exchange_t *next);
     /* The request's outcome, exactly once per sl_http_session_begin: fail is
      * SL_FAIL_NONE or the category, detail the status or errno; broken when no complete
      * response came and the connection is already closed. */
@@ -79,6 +87,7 @@ struct sl_http_session {
     uint8_t state;          /* sl_http_state_t */
     bool reused;            /* the connection already carried a complete exchange */
     bool retried;           /* the current request was already retried once */
+    uint8_t redirects;      /* redirects followed for the current request */
 };
 
 /* Prepares a session (caller's storage) with no connection. ops, loop and rbuf are

@@ -3,6 +3,7 @@
  * and the owner's callbacks record what the session reports. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,6 +21,10 @@ struct owner {
     sl_fail_t fail;
     int detail;
     bool broken;
+    sl_resp_capture_t cap; /* attached to each response when capture is set */
+    bool capture;
+    int redirects;     /* ops->redirect calls */
+    char location[64]; /* the last one's Location */
 };
 
 static sl_loop_t loop;
@@ -71,8 +76,32 @@ static void on_done(sl_http_session_t *s, sl_fail_t fail, int detail, bool broke
     o->broken = broken;
 }
 
-static const sl_http_session_ops_t ops = {
-    .connect = on_connect, .closing = on_closing, .event = on_event, .done = on_done};
+static void on_response_start(sl_http_session_t *s)
+{
+    struct owner *o = OWNER(s);
+    if (o->capture)
+        sl_resp_capture_attach(&s->resp, &o->cap);
+}
+
+static const char NEXT[] = "GET /b HTTP/1.1\r\nHost: h\r\n\r\n";
+
+static bool on_redirect(sl_http_session_t *s, uint16_t status, const char *location,
+                        sl_http_exchange_t *next)
+{
+    struct owner *o = OWNER(s);
+    o->redirects++;
+    o->detail = status;
+    snprintf(o->location, sizeof(o->location), "%s", location);
+    *next = (sl_http_exchange_t){.wire = NEXT, .wire_len = strlen(NEXT), .idempotent = true};
+    return true;
+}
+
+static const sl_http_session_ops_t ops = {.connect = on_connect,
+                                          .closing = on_closing,
+                                          .response_start = on_response_start,
+                                          .event = on_event,
+                                          .redirect = on_redirect,
+                                          .done = on_done};
 
 static const char GET[] = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
 static const char POST[] = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx";
@@ -89,6 +118,7 @@ static void setup(struct owner *o)
 static void teardown(struct owner *o)
 {
     sl_http_session_close(&o->s, false);
+    sl_resp_capture_free(&o->cap);
     if (o->peer >= 0)
         close(o->peer);
 }
@@ -263,5 +293,47 @@ Test(http_session, unsent_request_fails_without_io)
     cr_expect_eq(o.dones, 1);
     cr_expect_eq(o.fail, SL_FAIL_UNSENT);
     cr_expect_eq(o.connects, 0);
+    teardown(&o);
+}
+
+static const char FOUND[] = "HTTP/1.1 302 Found\r\nLocation: /b\r\nContent-Length: 0\r\n\r\n";
+
+/* A redirect the owner renders goes out on the same connection, and the request still
+ * has one outcome: the final response's. */
+Test(http_session, redirect_is_followed_as_one_request)
+{
+    struct owner o;
+    setup(&o);
+    o.capture = true;
+    sl_http_exchange_t ex = {
+        .wire = GET, .wire_len = strlen(GET), .idempotent = true, .max_redirects = 2};
+    sl_http_session_begin(&o.s, &ex);
+    expect_request(&o, GET);
+    respond(&o, FOUND);
+    cr_expect_eq(o.redirects, 1);
+    cr_expect_str_eq(o.location, "/b");
+    cr_expect_eq(o.dones, 0, "no outcome for the redirect itself");
+    expect_request(&o, NEXT);
+    respond(&o, FOUND);
+    expect_request(&o, NEXT);
+    respond(&o, FOUND); /* the third: over max_redirects, so it is the outcome */
+    cr_expect_eq(o.redirects, 2);
+    cr_expect_eq(o.dones, 1);
+    cr_expect_eq(o.detail, 302);
+    cr_expect_eq(o.connects, 1, "one connection throughout");
+    teardown(&o);
+}
+
+Test(http_session, redirect_not_followed_without_max_redirects)
+{
+    struct owner o;
+    setup(&o);
+    o.capture = true;
+    begin(&o, GET, true);
+    expect_request(&o, GET);
+    respond(&o, FOUND);
+    cr_expect_eq(o.redirects, 0);
+    cr_expect_eq(o.dones, 1);
+    cr_expect_eq(o.detail, 302);
     teardown(&o);
 }
