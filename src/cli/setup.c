@@ -76,7 +76,7 @@ int sl_run_setup(sl_run_setup_t *s, sl_options_t *opts, sl_err_t *err)
     if (s->url.tls) {
         if (!(s->tls = sl_tls_ctx_new(opts->insecure, err)))
             return SL_EINVAL;
-        s->ep.tls = s->tls;
+        sl_endpoint_use_tls(&s->ep, s->tls);
     }
     /* `stages` and `shape` in the file (the flag wins over the file's stages). */
     bool file_has_stages = false;

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine/worker.h"
+#include "engine/internal.h"
 
 struct sl_runner {
     sl_run_cfg_t cfg;

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http/method.h"
+#include "http/request.h"
 #include "scenario/luajson.h"
 #include "scenario/scenario.h"
 #include "stats/snapshot.h"
@@ -39,10 +39,7 @@ typedef enum script_phase {
     PHASE_AWAIT,    /* open model: waiting for an arrival to start its next iteration */
 } script_phase_t;
 
-typedef struct cookie {
-    char *name;
-    char *value;
-} cookie_t;
+typedef sl_http_cookie_t cookie_t;
 
 struct sl_script_user {
     lua_State *co; /* the running coroutine: the iterations, or on_stop */
@@ -54,11 +51,11 @@ struct sl_script_user {
     bool follow;       /* follow redirects for the current request */
     bool did_request;  /* the iteration made a request or slept */
     bool in_iteration; /* between iter_begin and iter_end (not on_start/on_stop) */
-    uint8_t redirects;
-    uint32_t seq_pos; /* sequential = true: next task */
-    int32_t picked;   /* index into the class's tasks of the current iteration */
-    uint32_t req_seq; /* responses handed to Lua so far; r._seq identifies them */
-    int resume_nargs; /* values pushed on co for the timer's resume (0 or 1) */
+    bool cookies_seen; /* the latest response's Set-Cookie went into the jar already */
+    uint32_t seq_pos;  /* sequential = true: next task */
+    int32_t picked;    /* index into the class's tasks of the current iteration */
+    uint32_t req_seq;  /* responses handed to Lua so far; r._seq identifies them */
+    int resume_nargs;  /* values pushed on co for the timer's resume (0 or 1) */
     uint64_t iter_start_us;
     uint64_t lateness_us; /* how late this iteration started against its schedule */
     uint64_t timeout_us;
@@ -67,6 +64,10 @@ struct sl_script_user {
     char *wbuf;
     size_t wlen, wcap;
     bool wbuf_short; /* a piece of the request being built did not fit: it must not go out */
+    char *tbuf;      /* the target (path and query) being built; a redirect's new request */
+    size_t tlen, tcap;
+    sl_http_header_t *hdrs; /* opts.headers of the request being built (borrowed strings) */
+    size_t hcap;
     sl_resp_capture_t cap;
     /* The latest response, until its verdict is final. */
     bool pending;
@@ -329,141 +330,55 @@ static int sleep_yield(lua_State *L, sl_script_user_t *su, uint64_t us)
 
 /* ---- request rendering ---- */
 
-static bool wb_reserve(sl_script_user_t *su, size_t more)
+/* Grows a request buffer to hold n bytes. Once growing failed for the request being
+ * built it is not tried again (a truncated request must not go out, and hammering the
+ * allocator helps nobody): false, and su->wbuf_short stays set until the next request. */
+static bool grow(sl_script_user_t *su, char **buf, size_t *cap, size_t n)
 {
-    if (su->wlen + more <= su->wcap)
+    if (n <= *cap)
         return true;
     if (su->wbuf_short)
-        return false; /* failed once for this request: do not hammer the allocator */
-    size_t cap = su->wcap ? su->wcap : 512;
-    while (cap < su->wlen + more)
-        cap *= 2;
-    char *b = realloc(su->wbuf, cap);
+        return false;
+    size_t c = *cap ? *cap : 512;
+    while (c < n)
+        c = c > SIZE_MAX / 2 ? n : c * 2;
+    char *b = realloc(*buf, c);
     if (!b) {
         su->wbuf_short = true;
         return false;
     }
-    su->wbuf = b;
-    su->wcap = cap;
+    *buf = b;
+    *cap = c;
     return true;
 }
 
-static void wb_add(sl_script_user_t *su, const char *s, size_t len)
+/* Appends to the target being built. */
+static void t_add(sl_script_user_t *su, const char *s, size_t len)
 {
-    if (!wb_reserve(su, len))
+    if (!grow(su, &su->tbuf, &su->tcap, su->tlen + len))
         return;
-    memcpy(su->wbuf + su->wlen, s, len);
-    su->wlen += len;
+    memcpy(su->tbuf + su->tlen, s, len);
+    su->tlen += len;
 }
 
-static void wb_str(sl_script_user_t *su, const char *s)
+/* The renderers (http/request.h) only count past the end of a buffer that is too small:
+ * grow wbuf to what they counted and render again. */
+static bool wire_fits(sl_script_user_t *su, size_t n)
 {
-    wb_add(su, s, strlen(s));
-}
-
-static bool header_ok(const char *s)
-{
-    for (; *s; s++)
-        if (*s == '\r' || *s == '\n')
-            return false;
-    return true;
-}
-
-/* What the user's own headers already say, so defaults are not added twice. */
-typedef struct given {
-    bool host, ua, accept, ctype, cookie;
-} given_t;
-
-static void note_header(given_t *g, const char *name)
-{
-    if (!strcasecmp(name, "host"))
-        g->host = true;
-    else if (!strcasecmp(name, "user-agent"))
-        g->ua = true;
-    else if (!strcasecmp(name, "accept"))
-        g->accept = true;
-    else if (!strcasecmp(name, "content-type"))
-        g->ctype = true;
-    else if (!strcasecmp(name, "cookie"))
-        g->cookie = true;
-}
-
-/* "METHOD base_path" — the caller appends the target, then calls render_line_end. */
-static void render_line_start(sl_script_user_t *su, const char *method)
-{
-    su->wlen = 0;
-    su->wbuf_short = false;
-    wb_str(su, method);
-    wb_add(su, " ", 1);
-    wb_str(su, su->user->w->cfg->url->base_path);
-}
-
-static void render_line_end(sl_script_user_t *su)
-{
-    wb_str(su, " HTTP/1.1\r\n");
-}
-
-static void render_head(sl_script_user_t *su, const char *method, const char *target)
-{
-    render_line_start(su, method);
-    wb_str(su, target);
-    render_line_end(su);
-}
-
-static void render_header(sl_script_user_t *su, const char *name, const char *value)
-{
-    wb_str(su, name);
-    wb_add(su, ": ", 2);
-    wb_str(su, value);
-    wb_add(su, "\r\n", 2);
-}
-
-static void render_tail(sl_script_user_t *su, const given_t *g, const char *body, size_t body_len,
-                        bool json)
-{
-    const sl_url_t *url = su->user->w->cfg->url;
-    if (!g->host)
-        render_header(su, "Host", url->authority);
-    if (!g->ua)
-        render_header(su, "User-Agent", "stormlight/" SL_VERSION);
-    if (!g->accept)
-        render_header(su, "Accept", "*/*");
-    if (json && !g->ctype)
-        render_header(su, "Content-Type", "application/json");
-    if (!g->cookie && su->ncookies) {
-        wb_str(su, "Cookie: ");
-        for (uint32_t i = 0; i < su->ncookies; i++) {
-            if (i)
-                wb_add(su, "; ", 2);
-            wb_str(su, su->cookies[i].name);
-            wb_add(su, "=", 1);
-            wb_str(su, su->cookies[i].value);
-        }
-        wb_add(su, "\r\n", 2);
-    }
-    if (body) {
-        char cl[48];
-        snprintf(cl, sizeof(cl), "Content-Length: %zu\r\n", body_len);
-        wb_str(su, cl);
-    }
-    wb_add(su, "\r\n", 2);
-    if (body)
-        wb_add(su, body, body_len);
+    su->wlen = n;
+    return n <= su->wcap || !grow(su, &su->wbuf, &su->wcap, n);
 }
 
 /* Sends what is in wbuf as the user's current request, intended now. A request that
  * could not be built whole is not sent (a truncated one would be another request, or
- * none): it fails at once, counted, and the script gets its failed response. Returns 0,
- * or SL_ENOMEM when there is nothing to send (the caller decides). */
-static int send_rendered(sl_user_t *u, const char *method, uint32_t row)
+ * none): it fails at once, counted, and the script gets its failed response. */
+static void send_rendered(sl_user_t *u, const char *method, uint32_t row)
 {
     sl_script_user_t *su = u->script;
     sl_worker_t *w = u->w;
-    if (su->wlen == 0 || su->wcap < su->wlen)
-        return SL_ENOMEM;
     bool unsent = su->wbuf_short;
     su->dyn.wire = su->wbuf;
-    su->dyn.wire_len = su->wlen;
+    su->dyn.wire_len = unsent ? 0 : su->wlen;
     su->dyn.row = row;
     su->dyn.is_head = !strcmp(method, "HEAD");
     su->dyn.idempotent = sl_http_method_idempotent(method);
@@ -472,29 +387,38 @@ static int send_rendered(sl_user_t *u, const char *method, uint32_t row)
      * its requests measured as if it had started on time. */
     u->intended_us = sl_loop_update_now(&w->loop) - (su->in_iteration ? su->lateness_us : 0);
     su->phase = PHASE_REQUEST;
-    su->redirects = 0;
     su->did_request = true;
+    u->max_redirects = su->follow ? MAX_REDIRECTS : 0;
     if (unsent) {
         sl__user_fail_unsent(u);
-        return 0;
+        return;
     }
     sl__user_send(u, su->timeout_us);
-    return 0;
 }
 
-static void wb_encoded(sl_script_user_t *su, const char *s, size_t len)
+static void t_encoded(sl_script_user_t *su, const char *s, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (size_t j = 0; j < len; j++) {
         unsigned char c = (unsigned char)s[j];
         if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
             c == '-' || c == '_' || c == '.' || c == '~') {
-            wb_add(su, (const char *)&c, 1);
+            t_add(su, (const char *)&c, 1);
         } else {
             char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            wb_add(su, e, 3);
+            t_add(su, e, 3);
         }
     }
+}
+
+/* A name or key shown in a one-line message: control bytes become '?'. */
+static const char *shown(const char *k, char out[64])
+{
+    size_t n = 0;
+    for (; k[n] && n < 63; n++)
+        out[n] = ((unsigned char)k[n] < 0x20 || k[n] == 0x7f) ? '?' : k[n];
+    out[n] = '\0';
+    return out;
 }
 
 /* Appends "?k=v&..." from the table of query parameters at idx, keys sorted so the bytes
@@ -524,10 +448,10 @@ static void render_query(lua_State *L, sl_script_user_t *su, int idx, bool has_q
         size_t kl, vl;
         const char *k = lua_tolstring(L, -2, &kl);
         const char *v = luaL_tolstring(L, -1, &vl);
-        wb_add(su, (i == 1 && !has_query) ? "?" : "&", 1);
-        wb_encoded(su, k, kl);
-        wb_add(su, "=", 1);
-        wb_encoded(su, v, vl);
+        t_add(su, (i == 1 && !has_query) ? "?" : "&", 1);
+        t_encoded(su, k, kl);
+        t_add(su, "=", 1);
+        t_encoded(su, v, vl);
         lua_pop(L, 3);
     }
     lua_pop(L, 1);
@@ -553,16 +477,11 @@ static void check_opts_keys(lua_State *L, int opts)
         for (size_t i = 0; i < SL_ARRAY_LEN(known) && !ok; i++)
             ok = strcmp(k, known[i]) == 0;
         if (!ok) {
-            /* The key goes into a one-line message: control bytes become '?'. */
-            char shown[64];
-            size_t n = 0;
-            for (; k[n] && n < sizeof(shown) - 1; n++)
-                shown[n] = ((unsigned char)k[n] < 0x20 || k[n] == 0x7f) ? '?' : k[n];
-            shown[n] = '\0';
+            char buf[64];
             luaL_error(L,
                        "opts: unknown key '%s' (expected body, headers, json, name, query, "
                        "redirects, timeout)",
-                       shown);
+                       shown(k, buf));
         }
     }
 }
@@ -575,16 +494,9 @@ static int l_request_impl(lua_State *L, const char *method_in, int path_idx)
     sl_worker_t *w = u->w;
     if (w->stopping && !w->sw->running_stop)
         return luaL_error(L, "the test is over");
-    char method[32];
-    size_t mlen = strlen(method_in);
-    if (mlen == 0 || mlen >= sizeof(method))
+    char method[SL_HTTP_METHOD_MAX + 1];
+    if (!sl_http_method_canon(method_in, strlen(method_in), method))
         return luaL_error(L, "invalid HTTP method '%s'", method_in);
-    for (size_t i = 0; i <= mlen; i++) {
-        char c = method_in[i];
-        method[i] = (c >= 'a' && c <= 'z') ? (char)(c - 32) : c;
-        if (i < mlen && !((method[i] >= 'A' && method[i] <= 'Z') || method[i] == '-'))
-            return luaL_error(L, "invalid HTTP method '%s'", method_in);
-    }
     size_t plen;
     const char *path = luaL_checklstring(L, path_idx, &plen);
     if (plen == 0 || path[0] != '/')
@@ -656,16 +568,16 @@ static int l_request_impl(lua_State *L, const char *method_in, int path_idx)
         }
     }
 
-    /* The request line: base path, path, then opts.query. */
-    given_t g = {0};
-    render_line_start(su, method);
-    /* A UTF-8 path goes out percent-encoded, as from Task{} (base/url.h). */
+    /* The target: the path, then opts.query. A UTF-8 path goes out percent-encoded, as
+     * from Task{} (base/url.h). */
+    su->wbuf_short = false;
+    su->tlen = 0;
     size_t elen = sl_url_escape_high(path, plen, NULL);
     if (elen == plen) {
-        wb_add(su, path, plen);
-    } else if (wb_reserve(su, elen)) {
-        sl_url_escape_high(path, plen, su->wbuf + su->wlen);
-        su->wlen += elen;
+        t_add(su, path, plen);
+    } else if (grow(su, &su->tbuf, &su->tcap, elen)) {
+        sl_url_escape_high(path, plen, su->tbuf);
+        su->tlen = elen;
     }
     if (have_opts && lua_getfield(L, opts, "query") != LUA_TNIL) {
         if (lua_type(L, -1) != LUA_TTABLE) {
@@ -676,36 +588,68 @@ static int l_request_impl(lua_State *L, const char *method_in, int path_idx)
     }
     if (have_opts)
         lua_pop(L, 1);
-    render_line_end(su);
+    /* opts.headers, in the table's order. Each value stays on the stack until the request
+     * is rendered (a number's string exists only there); the names are the table's keys. */
+    size_t nh = 0;
+    int top = lua_gettop(L);
     if (have_opts && lua_getfield(L, opts, "headers") == LUA_TTABLE) {
         int h = lua_gettop(L);
         lua_pushnil(L);
         while (lua_next(L, h)) {
+            char buf[64];
+            size_t kl, vl;
             if (lua_type(L, -2) != LUA_TSTRING ||
                 (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)) {
                 free(json);
                 return luaL_error(L, "opts.headers must map names to strings");
             }
-            lua_pushvalue(L, -1);
-            const char *v = lua_tostring(L, -1);
-            const char *k = lua_tostring(L, -3);
-            if (!header_ok(k) || !header_ok(v)) {
+            const char *k = lua_tolstring(L, -2, &kl);
+            const char *v = lua_tolstring(L, -1, &vl); /* the value slot, not the key */
+            if (!sl_http_header_name_ok(k, kl)) {
                 free(json);
-                return luaL_error(L, "opts.headers: CR or LF in header '%s'", k);
+                return luaL_error(L, "opts.headers: invalid header name '%s'", shown(k, buf));
             }
-            if (strcasecmp(k, "content-length") != 0) {
-                note_header(&g, k);
-                render_header(su, k, v);
+            if (!sl_http_header_value_ok(v, vl)) {
+                free(json);
+                return luaL_error(L, "opts.headers: CR, LF or NUL in header '%s'", k);
             }
-            lua_pop(L, 2);
+            if (nh == su->hcap) {
+                size_t cap = su->hcap ? su->hcap * 2 : 16;
+                sl_http_header_t *hd = realloc(su->hdrs, cap * sizeof(*hd));
+                if (!hd || !lua_checkstack(L, 3)) {
+                    if (hd)
+                        su->hdrs = hd;
+                    free(json);
+                    return luaL_error(L, "out of memory");
+                }
+                su->hdrs = hd;
+                su->hcap = cap;
+            }
+            su->hdrs[nh++] = (sl_http_header_t){k, v};
+            lua_insert(L, -2); /* keep the value below the key */
         }
     }
-    if (have_opts)
-        lua_pop(L, 1);
-    render_tail(su, &g, body, body_len, json != NULL);
+    sl_http_request_t req = {
+        .method = method,
+        .base_path = w->cfg->url->base_path,
+        .target = su->tbuf,
+        .target_len = su->tlen,
+        .authority = w->cfg->url->authority,
+        .headers = su->hdrs,
+        .nheaders = nh,
+        .cookies = su->cookies,
+        .ncookies = su->ncookies,
+        .body = body,
+        .body_len = body_len,
+        .body_is_json = json != NULL,
+    };
+    if (!su->wbuf_short) {
+        while (!wire_fits(su, sl_http_render(&req, su->wbuf, su->wcap, &su->dyn.layout)))
+            ;
+    }
+    lua_settop(L, top);
     free(json);
-    if (send_rendered(u, method, row) != 0)
-        return luaL_error(L, "out of memory");
+    send_rendered(u, method, row);
     return lua_yield(L, 0);
 }
 
@@ -739,27 +683,6 @@ static int l_sleep(lua_State *L)
 }
 
 /* ---- responses ---- */
-
-static const char *find_header(const sl_resp_capture_t *c, const char *name, size_t *from)
-{
-    size_t i = *from;
-    while (i < c->head_len) {
-        const char *k = c->head + i;
-        size_t kl = strnlen(k, c->head_len - i);
-        size_t vi = i + kl + 1;
-        if (vi > c->head_len)
-            break;
-        const char *v = c->head + vi;
-        size_t vl = strnlen(v, c->head_len - vi);
-        i = vi + vl + 1;
-        if (kl == strlen(name) && !strncasecmp(k, name, kl)) {
-            *from = i;
-            return v;
-        }
-    }
-    *from = c->head_len;
-    return NULL;
-}
 
 static void jar_set(sl_script_user_t *su, const char *name, size_t nl, const char *value, size_t vl,
                     bool remove)
@@ -802,7 +725,7 @@ static void update_cookies(sl_script_user_t *su)
 {
     size_t from = 0;
     const char *v;
-    while ((v = find_header(&su->cap, "set-cookie", &from))) {
+    while ((v = sl_resp_capture_header(&su->cap, "set-cookie", &from))) {
         const char *eq = strchr(v, '=');
         const char *semi = strchr(v, ';');
         if (!eq || (semi && semi < eq) || eq == v)
@@ -828,94 +751,75 @@ static void update_cookies(sl_script_user_t *su)
     }
 }
 
-/* Follows a redirect on the same origin; returns false when it does not apply. */
-static bool follow_redirect(sl_user_t *u)
+/* The session met a redirect to follow (see sl_http_session_ops_t): on the same origin,
+ * the next request is rendered into wbuf and handed back; false when it does not apply
+ * or could not be built whole (wbuf_short: the outcome is then a failure). The
+ * response's cookies are taken first, as a browser does. */
+static bool script_on_redirect(sl_http_session_t *s, uint16_t st, const char *loc,
+                               sl_http_exchange_t *next)
 {
+    sl_user_t *u = sl__user_of(s);
     sl_script_user_t *su = u->script;
-    uint16_t st = u->resp.status;
-    if (!su->follow || su->redirects >= MAX_REDIRECTS ||
-        !(st == 301 || st == 302 || st == 303 || st == 307 || st == 308))
+    if (!su->co || su->phase != PHASE_REQUEST)
         return false;
-    size_t from = 0;
-    const char *loc = find_header(&su->cap, "location", &from);
-    if (!loc || !*loc)
-        return false;
+    update_cookies(su);
+    su->cookies_seen = true;
     const sl_url_t *url = u->w->cfg->url;
     /* Absolute URLs must point at the run's own origin; then keep the path. */
     char prefix[300];
     snprintf(prefix, sizeof(prefix), "%s://%s", url->tls ? "https" : "http", url->authority);
     if (!strncasecmp(loc, prefix, strlen(prefix)))
         loc += strlen(prefix);
-    if (loc[0] != '/' || !header_ok(loc))
+    size_t ll = strlen(loc);
+    if (loc[0] != '/')
         return false;
+    for (size_t i = 0; i < ll; i++) {
+        if ((unsigned char)loc[i] <= 0x20 || loc[i] == 0x7f)
+            return false; /* it goes into the request line */
+    }
     size_t bl = strlen(url->base_path);
     const char *target = loc;
     if (bl && !strncmp(loc, url->base_path, bl))
-        target = loc + bl; /* render_head adds the base path again */
+        target = loc + bl; /* the renderer adds the base path again */
     /* 303, and 301/302 after anything but GET/HEAD, become a GET without a body, as
-     * browsers and curl do; 307/308 repeat the request as it was. */
-    const char *old = su->dyn.wire;
-    char method[32];
-    size_t ml = strcspn(old, " ");
-    if (ml >= sizeof(method))
-        return false;
-    memcpy(method, old, ml);
-    method[ml] = '\0';
+     * browsers and curl do; 307/308 repeat the request as it was. The new request is
+     * made from the old one's bytes (its fields and body are copied, not formatted
+     * again) into tbuf, which then becomes the request buffer. */
     bool keep = st == 307 || st == 308;
-    if (!keep && strcmp(method, "HEAD") != 0)
-        strcpy(method, "GET");
-    char *copy = NULL;
-    size_t copy_len = 0;
-    if (keep) {
-        /* Re-render from the old bytes: same headers and body, new target. */
-        copy_len = su->wlen;
-        copy = malloc(copy_len + 1);
-        if (!copy)
-            return false;
-        memcpy(copy, su->wbuf, copy_len);
-        copy[copy_len] = '\0';
+    su->wbuf_short = false;
+    sl_http_layout_t lay;
+    size_t n;
+    for (;;) {
+        n = sl_http_render_redirect(su->wbuf, su->wlen, &su->dyn.layout, keep, url->base_path,
+                                    target, strlen(target), url->authority, su->cookies,
+                                    su->ncookies, su->tbuf, su->tcap, &lay);
+        if (n <= su->tcap)
+            break;
+        if (!grow(su, &su->tbuf, &su->tcap, n))
+            return false; /* not built whole: the caller fails the request */
     }
-    uint64_t intended = u->intended_us;
-    uint8_t redirects = su->redirects;
-    render_head(su, method, target);
-    given_t g = {0};
-    const char *body = NULL;
-    size_t body_len = 0;
-    if (keep) {
-        const char *line = strstr(copy, "\r\n");
-        const char *end = strstr(copy, "\r\n\r\n");
-        if (line && end) {
-            for (const char *p = line + 2; p < end;) {
-                const char *e = strstr(p, "\r\n");
-                const char *colon = memchr(p, ':', (size_t)(e - p));
-                if (colon) {
-                    char k[256];
-                    size_t kl = (size_t)(colon - p);
-                    if (kl < sizeof(k)) {
-                        memcpy(k, p, kl);
-                        k[kl] = '\0';
-                        if (strcasecmp(k, "content-length") && strcasecmp(k, "cookie")) {
-                            note_header(&g, k);
-                            wb_add(su, p, (size_t)(e - p) + 2);
-                        }
-                    }
-                }
-                p = e + 2;
-            }
-            body = end + 4;
-            body_len = copy_len - (size_t)(body - copy);
-        }
-    }
-    render_tail(su, &g, keep ? body : NULL, body_len, false);
-    free(copy);
-    uint32_t row = su->dyn.row;
-    /* Not built whole: the caller fails the request (see sl__script_done). */
-    if (su->wbuf_short || send_rendered(u, method, row) != 0)
-        return false;
-    /* Still one request: the original start and name. */
-    u->intended_us = intended;
-    u->deadline_us = intended + su->timeout_us;
-    su->redirects = (uint8_t)(redirects + 1);
+    char *old = su->wbuf;
+    size_t old_cap = su->wcap;
+    su->wbuf = su->tbuf;
+    su->wcap = su->tcap;
+    su->wlen = n;
+    su->tbuf = old;
+    su->tcap = old_cap;
+    su->dyn.layout = lay;
+    char method[SL_HTTP_METHOD_MAX + 1];
+    sl_http_wire_method(su->wbuf, su->wlen, method);
+    su->dyn.wire = su->wbuf;
+    su->dyn.wire_len = su->wlen;
+    su->dyn.is_head = !strcmp(method, "HEAD");
+    su->dyn.idempotent = sl_http_method_idempotent(method);
+    u->task = &su->dyn;
+    /* Still one request: the original start, name and timeout. */
+    u->deadline_us = u->intended_us + su->timeout_us;
+    *next = (sl_http_exchange_t){.wire = su->dyn.wire,
+                                 .wire_len = su->dyn.wire_len,
+                                 .idempotent = su->dyn.idempotent,
+                                 .is_head = su->dyn.is_head};
+    su->cookies_seen = false; /* the next response brings its own */
     return true;
 }
 
@@ -1040,7 +944,7 @@ static int build_response(lua_State *co)
     uint64_t latency_us = a->latency_us;
     sl_user_t *u = su->user;
     lua_createtable(co, 0, 8);
-    lua_pushinteger(co, u->resp.status);
+    lua_pushinteger(co, u->http.resp.status);
     lua_setfield(co, -2, "status");
     lua_pushboolean(co, fail == SL_FAIL_NONE);
     lua_setfield(co, -2, "ok");
@@ -1085,16 +989,22 @@ static void resume_soon(sl_script_user_t *su)
     sl_loop_timer_start(&w->loop, &su->sleep_timer, w->loop.now_us);
 }
 
-void sl__script_done(sl_user_t *u, sl_fail_t fail, int detail, bool broken)
+/* The exchange of the user's current request is over: the outcome goes to its coroutine
+ * (after a redirect is followed, or as the response r). */
+static void script_on_done(sl_http_session_t *s, sl_fail_t fail, int detail, bool broken)
 {
+    sl_user_t *u = sl__user_of(s);
     sl_script_user_t *su = u->script;
     sl_worker_t *w = u->w;
+    if (fail != SL_FAIL_NONE)
+        detail = sl__user_fail_detail(u, fail, detail);
+    bool cookies_seen = su->cookies_seen;
+    su->cookies_seen = false;
     if (!su->co || su->phase != PHASE_REQUEST)
         return;
     if (!broken) {
-        update_cookies(su);
-        if (follow_redirect(u))
-            return;
+        if (!cookies_seen)
+            update_cookies(su);
         if (su->wbuf_short) {
             /* The redirect's request could not be built: the request fails. */
             fail = SL_FAIL_UNSENT;
@@ -1108,9 +1018,9 @@ void sl__script_done(sl_user_t *u, sl_fail_t fail, int detail, bool broken)
     su->p_detail = detail;
     su->p_row = u->task->row;
     su->p_latency_us = lat;
-    uint64_t svc = u->sent_us && now > u->sent_us ? now - u->sent_us : lat;
+    uint64_t svc = u->http.sent_us && now > u->http.sent_us ? now - u->http.sent_us : lat;
     su->p_service_us = svc <= lat ? svc : lat;
-    su->p_bytes = u->resp.body_bytes;
+    su->p_bytes = u->http.resp.body_bytes;
     int nargs = 0;
     if (su->static_req) {
         flush_pending(su);
@@ -1408,20 +1318,17 @@ static int l_static(lua_State *L)
         u->intended_us = sl_loop_update_now(&w->loop) - (su->in_iteration ? su->lateness_us : 0);
         su->phase = PHASE_REQUEST;
         su->did_request = true;
+        u->max_redirects = 0;
         sl__user_send(u, su->timeout_us);
         return lua_yield(L, 0);
     }
-    given_t g = {0};
-    render_head(su, t->method, t->path);
-    for (size_t i = 0; i < t->nheaders; i++) {
-        if (strcasecmp(t->headers[i].name, "content-length") == 0)
-            continue;
-        note_header(&g, t->headers[i].name);
-        render_header(su, t->headers[i].name, t->headers[i].value);
-    }
-    render_tail(su, &g, t->body, t->body_len, t->body_is_json);
-    if (send_rendered(u, t->method, t->row) != 0)
-        return luaL_error(L, "out of memory");
+    /* The plan's bytes with the jar's Cookie field put between them. */
+    su->wbuf_short = false;
+    while (
+        !wire_fits(su, sl_http_render_cookies(t->wire, t->wire_len, &t->layout, su->cookies,
+                                              su->ncookies, su->wbuf, su->wcap, &su->dyn.layout)))
+        ;
+    send_rendered(u, t->method, t->row);
     return lua_yield(L, 0);
 }
 
@@ -1463,6 +1370,18 @@ static int open_runtime(lua_State *L)
     return 2;
 }
 
+static void script_on_response_start(sl_http_session_t *s);
+
+/* A scripted user's session: the common connection glue, its capture, its outcome. */
+static const sl_http_session_ops_t script_ops = {
+    .connect = sl__user_on_connect,
+    .closing = sl__user_on_closing,
+    .response_start = script_on_response_start,
+    .event = sl__user_on_event,
+    .redirect = script_on_redirect,
+    .done = script_on_done,
+};
+
 int sl__script_worker_init(sl_worker_t *w, sl_err_t *err)
 {
     const sl_plan_t *plan = w->cfg->plan;
@@ -1497,6 +1416,7 @@ int sl__script_worker_init(sl_worker_t *w, sl_err_t *err)
         su->sleep_timer.cb = on_sleep_timer;
         su->class_idx = w->cfg->class_of_user[u->global_id];
         u->script = su;
+        u->http.ops = &script_ops;
     }
     return 0;
 }
@@ -1509,6 +1429,8 @@ void sl__script_worker_dispose(sl_worker_t *w)
     for (uint32_t i = 0; sw->users && i < w->nusers; i++) {
         sl_script_user_t *su = &sw->users[i];
         free(su->wbuf);
+        free(su->tbuf);
+        free(su->hdrs);
         sl_resp_capture_free(&su->cap);
         for (uint32_t c = 0; c < su->ncookies; c++) {
             free(su->cookies[c].name);
@@ -1528,15 +1450,17 @@ void sl__script_worker_dispose(sl_worker_t *w)
     w->sw = NULL;
 }
 
-void sl__script_capture(sl_user_t *u)
+/* Attaches the user's capture buffers to the response being read. */
+static void script_on_response_start(sl_http_session_t *s)
 {
+    sl_user_t *u = sl__user_of(s);
     sl_script_worker_t *sw = u->w->sw;
     sl_resp_capture_t *cap = &u->script->cap;
     if (!cap->body && sw->spare_body) {
         sl_resp_capture_give_body(cap, sw->spare_body, sw->spare_body_cap);
         sw->spare_body = NULL;
     }
-    sl_resp_capture_attach(&u->resp, cap);
+    sl_resp_capture_attach(&u->http.resp, cap);
 }
 
 /* Starts fn (run_user or run_stop) for the user in a fresh coroutine. */

@@ -5,7 +5,7 @@
 #ifndef SL_ENGINE_SCRIPT_H
 #define SL_ENGINE_SCRIPT_H
 
-#include "engine/worker.h"
+#include "engine/internal.h"
 
 /* Builds the worker's Lua state from the plan's source. Returns 0 or an SL_E* code with
  * a message. */
@@ -14,12 +14,6 @@ void sl__script_worker_dispose(sl_worker_t *w);
 
 /* Starts a spawned user: on_start, then its iterations. */
 void sl__script_user_start(sl_user_t *u);
-
-/* Attaches the user's capture buffers to the response being read. */
-void sl__script_capture(sl_user_t *u);
-
-/* The exchange of the user's current request is over (see user_done in worker.c). */
-void sl__script_done(sl_user_t *u, sl_fail_t fail, int detail, bool broken);
 
 /* Whether a retired scripted user's coroutine has ended (it may be revived). */
 bool sl__script_idle(sl_user_t *u);

@@ -1,11 +1,13 @@
-/* A worker thread: its event loop, its share of the virtual users, and the HTTP/1.1
- * exchange each user runs over its own keep-alive connection.
+/* A worker thread: its event loop and its share of the virtual users. It schedules users
+ * (spawning, pacing, live control, the open model's arrivals), makes their connections
+ * (connect slots, address fallback) and times their requests out; each user's exchange
+ * runs in its HTTP session (http/session.c) over its own keep-alive connection.
  *
  * Hot path per request: one write, one read (a share of epoll_wait), a histogram record.
  * No allocation, no lock, no epoll_ctl: a socket is registered once when it is opened,
  * edge-triggered for both directions, and the next request is written as soon as the
  * previous response completes. */
-#include "engine/worker.h"
+#include "engine/internal.h"
 
 #include "engine/script.h"
 
@@ -15,36 +17,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#define USER_TOKEN(idx, gen) (((uint64_t)(idx) << 32) | (uint32_t)(gen))
-
 static void user_next(sl_user_t *u);
-static void user_send(sl_user_t *u);
-static void user_begin(sl_user_t *u);
-
-uint32_t sl__user_index(const sl_user_t *u)
-{
-    return (uint32_t)(u - u->w->users);
-}
-
-/* splitmix64: seeds each user's xorshift state from the run seed and the user's id, so
- * a user's sequence of tasks does not depend on which thread runs it. */
-uint64_t sl__splitmix64(uint64_t x);
-uint64_t sl__splitmix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-uint64_t sl__user_rand(sl_user_t *u)
-{
-    uint64_t x = u->rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return u->rng = x;
-}
 
 static const sl_task_t *user_pick(sl_user_t *u)
 {
@@ -64,157 +37,14 @@ static const sl_task_t *user_pick(sl_user_t *u)
     return &plan->tasks[lo];
 }
 
-static void wait_remove(sl_user_t *u)
-{
-    sl_worker_t *w = u->w;
-    if (!u->waiting)
-        return;
-    if (u->wait_prev != SL_NO_USER)
-        w->users[u->wait_prev].wait_next = u->wait_next;
-    else
-        w->wait_head = u->wait_next;
-    if (u->wait_next != SL_NO_USER)
-        w->users[u->wait_next].wait_prev = u->wait_prev;
-    else
-        w->wait_tail = u->wait_prev;
-    u->waiting = false;
-}
-
-static void wait_push(sl_user_t *u)
-{
-    sl_worker_t *w = u->w;
-    uint32_t idx = sl__user_index(u);
-    u->wait_next = SL_NO_USER;
-    u->wait_prev = w->wait_tail;
-    if (w->wait_tail != SL_NO_USER)
-        w->users[w->wait_tail].wait_next = idx;
-    else
-        w->wait_head = idx;
-    w->wait_tail = idx;
-    u->waiting = true;
-}
-
-/* Gives back a connect slot; the queue is pumped from a timer so that a connect that
- * fails at once cannot recurse through the whole queue. */
-static void connect_slot_release(sl_user_t *u)
-{
-    sl_worker_t *w = u->w;
-    if (!u->connect_slot)
-        return;
-    u->connect_slot = false;
-    w->connecting--;
-    if (w->wait_head != SL_NO_USER && !sl_loop_timer_armed(&w->connect_timer))
-        sl_loop_timer_start(&w->loop, &w->connect_timer, w->loop.now_us);
-}
-
-/* Closing bumps the generation so that events already queued for the old socket are
- * recognised as stale. */
-static void user_close(sl_user_t *u, bool abortive)
-{
-    wait_remove(u);
-    connect_slot_release(u);
-    sl_conn_close(&u->conn, abortive);
-    u->gen++;
-    u->reused = false;
-}
-
-static inline bool user_in_request(const sl_user_t *u)
-{
-    return u->state != SL_USER_IDLE;
-}
-
-/* The timeout timer is armed lazily: a request only moves deadline_us; the timer, once
- * armed, fires at most once per timeout period and re-arms itself at the current
- * deadline. That keeps the timer heap out of the per-request path. */
-static void user_arm_timeout(sl_user_t *u)
-{
-    if (!sl_loop_timer_armed(&u->timer))
-        sl_loop_timer_start(&u->w->loop, &u->timer, u->deadline_us);
-}
-
-/* Interns a failure's text in the run's registry through the worker's small cache.
- * Returns false when there is no registry or it is full. */
-static bool worker_text(sl_worker_t *w, const char *text, size_t len, bool from_server,
-                        uint32_t *id)
-{
-    if (!w->cfg->texts)
-        return false;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (uint8_t)text[i]) * 1099511628211ULL;
-    sl_text_slot_t *slot = &w->texts[h % SL_WORKER_TEXT_SLOTS];
-    if (slot->id_plus_1 && slot->len == len && memcmp(slot->s, text, len) == 0) {
-        *id = slot->id_plus_1 - 1;
-        return true;
-    }
-    if (from_server && w->phrase_interns >= SL_WORKER_MAX_PHRASE_INTERNS)
-        return false;
-    w->phrase_interns += from_server;
-    char copy[256];
-    if (len >= sizeof(copy))
-        len = sizeof(copy) - 1;
-    memcpy(copy, text, len);
-    copy[len] = '\0';
-    if (sl_rows_intern(w->cfg->texts, "", copy, id) != 0)
-        return false;
-    if (len < sizeof(slot->s)) {
-        slot->id_plus_1 = *id + 1;
-        slot->len = (uint8_t)len;
-        memcpy(slot->s, copy, len);
-    }
-    return true;
-}
-
-int32_t sl__user_fail_detail(sl_user_t *u, sl_fail_t fail, int32_t detail)
-{
-    sl_worker_t *w = u->w;
-    const char *text = NULL;
-    size_t len = 0;
-    bool from_server = false;
-    switch (fail) {
-    case SL_FAIL_HTTP: {
-        /* Only a phrase that differs from the standard one needs a text. */
-        const char *std = sl_http_reason(u->resp.status);
-        len = u->resp.reason_len;
-        if (len && (strlen(std) != len || memcmp(std, u->resp.reason, len) != 0)) {
-            text = u->resp.reason;
-            from_server = true;
-        }
-        break;
-    }
-    case SL_FAIL_TLS_VERIFY:
-        text = sl_tls_verify_reason(detail);
-        len = text ? strlen(text) : 0;
-        break;
-    case SL_FAIL_CONNECT_REFUSED:
-    case SL_FAIL_CONNECT_TIMEOUT:
-        /* Their text does not depend on the errno behind them: one row per address. */
-        detail = 0;
-        /* fall through */
-    case SL_FAIL_CONNECT:
-        if (u->connect_addr < w->cfg->ep->naddrs) {
-            text = w->cfg->ep->names[u->connect_addr];
-            len = strlen(text);
-        }
-        break;
-    default:
-        break;
-    }
-    uint32_t id;
-    if (!text || !len || detail < 0 || detail >= SL_DETAIL_TEXT_UNIT ||
-        !worker_text(w, text, len, from_server, &id))
-        return detail;
-    return sl_detail_with_text(detail, id);
-}
-
 /* Records a finished request of a Task{} user. */
 static void user_record(sl_user_t *u, sl_fail_t fail, int detail)
 {
     sl_worker_t *w = u->w;
     uint64_t now = sl_loop_update_now(&w->loop);
     uint64_t lat = now > u->intended_us ? now - u->intended_us : 0;
-    uint64_t svc = u->sent_us && now > u->sent_us ? now - u->sent_us : lat;
-    sl_stats_record(w->cur, u->task->row, lat, svc <= lat ? svc : lat, u->resp.body_bytes,
+    uint64_t svc = u->http.sent_us && now > u->http.sent_us ? now - u->http.sent_us : lat;
+    sl_stats_record(w->cur, u->task->row, lat, svc <= lat ? svc : lat, u->http.resp.body_bytes,
                     fail != SL_FAIL_NONE);
     if (fail != SL_FAIL_NONE)
         sl_stats_error(w->cur, u->task->row, fail, detail, 1);
@@ -223,17 +53,12 @@ static void user_record(sl_user_t *u, sl_fail_t fail, int detail)
 /* The exchange is over; broken: it ended without a complete response and the connection
  * is already closed. A Task{} user records and goes on at once, or, after a broken
  * exchange, from the timer queue rather than recursively, so a server that refuses every
- * connection cannot drive the stack deep. A scripted user hands the outcome to its
- * coroutine. */
-static void user_done(sl_user_t *u, sl_fail_t fail, int detail, bool broken)
+ * connection cannot drive the stack deep. */
+static void user_on_done(sl_http_session_t *s, sl_fail_t fail, int detail, bool broken)
 {
-    u->state = SL_USER_IDLE;
+    sl_user_t *u = (sl_user_t *)((char *)s - offsetof(sl_user_t, http));
     if (fail != SL_FAIL_NONE)
         detail = sl__user_fail_detail(u, fail, detail);
-    if (u->script) {
-        sl__script_done(u, fail, detail, broken);
-        return;
-    }
     user_record(u, fail, detail);
     if (!broken) {
         user_next(u);
@@ -245,262 +70,13 @@ static void user_done(sl_user_t *u, sl_fail_t fail, int detail, bool broken)
     sl_loop_timer_start(&u->w->loop, &u->timer, u->w->loop.now_us);
 }
 
-static void user_fail(sl_user_t *u, sl_fail_t fail, int detail, bool abortive)
-{
-    user_close(u, abortive);
-    user_done(u, fail, detail, true);
-}
-
-/* The contract's retry rule: a request on a reused keep-alive connection that the server
- * closed before any byte of the response is sent again, once, on a new connection when
- * its method is idempotent. */
-static bool user_maybe_retry(sl_user_t *u)
-{
-    if (!u->reused || u->retried || u->resp.got_bytes || !u->task->idempotent)
-        return false;
-    u->retried = true;
-    u->w->cur->retries++;
-    user_close(u, false);
-    user_begin(u);
-    return true;
-}
-
-static void user_conn_error(sl_user_t *u, bool eof)
-{
-    if ((eof || u->conn.fail == SL_FAIL_RESET) && user_maybe_retry(u))
-        return;
-    if (eof) {
-        sl_resp_result_t rr = sl_resp_eof(&u->resp);
-        if (rr == SL_RESP_DONE) {
-            uint16_t st = u->resp.status;
-            user_close(u, false);
-            user_done(u, st >= 400 ? SL_FAIL_HTTP : SL_FAIL_NONE, st, false);
-            return;
-        }
-        user_fail(u, (sl_fail_t)u->resp.fail, 0, false);
-        return;
-    }
-    user_fail(u, (sl_fail_t)u->conn.fail, u->conn.err, false);
-}
-
-/* hup: the readiness event also reported the peer's close (or an error). That edge will
- * not come again, so the socket is read until it says EOF, error or would-block. */
-static void user_read(sl_user_t *u, bool hup)
-{
-    sl_worker_t *w = u->w;
-    sl_conn_t *c = &u->conn;
-    bool tls = c->ssl != NULL;
-    for (;;) {
-        ssize_t n = c->tp->read(c, w->rbuf, sizeof(w->rbuf));
-        if (n == SL_IO_AGAIN)
-            return;
-        if (n == SL_IO_EOF || n == SL_IO_ERR) {
-            user_conn_error(u, n == SL_IO_EOF);
-            return;
-        }
-        sl_resp_result_t rr = sl_resp_feed(&u->resp, w->rbuf, (size_t)n);
-        if (rr == SL_RESP_ERROR) {
-            user_fail(u, (sl_fail_t)u->resp.fail, 0, true);
-            return;
-        }
-        if (rr == SL_RESP_DONE) {
-            uint16_t st = u->resp.status;
-            /* A server that already closed its end cannot take the next request: open a
-             * fresh connection rather than provoke a reset and a retry. */
-            if (!u->resp.keep_alive || u->resp.trailing || hup)
-                user_close(u, false);
-            else {
-                u->reused = true;
-                u->idle_since_us = w->loop.now_us;
-            }
-            user_done(u, st >= 400 ? SL_FAIL_HTTP : SL_FAIL_NONE, st, false);
-            return;
-        }
-        /* A short read on TCP means the socket was drained: the next byte brings a new
-         * edge. TLS hands out one record at a time, so it reads until it would block. */
-        if ((size_t)n < sizeof(w->rbuf) && !tls && !hup)
-            return;
-    }
-}
-
-static void user_send(sl_user_t *u)
-{
-    sl_conn_t *c = &u->conn;
-    const sl_task_t *t = u->task;
-    if (u->wpos == 0 && !u->sent_us) {
-        /* After a connect the loop's clock may be a batch old: read it afresh. */
-        u->sent_us =
-            u->state == SL_USER_CONNECTING ? sl_loop_update_now(&u->w->loop) : u->w->loop.now_us;
-    }
-    while (u->wpos < t->wire_len) {
-        ssize_t n = c->tp->write(c, t->wire + u->wpos, t->wire_len - u->wpos);
-        if (n == SL_IO_AGAIN) {
-            u->state = SL_USER_SENDING;
-            return;
-        }
-        if (n < 0) {
-            if (c->fail == SL_FAIL_RESET && user_maybe_retry(u))
-                return;
-            user_fail(u, (sl_fail_t)c->fail, c->err, false);
-            return;
-        }
-        u->wpos += (uint32_t)n;
-    }
-    u->state = SL_USER_READING;
-}
-
-static void user_connect_addr(sl_user_t *u, uint32_t idx);
-
-/* A connect that failed moves on to the endpoint's next address while there is one not
- * yet tried for this request (a name listing "::1" first while the server listens on
- * 127.0.0.1 only); the connect slot is kept. */
-static bool user_connect_next(sl_user_t *u)
-{
-    const sl_endpoint_t *ep = u->w->cfg->ep;
-    if (!sl_conn_connect_failed(&u->conn) || (uint32_t)u->addr_tries + 1 >= ep->naddrs)
-        return false;
-    uint32_t next = (u->conn.addr_idx + 1) % ep->naddrs;
-    sl_conn_close(&u->conn, false);
-    u->gen++;
-    u->addr_tries++;
-    user_connect_addr(u, next);
-    return true;
-}
-
-static void user_establish(sl_user_t *u)
-{
-    int rc = u->conn.tp->establish(&u->conn);
-    if (rc == SL_IO_AGAIN)
-        return;
-    if (rc != 0) {
-        if (user_connect_next(u))
-            return;
-        user_fail(u, (sl_fail_t)u->conn.fail, u->conn.err, false);
-        return;
-    }
-    /* Later connections start at the address that worked. */
-    u->w->addr_pref = u->conn.addr_idx;
-    connect_slot_release(u);
-    user_send(u);
-}
-
-static void user_connect_addr(sl_user_t *u, uint32_t idx)
-{
-    sl_worker_t *w = u->w;
-    u->connect_addr = (uint8_t)idx;
-    if (sl_conn_open(&u->conn, w->cfg->ep, idx) != 0) {
-        if (user_connect_next(u))
-            return;
-        user_fail(u, (sl_fail_t)u->conn.fail, u->conn.err, false);
-        return;
-    }
-    if (sl_loop_add_fd(&w->loop, u->conn.fd, USER_TOKEN(sl__user_index(u), u->gen)) != 0) {
-        int e = errno;
-        user_fail(u, SL_FAIL_CONNECT, e, false);
-        return;
-    }
-    user_establish(u);
-}
-
-static void user_connect(sl_user_t *u)
-{
-    sl_worker_t *w = u->w;
-    u->connect_slot = true;
-    w->connecting++;
-    u->addr_tries = 0;
-    user_connect_addr(u, w->addr_pref);
-}
-
-static void worker_on_connect_pump(sl_loop_t *loop, sl_timer_t *t)
-{
-    sl_worker_t *w = loop->data;
-    (void)t;
-    while (w->wait_head != SL_NO_USER && w->connecting < SL_WORKER_MAX_CONNECTING &&
-           (!w->stop || w->stopping)) {
-        sl_user_t *u = &w->users[w->wait_head];
-        wait_remove(u);
-        user_connect(u);
-    }
-}
-
-/* Sends the current task, opening a connection first when there is none. */
-static void user_begin(sl_user_t *u)
-{
-    sl_worker_t *w = u->w;
-    u->wpos = 0;
-    u->connect_addr = SL_NO_ADDR;
-    sl_resp_start(&u->resp, u->task->is_head);
-    if (u->script)
-        sl__script_capture(u);
-    /* A request that cannot be retried must not go into a connection the server closed
-     * while it sat idle (its FIN may have come while the loop was busy elsewhere, e.g.
-     * in a script): check, and open a new one instead. */
-    if (u->conn.fd >= 0 && u->reused &&
-        w->loop.now_us - u->idle_since_us > SL_WORKER_STALE_CHECK_US &&
-        !sl_conn_idle_alive(&u->conn)) {
-        w->cur->stale_discarded++;
-        user_close(u, false);
-    }
-    if (u->conn.fd < 0) {
-        u->state = SL_USER_CONNECTING;
-        if (w->connecting >= SL_WORKER_MAX_CONNECTING || w->wait_head != SL_NO_USER)
-            wait_push(u);
-        else
-            user_connect(u);
-        return;
-    }
-    user_send(u);
-}
-
-void sl__user_send(sl_user_t *u, uint64_t timeout_us)
-{
-    u->sent_us = 0;
-    u->deadline_us = u->intended_us + timeout_us;
-    u->retried = false;
-    user_arm_timeout(u);
-    user_begin(u);
-}
-
-void sl__user_fail_unsent(sl_user_t *u)
-{
-    u->sent_us = 0;
-    u->retried = false;
-    sl_resp_start(&u->resp, u->task->is_head);
-    user_done(u, SL_FAIL_UNSENT, 0, true);
-}
-
-/* The worker's share of --iterations is used up once every user that could start one has
- * gone idle: tell the runner, which ends the test as if its duration were over. */
-static void worker_notify_done(sl_worker_t *w)
-{
-    if (w->done_sent)
-        return;
-    w->done_sent = true;
-    uint64_t one = 1;
-    ssize_t n = write(w->done_fd, &one, sizeof(one));
-    (void)n;
-}
-
-void sl__worker_user_retired(sl_worker_t *w)
-{
-    if (w->active > 0 && --w->active == 0 && w->exhausted)
-        worker_notify_done(w);
-}
-
-bool sl__worker_take_iteration(sl_worker_t *w)
-{
-    if (!w->iter_quota)
-        return true;
-    if (w->iter_started < w->iter_quota) {
-        w->iter_started++;
-        return true;
-    }
-    if (!w->exhausted) {
-        w->exhausted = true;
-        w->nusers_spawn = w->nstarted; /* no point starting more users */
-    }
-    return false;
-}
+/* A Task{} user's session; scripted users' is script.c's. */
+static const sl_http_session_ops_t user_ops = {
+    .connect = sl__user_on_connect,
+    .closing = sl__user_on_closing,
+    .event = sl__user_on_event,
+    .done = user_on_done,
+};
 
 /* Starts a Task{} user's next request at once (closed model, no wait between tasks). */
 static void user_next(sl_user_t *u)
@@ -535,7 +111,7 @@ static void user_on_timer(sl_loop_t *loop, sl_timer_t *t)
     (void)loop;
     if (u->w->stop && !u->w->stopping)
         return;
-    if (!user_in_request(u)) {
+    if (!sl__user_busy(u)) {
         if (u->deadline_us == 0 && !u->script)
             user_next(u); /* scheduled after a failure */
         return;
@@ -544,8 +120,8 @@ static void user_on_timer(sl_loop_t *loop, sl_timer_t *t)
         sl_loop_timer_start(loop, t, u->deadline_us);
         return;
     }
-    sl_fail_t f = u->state == SL_USER_CONNECTING ? SL_FAIL_CONNECT_TIMEOUT : SL_FAIL_TIMEOUT;
-    user_fail(u, f, 0, true);
+    sl_fail_t f = u->http.state == SL_HTTP_CONNECTING ? SL_FAIL_CONNECT_TIMEOUT : SL_FAIL_TIMEOUT;
+    sl__user_fail(u, f, 0, true);
 }
 
 static void worker_on_io(sl_loop_t *loop, uint64_t token, uint32_t events)
@@ -555,26 +131,13 @@ static void worker_on_io(sl_loop_t *loop, uint64_t token, uint32_t events)
     if (idx >= w->nusers)
         return;
     sl_user_t *u = &w->users[idx];
-    if ((uint32_t)token != u->gen || u->conn.fd < 0)
+    if ((uint32_t)token != u->gen || u->http.conn.fd < 0)
         return; /* an event for a socket that has since been closed */
     bool hup = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
-    switch (u->state) {
-    case SL_USER_CONNECTING:
-        user_establish(u);
-        break;
-    case SL_USER_SENDING:
-        user_send(u);
-        break;
-    case SL_USER_READING:
-        user_read(u, hup);
-        break;
-    case SL_USER_IDLE:
-        /* Between requests (only while stopping or after a failure): the server may close
-         * the idle connection; notice it now so the next request does not need a retry. */
-        if (hup)
-            user_close(u, false);
-        break;
-    }
+    if (u->http.state == SL_HTTP_CONNECTING)
+        sl__user_establish(u);
+    else
+        sl_http_session_on_io(&u->http, hup);
 }
 
 /* Global spawn schedule: user k (across all threads) starts at t0 + k / spawn_rate. This
@@ -613,16 +176,6 @@ static void worker_on_spawn(sl_loop_t *loop, sl_timer_t *t)
         sl_loop_timer_start(loop, t, spawn_time(w, w->nstarted));
 }
 
-bool sl__user_retire_now(sl_user_t *u)
-{
-    if (!u->retiring)
-        return false;
-    u->retiring = false;
-    u->retired = true;
-    user_close(u, false); /* a removed user leaves, and the server sees it go */
-    return true;
-}
-
 static void user_revive(sl_user_t *u)
 {
     u->retired = false;
@@ -647,7 +200,7 @@ static void worker_apply_users(sl_worker_t *w, uint32_t target)
             continue;
         u->retiring = true;
         w->running--;
-        if (!u->script && u->state == SL_USER_IDLE && !sl_loop_timer_armed(&u->timer))
+        if (!u->script && !sl__user_busy(u) && !sl_loop_timer_armed(&u->timer))
             sl__user_retire_now(u); /* idle: nothing to finish */
     }
     /* More: first take back users still finishing, then restart retired ones, then
@@ -661,7 +214,7 @@ static void worker_apply_users(sl_worker_t *w, uint32_t target)
     }
     for (uint32_t i = 0; i < w->nstarted && w->running < target; i++) {
         sl_user_t *u = &w->users[i];
-        if (u->retired && u->state == SL_USER_IDLE && (!u->script || sl__script_idle(u))) {
+        if (u->retired && !sl__user_busy(u) && (!u->script || sl__script_idle(u))) {
             w->running++;
             user_revive(u);
         }
@@ -676,21 +229,6 @@ static void worker_apply_users(sl_worker_t *w, uint32_t target)
         else
             user_next(u);
     }
-}
-
-bool sl__worker_user_free(sl_user_t *u)
-{
-    sl_worker_t *w = u->w;
-    if (w->q_len) {
-        u->arrival_us = w->queue[w->q_head];
-        w->q_head = (w->q_head + 1) % w->q_cap;
-        w->q_len--;
-        return true;
-    }
-    w->free_users[w->nfree++] = sl__user_index(u);
-    if (w->active > 0 && --w->active == 0 && w->exhausted)
-        worker_notify_done(w);
-    return false;
 }
 
 /* Hands one arrival, intended at `at`, to a user. */
@@ -745,7 +283,7 @@ static void worker_on_arrival(sl_loop_t *loop, sl_timer_t *t)
         if (!sl__worker_take_iteration(w)) {
             /* The quota is used up: done once the last iteration ends. */
             if (w->active == 0 && w->q_len == 0)
-                worker_notify_done(w);
+                sl__worker_notify_done(w);
             return;
         }
         w->arrival_k++;
@@ -796,37 +334,13 @@ static void worker_on_tick(sl_loop_t *loop, sl_timer_t *t)
     sl_loop_timer_start(loop, t, w->next_tick_us);
 }
 
-/* Counts the requests in flight; scripted users' are abandoned (their connections
- * closed) so that on_stop can run. */
-static uint64_t worker_count_in_flight(sl_worker_t *w, bool abandon)
-{
-    uint64_t n = 0;
-    for (uint32_t i = 0; i < w->nstarted; i++) {
-        sl_user_t *u = &w->users[i];
-        if (!user_in_request(u))
-            continue;
-        n++;
-        if (abandon) {
-            user_close(u, true);
-            u->state = SL_USER_IDLE;
-        }
-    }
-    return n;
-}
-
 static void worker_on_stop_timeout(sl_loop_t *loop, sl_timer_t *t)
 {
     sl_worker_t *w = loop->data;
     (void)t;
     /* on_stop ran out of time: what it still had in flight is counted, not waited for. */
-    w->cur->in_flight_at_stop += worker_count_in_flight(w, false);
+    w->cur->in_flight_at_stop += sl__worker_count_in_flight(w, false);
     loop->stop = true;
-}
-
-void sl__worker_stopped(sl_worker_t *w)
-{
-    w->cur->in_flight_at_stop += worker_count_in_flight(w, false);
-    w->loop.stop = true;
 }
 
 static void worker_on_wake(sl_loop_t *loop)
@@ -859,7 +373,7 @@ static void worker_on_wake(sl_loop_t *loop)
         return;
     /* Stop: no new iteration starts; whatever is in flight is counted, not waited for.
      * Then scripted users run on_stop (its requests counted) within --stop-timeout. */
-    w->cur->in_flight_at_stop += worker_count_in_flight(w, w->sw != NULL);
+    w->cur->in_flight_at_stop += sl__worker_count_in_flight(w, w->sw != NULL);
     if (w->sw && sl__script_stop(w) > 0) {
         w->stopping = true;
         sl_loop_timer_start(loop, &w->stop_timer, loop->now_us + w->cfg->stop_timeout_us);
@@ -891,7 +405,7 @@ int sl__worker_init(sl_worker_t *w, uint32_t index, const sl_run_cfg_t *cfg, uin
         if (!w->iter_quota) {
             w->exhausted = true;
             w->nusers_spawn = 0;
-            worker_notify_done(w);
+            sl__worker_notify_done(w);
         }
     }
     w->users = calloc(w->nusers ? w->nusers : 1, sizeof(*w->users));
@@ -906,7 +420,7 @@ int sl__worker_init(sl_worker_t *w, uint32_t index, const sl_run_cfg_t *cfg, uin
         sl_user_t *u = &w->users[i];
         uint64_t global_id = (uint64_t)i * cfg->threads + index;
         u->w = w;
-        u->conn.fd = -1;
+        sl_http_session_init(&u->http, &user_ops, &w->loop, w->rbuf, sizeof(w->rbuf));
         u->timer.cb = user_on_timer;
         u->rng = sl__splitmix64(cfg->seed ^ sl__splitmix64(global_id + 1)) | 1;
         u->global_id = (uint32_t)global_id;
@@ -917,7 +431,7 @@ int sl__worker_init(sl_worker_t *w, uint32_t index, const sl_run_cfg_t *cfg, uin
             return rc;
     }
     w->wait_head = w->wait_tail = SL_NO_USER;
-    w->connect_timer.cb = worker_on_connect_pump;
+    w->connect_timer.cb = sl__worker_on_connect_pump;
     w->stop_timer.cb = worker_on_stop_timeout;
     w->spawn_timer.cb = worker_on_spawn;
     w->arrival_timer.cb = worker_on_arrival;
@@ -954,7 +468,7 @@ void *sl__worker_main(void *arg)
         (void)n;
     }
     for (uint32_t i = 0; i < w->nusers; i++)
-        sl_conn_close(&w->users[i].conn, false);
+        sl_conn_close(&w->users[i].http.conn, false);
     pthread_mutex_lock(&w->mu);
     w->users_running = w->running;
     pthread_mutex_unlock(&w->mu);
@@ -965,7 +479,7 @@ void sl__worker_dispose(sl_worker_t *w)
 {
     if (w->users) {
         for (uint32_t i = 0; i < w->nusers; i++)
-            sl_conn_close(&w->users[i].conn, false);
+            sl_conn_close(&w->users[i].http.conn, false);
     }
     if (w->sw)
         sl__script_worker_dispose(w);

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -335,4 +336,25 @@ sl_resp_result_t sl_resp_eof(sl_resp_t *r)
         return SL_RESP_DONE;
     r->fail = SL_FAIL_TRUNCATED;
     return SL_RESP_ERROR;
+}
+
+const char *sl_resp_capture_header(const sl_resp_capture_t *c, const char *name, size_t *from)
+{
+    size_t i = *from;
+    while (i < c->head_len) {
+        const char *k = c->head + i;
+        size_t kl = strnlen(k, c->head_len - i);
+        size_t vi = i + kl + 1;
+        if (vi > c->head_len)
+            break;
+        const char *v = c->head + vi;
+        size_t vl = strnlen(v, c->head_len - vi);
+        i = vi + vl + 1;
+        if (kl == strlen(name) && !strncasecmp(k, name, kl)) {
+            *from = i;
+            return v;
+        }
+    }
+    *from = c->head_len;
+    return NULL;
 }

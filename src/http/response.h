@@ -42,6 +42,9 @@ typedef struct sl_resp_capture {
 } sl_resp_capture_t;
 
 void sl_resp_capture_reset(sl_resp_capture_t *c);
+/* The value of the next captured header called name (case-insensitive) at or after
+ * *from, which moves past it (start with 0); NULL when there is none. */
+const char *sl_resp_capture_header(const sl_resp_capture_t *c, const char *name, size_t *from);
 
 typedef struct sl_resp sl_resp_t;
 /* Captures the response being read into c (after sl_resp_start). */

@@ -33,6 +33,14 @@ typedef struct sl_transport {
     ssize_t (*write)(sl_conn_t *c, const char *buf, size_t len);
     /* Releases transport state; the socket itself is closed by sl_conn_close. */
     void (*close)(sl_conn_t *c);
+    /* Whether received bytes may wait inside the transport after a read that returned
+     * less than asked: TLS reads one record at a time and keeps what it decrypted, so a
+     * short read does not mean the socket is drained, and an edge-triggered reader must
+     * go on until SL_IO_AGAIN. Plain TCP: never. */
+    bool (*pending)(const sl_conn_t *c);
+    /* An idle connection has bytes waiting: whether they are only the transport's own
+     * housekeeping (a TLS session ticket), which leaves it usable. Plain TCP: never. */
+    bool (*idle_bytes_ok)(sl_conn_t *c);
 } sl_transport_t;
 
 /* Addresses kept per endpoint: a host name commonly resolves to one IPv6 and one IPv4
@@ -48,6 +56,7 @@ typedef struct sl_endpoint {
     char names[SL_ENDPOINT_MAX_ADDRS][64]; /* "127.0.0.1:8080", "[::1]:8080", for errors */
     uint32_t naddrs;                       /* at least 1 once resolved */
     SSL_CTX *tls;                          /* NULL for plain http */
+    const struct sl_transport *transport;  /* NULL: plain TCP; see sl_endpoint_use_tls */
     const char *sni; /* host name for SNI and certificate checks (NULL for IPs) */
     const char *ip;  /* the host when it is an address literal: checked against the
                       * certificate's IP SANs (NULL for names) */
@@ -67,6 +76,8 @@ struct sl_conn {
 
 extern const sl_transport_t sl_tcp_transport;
 extern const sl_transport_t sl_tls_transport;
+/* Makes ep speak TLS with ctx (borrowed): its connections take the TLS transport. */
+void sl_endpoint_use_tls(sl_endpoint_t *ep, SSL_CTX *ctx);
 
 /* Starts a non-blocking connect to ep's address addr_idx (< ep->naddrs). On success
  * c->fd is open (connect in progress or done) and the caller registers it with its loop;

@@ -42,7 +42,9 @@ int sl_conn_open(sl_conn_t *c, const sl_endpoint_t *ep, uint32_t addr_idx)
     c->ssl = NULL;
     c->ep = ep;
     c->addr_idx = addr_idx < ep->naddrs ? addr_idx : 0;
-    c->tp = ep->tls ? &sl_tls_transport : &sl_tcp_transport;
+    /* The endpoint names its transport (sl_endpoint_use_tls), so TCP needs to know
+     * nothing of TLS. */
+    c->tp = ep->transport ? ep->transport : &sl_tcp_transport;
     const struct sockaddr_storage *addr = &ep->addrs[c->addr_idx];
     c->fd = socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
     if (c->fd < 0)
@@ -73,8 +75,6 @@ bool sl_conn_connect_failed(const sl_conn_t *c)
     }
 }
 
-bool sl__tls_idle_alive(sl_conn_t *c);
-
 bool sl_conn_idle_alive(sl_conn_t *c)
 {
     if (c->fd < 0 || !c->established)
@@ -87,7 +87,7 @@ bool sl_conn_idle_alive(sl_conn_t *c)
         return false;
     /* Bytes on an idle plain connection belong to no request; on TLS they may be only a
      * post-handshake message (a session ticket), which OpenSSL can tell. */
-    return c->ssl ? sl__tls_idle_alive(c) : false;
+    return c->tp->idle_bytes_ok(c);
 }
 
 void sl_conn_close(sl_conn_t *c, bool abortive)
@@ -163,11 +163,25 @@ static ssize_t tcp_write(sl_conn_t *c, const char *buf, size_t len)
     return set_fail(c, errno, !c->established);
 }
 
+static bool tcp_pending(const sl_conn_t *c)
+{
+    (void)c;
+    return false;
+}
+
+static bool tcp_idle_bytes_ok(sl_conn_t *c)
+{
+    (void)c;
+    return false;
+}
+
 const sl_transport_t sl_tcp_transport = {
     .establish = tcp_establish,
     .read = tcp_read,
     .write = tcp_write,
     .close = NULL,
+    .pending = tcp_pending,
+    .idle_bytes_ok = tcp_idle_bytes_ok,
 };
 
 /* "127.0.0.1:80" or "[::1]:80": how an error names the address it could not reach. */

@@ -135,8 +135,7 @@ static ssize_t tls_write(sl_conn_t *c, const char *buf, size_t len)
 
 /* Called with bytes pending on an idle connection: alive when they were only TLS
  * housekeeping, so that no application data or alert is waiting. */
-bool sl__tls_idle_alive(sl_conn_t *c);
-bool sl__tls_idle_alive(sl_conn_t *c)
+static bool tls_idle_bytes_ok(sl_conn_t *c)
 {
     if (SSL_pending(c->ssl) > 0)
         return false;
@@ -158,9 +157,24 @@ static void tls_close(sl_conn_t *c)
     }
 }
 
+/* Records are read one at a time: more may wait in the socket behind a short read. */
+static bool tls_pending(const sl_conn_t *c)
+{
+    (void)c;
+    return true;
+}
+
 const sl_transport_t sl_tls_transport = {
     .establish = tls_establish,
     .read = tls_read,
     .write = tls_write,
     .close = tls_close,
+    .pending = tls_pending,
+    .idle_bytes_ok = tls_idle_bytes_ok,
 };
+
+void sl_endpoint_use_tls(sl_endpoint_t *ep, SSL_CTX *ctx)
+{
+    ep->tls = ctx;
+    ep->transport = ctx ? &sl_tls_transport : NULL;
+}

@@ -9,13 +9,12 @@
 #include <stdio.h>
 
 #include "base/url.h"
+#include "http/request.h"
 #include "sl.h"
 #include "stats/rows.h"
 
-typedef struct sl_header {
-    char *name; /* as written by the user */
-    char *value;
-} sl_header_t;
+/* A user header (name as written by the user); the plan owns both strings. */
+typedef sl_http_header_t sl_header_t;
 
 typedef struct sl_task {
     char *method;    /* upper-cased */
@@ -32,9 +31,11 @@ typedef struct sl_task {
     bool is_head;    /* HEAD: the response has no body whatever it says */
     char **tags;     /* Task{tags = {...}}: for --tags / --exclude-tags */
     size_t ntags;
-    /* Filled by sl_plan_render: the complete request bytes, shared by every user. */
+    /* Filled by sl_plan_render: the complete request bytes, shared by every user, and
+     * where a per-request piece (a cookie jar) goes between them. */
     char *wire;
     size_t wire_len;
+    sl_http_layout_t layout;
 } sl_task_t;
 
 /* Waits between a scripted user's iterations (Locust's wait_time functions). */
@@ -103,16 +104,9 @@ typedef struct sl_plan {
     size_t source_len;
 } sl_plan_t;
 
-/* Renders every task's request into task->wire for the given base URL:
- *   METHOD base_path+path HTTP/1.1\r\n
- *   Host: authority\r\n
- *   user headers (in sorted order)\r\n
- *   User-Agent: stormlight/VERSION, Accept: * / * (without the spaces), unless the user
- *   gave them; Content-Type: application/json for a JSON body unless given;
- *   Content-Length: n whenever there is a body (a user's Content-Length is replaced)\r\n
- *   \r\n body
- * Header names the user gave override the defaults case-insensitively. Returns 0 or
- * SL_ENOMEM. */
+/* Renders every task's request into task->wire (and task->layout) for the given base
+ * URL with sl_http_render (http/request.h): base_path + path, the user headers in sorted
+ * order, no cookies. Returns 0 or SL_ENOMEM. */
 int sl_plan_render(sl_plan_t *plan, const sl_url_t *base);
 
 /* Frees everything the plan owns. Accepts a zeroed plan. */

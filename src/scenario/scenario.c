@@ -22,7 +22,6 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "http/method.h"
 #include "scenario/csvdata.h"
 #include "scenario/internal.h"
 #include "scenario/luajson.h"
@@ -37,25 +36,6 @@
 
 /* Limits that keep a broken or hostile file from exhausting memory. */
 #define SL_MAX_FILE_BYTES (64u << 20)
-
-/* HTTP token characters (RFC 9110 tchar), for methods and header names. */
-static bool is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-static bool is_token(const char *s, size_t len)
-{
-    if (len == 0)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        if (!is_tchar((unsigned char)s[i]))
-            return false;
-    }
-    return true;
-}
 
 /* Rejects keys Task{} does not know, so a typo ("header =", "wieght =") is an error and
  * not a silently ignored field. */
@@ -103,7 +83,7 @@ static void task_headers(lua_State *L, int idx)
             luaL_error(L, "Task: header names must be strings, got a %s", luaL_typename(L, -2));
         size_t nlen, vlen;
         const char *name = lua_tolstring(L, -2, &nlen);
-        if (!is_token(name, nlen))
+        if (!sl_http_header_name_ok(name, nlen))
             luaL_error(L,
                        "Task: invalid header name '%s' (letters, digits and !#$%%&'*+-.^_`|~ "
                        "only)",
@@ -116,10 +96,8 @@ static void task_headers(lua_State *L, int idx)
          * iteration obviously correct. */
         lua_pushvalue(L, -1);
         const char *value = lua_tolstring(L, -1, &vlen);
-        for (size_t i = 0; i < vlen; i++) {
-            if (value[i] == '\r' || value[i] == '\n' || value[i] == '\0')
-                luaL_error(L, "Task: header '%s' value must not contain CR, LF or NUL", name);
-        }
+        if (!sl_http_header_value_ok(value, vlen))
+            luaL_error(L, "Task: header '%s' value must not contain CR, LF or NUL", name);
 
         luaL_Buffer b;
         luaL_buffinit(L, &b);
@@ -198,14 +176,11 @@ static int l_task(lua_State *L)
     const char *m = lua_tolstring(L, -1, &len);
     if (len == 0)
         return luaL_error(L, "Task: method must not be empty");
-    if (!is_token(m, len))
+    char method[SL_HTTP_METHOD_MAX + 1];
+    if (!sl_http_method_canon(m, len, method))
         return luaL_error(L, "Task: method '%s' is not a valid HTTP method",
                           sl__printable(L, m, len));
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    for (size_t i = 0; i < len; i++)
-        luaL_addchar(&b, (char)((m[i] >= 'a' && m[i] <= 'z') ? m[i] - 32 : m[i]));
-    luaL_pushresult(&b);
+    lua_pushlstring(L, method, len);
     lua_setfield(L, t, "method");
     lua_pop(L, 1);
 

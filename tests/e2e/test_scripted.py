@@ -178,6 +178,39 @@ end } }
     check(counts.get("GET /", 0) >= row["num_requests"], "the target saw the redirected requests")
 
 
+def test_one_renderer_for_tasks_requests_and_cookies():
+    """A Task{} entry run with a cookie jar gets the jar spliced into its rendered bytes; a
+    u:request takes any RFC 9110 token as its method, as Task{} does; a header name that
+    is not a token is refused before anything is sent."""
+    scenario = """\
+User{
+  on_start = function(u) u:post("/login", {json = {user = "a"}}) end,
+  sequential = true,
+  tasks = {
+    Task{"GET", "/static", headers = {["X-T"] = "t"}},
+    function(u)
+      u:request("x.props", "/dav", {headers = {["X-N"] = 5}})
+      u:get("/bad", {headers = {["a b"] = "x"}})
+    end,
+  },
+}
+"""
+    with Target() as t:
+        code, s, err = run(t, scenario, 1, "1s", ["--threads", "1"])
+        stats = t.stats()
+        counts = t.counts()
+    check_eq(code, 1, f"exit code: the refused header is an exception ({err[-300:]})")
+    static = stats["last"]["GET /static"]["headers"]
+    check_eq(static.get("x-t"), "t", "the task's own header")
+    check(static.get("cookie", "").startswith("session=s"), f"the jar's cookie: {static!r}")
+    check(counts.get("X.PROPS /dav", 0) > 0, f"a token method is sent: {counts}")
+    check_eq(stats["last"]["X.PROPS /dav"]["headers"].get("x-n"), "5", "a number header")
+    check_eq(counts.get("GET /bad", 0), 0, "nothing of the refused request was sent")
+    exc = s.get("exceptions") or []
+    check(len(exc) == 1 and "invalid header name 'a b'" in exc[0]["message"],
+          f"one exception row naming the header: {exc}")
+
+
 def test_endpoints_files_still_run_without_lua():
     scenario = 'endpoints = { Task{"GET", "/plain"} }\n'
     with Target() as t:

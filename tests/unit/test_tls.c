@@ -90,7 +90,7 @@ static void endpoint(sl_endpoint_t *ep, unsigned port, SSL_CTX *ctx)
 {
     sl_err_t err = {{0}};
     cr_assert_eq(sl_endpoint_resolve(ep, "127.0.0.1", port, &err), 0, "%s", err.msg);
-    ep->tls = ctx;
+    sl_endpoint_use_tls(ep, ctx);
 }
 
 /* Drives the client's establish() and the server's SSL_accept() in turns until the

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "base/url.h"
-#include "engine/worker.h"
+#include "engine/internal.h"
 #include "scenario/scenario.h"
 
 Test(worker, a_failing_event_loop_is_reported_to_the_runner)

@@ -1,12 +1,12 @@
 /* Internal to the engine: one worker thread, its virtual users and its mailbox. */
-#ifndef SL_ENGINE_WORKER_H
-#define SL_ENGINE_WORKER_H
+#ifndef SL_ENGINE_INTERNAL_H
+#define SL_ENGINE_INTERNAL_H
 
 #include <pthread.h>
 #include <stdatomic.h>
 
 #include "engine/engine.h"
-#include "http/response.h"
+#include "http/session.h"
 #include "loop/loop.h"
 
 /* Received bytes land here, are parsed at once and discarded: one buffer per worker, not
@@ -21,11 +21,6 @@
 #define SL_NO_USER UINT32_MAX
 #define SL_NO_ADDR UINT8_MAX
 
-/* A kept-alive connection idle for longer than this is checked for a pending close
- * before it is reused (one non-blocking recv). Back-to-back requests, idle for
- * microseconds, skip the check; a server's own idle timeout is far longer. */
-#define SL_WORKER_STALE_CHECK_US 1000
-
 /* Texts a worker attached to errors lately (reason phrases, addresses), so that a flood
  * of the same failure takes the text registry's lock once, not per request. */
 #define SL_WORKER_TEXT_SLOTS 16
@@ -39,43 +34,29 @@ typedef struct sl_text_slot {
     char s[63];
 } sl_text_slot_t;
 
-typedef enum sl_user_state {
-    SL_USER_IDLE = 0,   /* not started, or between requests */
-    SL_USER_CONNECTING, /* TCP connect or TLS handshake for the current request */
-    SL_USER_SENDING,    /* request partly written */
-    SL_USER_READING,    /* waiting for the response */
-} sl_user_state_t;
-
 typedef struct sl_worker sl_worker_t;
 typedef struct sl_script_user sl_script_user_t;
 typedef struct sl_script_worker sl_script_worker_t;
 
 typedef struct sl_user {
-    sl_conn_t conn;
-    sl_resp_t resp;
-    sl_timer_t timer; /* request timeout, armed lazily (see user_arm_timeout) */
+    sl_http_session_t http; /* its connection and the exchange on it */
+    sl_timer_t timer;       /* request timeout, armed lazily (see user_arm_timeout) */
     sl_worker_t *w;
     const sl_task_t *task;    /* the current request (a plan task, or a scripted user's own) */
     sl_script_user_t *script; /* NULL for users of an endpoints-only plan */
     uint64_t rng;             /* per-user generator: reproducible task order with --seed */
     uint64_t intended_us;     /* when this request was meant to start */
-    uint64_t sent_us;         /* when its first byte was written; 0 until then */
     uint64_t deadline_us;
-    /* When the kept-alive connection carried its last response. */
-    uint64_t idle_since_us;
-    uint32_t gen;        /* bumped per connection; stale events are ignored */
-    uint32_t global_id;  /* 0-based across all threads; the spawn order */
-    uint64_t arrival_us; /* open model: intended start of the iteration it was given */
-    uint32_t wpos;       /* bytes of the request written */
-    uint8_t state;
-    uint8_t addr_tries;   /* addresses of the endpoint tried for the current connect */
-    uint8_t connect_addr; /* the address being connected to; SL_NO_ADDR before any */
-    uint32_t wait_prev;   /* links in the worker's connect queue, SL_NO_USER at ends */
+    uint32_t gen;          /* bumped per connection; stale events are ignored */
+    uint32_t global_id;    /* 0-based across all threads; the spawn order */
+    uint64_t arrival_us;   /* open model: intended start of the iteration it was given */
+    uint8_t max_redirects; /* redirects the current request follows (scripted only) */
+    uint8_t addr_tries;    /* addresses of the endpoint tried for the current connect */
+    uint8_t connect_addr;  /* the address being connected to; SL_NO_ADDR before any */
+    uint32_t wait_prev;    /* links in the worker's connect queue, SL_NO_USER at ends */
     uint32_t wait_next;
     bool waiting;      /* queued for a connect slot */
     bool connect_slot; /* holds one of the worker's connect slots */
-    bool reused;       /* the connection already carried a complete exchange */
-    bool retried;      /* the current request was already retried once */
     bool started;
     bool retiring; /* live control removed it: it stops after this request */
     bool retired;
@@ -157,6 +138,41 @@ void sl__worker_publish(sl_worker_t *w);
  * server's own reason phrase, the address a connect failed at, OpenSSL's reason); see
  * SL_DETAIL_TEXT_UNIT. Worker thread only. */
 int32_t sl__user_fail_detail(sl_user_t *u, sl_fail_t fail, int32_t detail);
+
+/* ---- engine/user.c: a user's connections and session glue, and the calls the scripted
+ * runtime makes. Worker thread only. ---- */
+
+/* A loop token: the user's index and its connection's generation. */
+#define SL_USER_TOKEN(idx, gen) (((uint64_t)(idx) << 32) | (uint32_t)(gen))
+
+static inline sl_user_t *sl__user_of(sl_http_session_t *s)
+{
+    return (sl_user_t *)((char *)s - offsetof(sl_user_t, http));
+}
+
+static inline bool sl__user_busy(const sl_user_t *u)
+{
+    return sl_http_session_busy(&u->http);
+}
+
+/* What every user's session asks of its owner (see sl_http_session_ops_t): a connection
+ * through the worker's connect slots, forgetting a closed one, counting events. */
+void sl__user_on_connect(sl_http_session_t *s);
+void sl__user_on_closing(sl_http_session_t *s);
+void sl__user_on_event(sl_http_session_t *s, sl_http_event_t ev);
+/* Drives the user's connection establishment (a readiness event while connecting). */
+void sl__user_establish(sl_user_t *u);
+/* Closes the user's connection; ends no exchange. */
+void sl__user_close(sl_user_t *u, bool abortive);
+/* Ends the user's exchange with a failure (see sl_http_session_fail). */
+void sl__user_fail(sl_user_t *u, sl_fail_t fail, int detail, bool abortive);
+/* The connect queue's timer: starts waiting connects while slots are free. */
+void sl__worker_on_connect_pump(sl_loop_t *loop, sl_timer_t *t);
+/* Tells the runner this worker's --iterations are used up (once). */
+void sl__worker_notify_done(sl_worker_t *w);
+/* Requests in flight; with abandon, their connections are closed. */
+uint64_t sl__worker_count_in_flight(sl_worker_t *w, bool abandon);
+uint64_t sl__splitmix64(uint64_t x);
 
 /* For the scripted runtime (worker thread only). */
 uint32_t sl__user_index(const sl_user_t *u);
