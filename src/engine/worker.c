@@ -276,6 +276,10 @@ static void worker_on_arrival(sl_loop_t *loop, sl_timer_t *t)
      * their latency, measured from the schedule, shows it. */
     for (int burst = 0; burst < 10000 && !w->stop; burst++) {
         uint64_t at = arrival_time(w, w->arrival_k);
+        /* The schedule ends with the run: an arrival due at or after the end is not
+         * started, even while the stop is still on its way to this thread. */
+        if (w->cfg->duration_us && at >= w->t0_us + w->cfg->duration_us)
+            return;
         if (at > loop->now_us) {
             sl_loop_timer_start(loop, t, at);
             return;
