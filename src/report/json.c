@@ -138,7 +138,7 @@ static void put_summary(sl_jw_t *w, const sl_snapshot_t *s, bool interrupted)
     sl_jw_end_object(w);
     sl_jw_number(w, "retries", (double)s->stats->retries);
     sl_jw_number(w, "stale_connections_discarded", (double)s->stats->stale_discarded);
-    sl_jw_number(w, "unrecorded_requests", (double)s->stats->unrecorded);
+    sl_jw_number(w, "unrecorded_requests", (double)(s->stats->unrecorded + s->unlisted));
     sl_jw_number(w, "max_rows", s->max_rows);
     if (s->overflow_row >= 0)
         sl_jw_string(w, "overflow_row", s->rows[s->overflow_row].name);

@@ -246,12 +246,20 @@ void sl_reporter_tick(sl_reporter_t *rep, uint64_t elapsed_us, uint32_t users_ru
     uint64_t unrecorded = rep->cum->unrecorded;
     sl_stats_merge(rep->cum, rep->interval);
     sl_stats_total(rep->interval, &rep->interval_total);
-    bool partial = rep->cum->unrecorded != unrecorded;
-    if (partial || !sl_row_stats_merge(&rep->total, &rep->interval_total, NULL)) {
-        /* Memory ran out: some of the interval did not reach the cumulative rows, so the
-         * total is summed again from those rows, which is what every report lists. */
+    bool partial = rep->cum->unrecorded != unrecorded || rep->cum->nrows > rep->nrows;
+    if (partial || rep->cum->alloc_failed ||
+        !sl_row_stats_merge(&rep->total, &rep->interval_total, NULL)) {
+        /* Memory ran out: part of an interval may not have reached the cumulative rows,
+         * or the registry grew past the rows this reporter could take in. The total is
+         * then summed again from the rows every report lists, and the requests of rows
+         * it cannot list are counted as unrecorded, so that nothing is counted twice or
+         * listed in the total alone. */
         rep->cum->alloc_failed = true;
-        sl_stats_total(rep->cum, &rep->total);
+        sl_stats_total_rows(rep->cum, rep->nrows, &rep->total);
+        uint64_t unlisted = 0;
+        for (uint32_t i = rep->nrows; i < rep->cum->nrows; i++)
+            unlisted += rep->cum->rows[i].num_requests;
+        rep->snap.unlisted = unlisted;
     }
     rep->snap.interval_start_us = interval_start_us;
     append_history(rep, elapsed_us,

@@ -65,6 +65,9 @@ typedef struct sl_snapshot {
      * yet). A hint when many rows share one path pattern (see sl_rows_hint). */
     uint32_t max_rows;
     int64_t overflow_row;
+    /* Requests of rows that memory ran out for before this snapshot could list them:
+     * part of the JSON's unrecorded_requests, in no row and not in the total. */
+    uint64_t unlisted;
     bool has_hint;
     sl_rows_hint_t hint;
 } sl_snapshot_t;

@@ -186,9 +186,14 @@ void sl_stats_merge(sl_stats_t *dst, const sl_stats_t *src)
         dst->alloc_failed = true;
 }
 
-void sl_stats_total(const sl_stats_t *s, sl_row_stats_t *out)
+void sl_stats_total_rows(const sl_stats_t *s, uint32_t nrows, sl_row_stats_t *out)
 {
     row_reset(out);
-    for (uint32_t i = 0; i < s->nrows; i++)
+    for (uint32_t i = 0; i < s->nrows && i < nrows; i++)
         sl_row_stats_merge(out, &s->rows[i], NULL);
+}
+
+void sl_stats_total(const sl_stats_t *s, sl_row_stats_t *out)
+{
+    sl_stats_total_rows(s, s->nrows, out);
 }

@@ -108,6 +108,8 @@ void sl_stats_exception(sl_stats_t *s, uint32_t text, uint64_t n);
 
 /* Sums every row into out (whose histograms must be initialised). */
 void sl_stats_total(const sl_stats_t *s, sl_row_stats_t *out);
+/* The same over rows 0..nrows-1 only. */
+void sl_stats_total_rows(const sl_stats_t *s, uint32_t nrows, sl_row_stats_t *out);
 /* Adds one row's counters and histograms into another. Returns false when memory ran out;
  * if it ran out for the latency histogram, nothing of src was added and its requests are
  * added to *unrecorded (when not NULL). */
