@@ -5,15 +5,15 @@
 #ifndef SL_CLI_SETUP_H
 #define SL_CLI_SETUP_H
 
-#include "cli/options.h"
-#include "scenario/stages.h"
 #include "base/url.h"
+#include "cli/options.h"
 #include "control/local.h"
 #include "net/conn.h"
-#include "threshold/threshold.h"
 #include "scenario/plan.h"
 #include "scenario/shape.h"
+#include "scenario/stages.h"
 #include "stats/rows.h"
+#include "threshold/threshold.h"
 
 typedef struct sl_run_setup {
     sl_plan_t plan;

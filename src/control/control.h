@@ -31,11 +31,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "scenario/stages.h"
 #include "control/backend.h"
 #include "report/report.h"
-#include "threshold/threshold.h"
+#include "scenario/stages.h"
 #include "stats/snapshot.h"
+#include "threshold/threshold.h"
 
 /* Ready (made, not started) → starting (users still being spawned toward the target) →
  * running → stopping (users finish and run on_stop) → stopped. The names are Locust's. */

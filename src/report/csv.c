@@ -18,9 +18,9 @@
 #include <string.h>
 
 #include "base/fmt.h"
+#include "base/utf8.h"
 #include "report/csv.h"
 #include "report/report.h"
-#include "base/utf8.h"
 
 struct sl_csv {
     const char *prefix;

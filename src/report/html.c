@@ -13,10 +13,10 @@
 
 #include "base/duration.h"
 #include "base/fmt.h"
+#include "base/utf8.h"
 #include "report/html.h"
 #include "report/json.h"
 #include "report/report.h"
-#include "base/utf8.h"
 
 /* Escapes s for HTML text and attribute values. Bytes that are not UTF-8, and control
  * characters other than tab and line breaks (C0, DEL, C1: parse errors in HTML), become
