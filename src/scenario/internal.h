@@ -26,6 +26,10 @@
 /* Pushes a printable, shortened copy of s for use inside an error message and returns it.
  * The three helpers below are in luaval.c. */
 const char *sl__printable(lua_State *L, const char *s, size_t len);
+/* For an instruction budget's count hook, once the budget is spent: every later
+ * instruction of L and of its state's main thread calls hook again, so neither a pcall
+ * nor a fresh coroutine lets the script carry on. The caller then raises its message. */
+void sl__budget_exhaust(lua_State *L, lua_Hook hook);
 
 /* True when the value at idx is a table made by Task{}. */
 bool sl__is_task(lua_State *L, int idx);

@@ -67,3 +67,13 @@ bad:
                "{\"smoke\"}",
                who);
 }
+
+void sl__budget_exhaust(lua_State *L, lua_Hook hook)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    lua_State *main_thread = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    if (main_thread)
+        lua_sethook(main_thread, hook, LUA_MASKCOUNT, 1);
+    lua_sethook(L, hook, LUA_MASKCOUNT, 1);
+}

@@ -661,12 +661,7 @@ void sl_scenario_set_instruction_limit(int max_instructions)
 static void on_budget_spent(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-    lua_State *main_thread = lua_tothread(L, -1);
-    lua_pop(L, 1);
-    if (main_thread)
-        lua_sethook(main_thread, on_budget_spent, LUA_MASKCOUNT, 1);
-    lua_sethook(L, on_budget_spent, LUA_MASKCOUNT, 1);
+    sl__budget_exhaust(L, on_budget_spent);
     lua_pushfstring(L,
                     "scenario took too long to load (over %d Lua instructions: an endless "
                     "loop?)",

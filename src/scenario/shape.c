@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/duration.h"
+#include "scenario/internal.h"
 #include "scenario/scenario.h"
 
 struct sl_shape {
@@ -128,12 +129,7 @@ sl_shape_t *sl_shape_open(const sl_plan_t *plan, sl_stages_t *stages, bool *has_
 static void on_budget_spent(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-    lua_State *main_thread = lua_tothread(L, -1);
-    lua_pop(L, 1);
-    if (main_thread)
-        lua_sethook(main_thread, on_budget_spent, LUA_MASKCOUNT, 1);
-    lua_sethook(L, on_budget_spent, LUA_MASKCOUNT, 1);
+    sl__budget_exhaust(L, on_budget_spent);
     luaL_where(L, 0);
     lua_pushfstring(L, "took too long (over %d Lua instructions: an endless loop?)",
                     SHAPE_MAX_INSTRUCTIONS);
