@@ -46,9 +46,11 @@ LAYERS = [
     ["report"],
     # the run controller: start, change, stages, shapes, thresholds, stop, state
     ["control"],
-    # options, config file, environment, live keys; later the web UI and the
-    # distributed master and worker, which drive the engine and serve reports
-    ["cli", "web", "dist"],
+    # ways in beside the terminal: the web UI and API (web/) and the distributed
+    # master and worker (dist/); both drive the controller and read its snapshots
+    ["web", "dist"],
+    # options, config file, environment, live keys: they set up and wire the layers below
+    ["cli"],
     # wiring and exit codes
     ["main"],
 ]
