@@ -13,13 +13,17 @@ const double sl_report_pcts[SL_REPORT_NPCTS] = {50, 66, 75, 80, 90, 95, 98, 99, 
 const char *const sl_report_pct_keys[SL_REPORT_NPCTS] = {"50", "66", "75",   "80",    "90", "95",
                                                          "98", "99", "99.9", "99.99", "100"};
 
-/* Shortens a long name for the table, keeping its end (where paths differ). */
+/* Shortens a long name for the table, keeping its end (where paths differ). The cut
+ * moves forward past UTF-8 continuation bytes so that it never splits a character. */
 static const char *fit(const char *s, char *buf, size_t width)
 {
     size_t len = strlen(s);
     if (len <= width)
         return s;
-    snprintf(buf, width + 1, "..%s", s + len - (width - 2));
+    const char *tail = s + len - (width - 2);
+    while (((unsigned char)*tail & 0xC0) == 0x80)
+        tail++;
+    snprintf(buf, width + 1, "..%s", tail);
     return buf;
 }
 
@@ -51,8 +55,39 @@ static int print_row(FILE *out, const char *method, const char *name, const sl_r
     return 1;
 }
 
-/* The statistics table; returns the number of lines printed. */
-static int print_stats(const sl_snapshot_t *s, FILE *out, bool whole_run)
+static int by_requests_desc(const void *a, const void *b, void *ctx)
+{
+    const sl_row_stats_t *rows = ctx;
+    uint64_t x = rows[*(const size_t *)a].num_requests, y = rows[*(const size_t *)b].num_requests;
+    return (x < y) - (x > y);
+}
+
+/* Which rows a live frame of at most max_rows rows shows: the busiest (most requests so
+ * far), so that a frame fits the terminal however many names the run met. Returns a
+ * malloc'ed flag per row, or NULL when every row fits (or memory ran out: show them all). */
+static bool *pick_busiest(const sl_snapshot_t *s, size_t max_rows)
+{
+    if (s->nrows <= max_rows)
+        return NULL;
+    size_t *by_count = malloc(s->nrows * sizeof(*by_count));
+    bool *shown = calloc(s->nrows, sizeof(*shown));
+    if (!by_count || !shown) {
+        free(by_count);
+        free(shown);
+        return NULL;
+    }
+    for (size_t i = 0; i < s->nrows; i++)
+        by_count[i] = i;
+    qsort_r(by_count, s->nrows, sizeof(*by_count), by_requests_desc, (void *)s->stats->rows);
+    for (size_t k = 0; k < max_rows; k++)
+        shown[by_count[k]] = true;
+    free(by_count);
+    return shown;
+}
+
+/* The statistics table, at most max_rows rows of it (SIZE_MAX: all); returns the number of
+ * lines printed. */
+static int print_stats(const sl_snapshot_t *s, FILE *out, bool whole_run, size_t max_rows)
 {
     int lines = 0;
     double secs = s->elapsed_us ? (double)s->elapsed_us / 1e6 : 1.0;
@@ -61,14 +96,23 @@ static int print_stats(const sl_snapshot_t *s, FILE *out, bool whole_run)
             "Min", "Max");
     lines++;
     size_t *order = sl_report_order(s);
+    bool *shown = pick_busiest(s, max_rows);
     for (size_t k = 0; k < s->nrows; k++) {
         size_t i = sl_report_row_at(order, k);
+        if (shown && !shown[i])
+            continue;
         const sl_row_stats_t *r = &s->stats->rows[i];
         double rps = whole_run ? (double)r->num_requests / secs : s->cur_rps[i];
         double fps = whole_run ? (double)r->num_failures / secs : s->cur_fail_per_s[i];
         lines += print_row(out, s->rows[i].method, s->rows[i].name, r, rps, fps);
     }
     free(order);
+    if (shown) {
+        free(shown);
+        fprintf(out, "... %zu more rows (fewer requests); the summary and reports list them all\n",
+                s->nrows - max_rows);
+        lines++;
+    }
     size_t n = s->nrows;
     double rps = whole_run ? (double)s->total->num_requests / secs : s->cur_rps[n];
     double fps = whole_run ? (double)s->total->num_failures / secs : s->cur_fail_per_s[n];
@@ -406,7 +450,8 @@ static bool fit_has(const char *s, size_t n, const char *what)
 
 /* Writes text (lines ending in '\n') fitted to width columns; returns the lines written.
  * A table starts at its header row ("Type    Name ... # reqs") and runs to the next empty
- * line; its rule of dashes is redrawn at the fitted width. */
+ * line; its rule of dashes is redrawn at the fitted width, and a "... N more rows" line in
+ * it is text, cut like any other. */
 static int fit_text(const char *text, size_t len, int width, FILE *out)
 {
     fit_layout_t stats, pct;
@@ -425,7 +470,7 @@ static int fit_text(const char *text, size_t len, int width, FILE *out)
         if (table && n > 0 && strspn(s, "-") >= n) {
             for (int k = 0; k < table->width && k < (int)n; k++)
                 fputc('-', out);
-        } else if (table && n > 0) {
+        } else if (table && n > 0 && !fit_starts(s, n, "... ")) {
             /* Cut as well, for a terminal too narrow even for the columns always kept. */
             char row[1024];
             FILE *mem = fmemopen(row, sizeof(row), "w");
@@ -447,18 +492,26 @@ static int fit_text(const char *text, size_t len, int width, FILE *out)
     return lines;
 }
 
-/* The terminal's width when out is a terminal, else 0 (no fitting). */
-static int fit_terminal_cols(FILE *out)
+/* The terminal's width when out is a terminal, else 0 (no fitting); its height in *rows
+ * (0 when unknown). */
+static int fit_terminal_size(FILE *out, int *rows)
 {
     struct winsize ws;
+    *rows = 0;
     if (ioctl(fileno(out), TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0)
         return 0;
+    *rows = ws.ws_row;
     return ws.ws_col;
 }
 
+/* Lines of a live frame besides the rows: the column header, the rule, the Aggregated row,
+ * the "more rows" line, and the line the cursor waits on. */
+#define LIVE_FRAME_EXTRA 5
+
 void sl_report_live(sl_live_t *live, const sl_snapshot_t *s, FILE *out)
 {
-    int cols = live->tty ? fit_terminal_cols(out) : 0;
+    int term_rows = 0;
+    int cols = live->tty ? fit_terminal_size(out, &term_rows) : 0;
     char *frame = NULL;
     size_t frame_len = 0;
     FILE *mem = cols ? open_memstream(&frame, &frame_len) : NULL;
@@ -474,7 +527,14 @@ void sl_report_live(sl_live_t *live, const sl_snapshot_t *s, FILE *out)
     int lines = print_header(s, to);
     /* On a terminal the notes stay in the redrawn frame; in a log, each is said once. */
     lines += print_row_notes(s, to, live->tty ? 0 : live->notes_shown, &live->notes_shown);
-    lines += print_stats(s, to, false);
+    /* A frame taller than the terminal scrolls, and the redraw (cursor up by the frame's
+     * height) then smears it: on a terminal, the frame lists only the rows that fit. */
+    size_t max_rows = SIZE_MAX;
+    if (cols && term_rows > 0)
+        max_rows = term_rows > lines + LIVE_FRAME_EXTRA
+                       ? (size_t)(term_rows - lines - LIVE_FRAME_EXTRA)
+                       : 0;
+    lines += print_stats(s, to, false, max_rows);
     if (mem) {
         fclose(mem);
         lines = fit_text(frame, frame_len, cols, out);
@@ -496,7 +556,7 @@ static void print_summary(const sl_snapshot_t *s, FILE *out)
     unsigned shown = 0;
     print_row_notes(s, out, 0, &shown);
     fputc('\n', out);
-    print_stats(s, out, true);
+    print_stats(s, out, true, SIZE_MAX);
 
     fprintf(out, "\nResponse time percentiles (ms)\n%-7s %-32s", "Type", "Name");
     for (int p = 0; p < SL_REPORT_NPCTS; p++)
@@ -585,7 +645,8 @@ void sl_report_summary(const sl_snapshot_t *s, FILE *out)
 {
     /* On a terminal, fitted to its width like the live view (a wrapped table is hard to
      * read); elsewhere (files, pipes, CI logs) as written. */
-    int cols = isatty(fileno(out)) ? fit_terminal_cols(out) : 0;
+    int term_rows;
+    int cols = isatty(fileno(out)) ? fit_terminal_size(out, &term_rows) : 0;
     char *text = NULL;
     size_t len = 0;
     FILE *mem = cols ? open_memstream(&text, &len) : NULL;

@@ -257,5 +257,42 @@ def test_resize_redraws_at_the_new_width():
     check_eq(rc, 1, "exit code (503s fail)")
 
 
+# One busy row and 60 that each see a single request: more rows than a 24-line terminal.
+MANY_ROWS = r"""
+User{ tasks = { function(u)
+  if not u.done then
+    for i = 1, 60 do u:get("/x", {name = string.format("/cold/%02d", i)}) end
+    u.done = true
+  end
+  u:get("/x", {name = "/hot"}) u:sleep(0.02)
+end } }
+"""
+
+
+def test_live_view_fits_the_terminal_height():
+    d = scenario_dir(MANY_ROWS)
+    try:
+        with Target() as t:
+            p = Pty(["-H", t.url, "-u", "1", "-r", "100", "-t", "5s"], cols=132, rows=24, cwd=d)
+            rc = p.finish(20)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    check_eq(rc, 0, f"exit code ({p.text()[-500:]!r})")
+    # Each redraw moves the cursor up by the last frame's height and clears below.
+    pieces = re.split(rb"\x1b\[\d+A\x1b\[J|\x1b\[H\x1b\[2J", p.out)
+    frames = [ANSI.sub(b"", f).decode(errors="replace") for f in pieces[:-1]]
+    check(len(frames) >= 1, f"live frames were drawn: {p.text()[-800:]!r}")
+    for f in frames:
+        lines = re.split(r"\r?\n", f.rstrip("\r\n"))
+        check(len(lines) <= 23, f"a frame of {len(lines)} lines on a 24-line terminal: {f!r}")
+        check("/hot" in f, f"the busiest row is in every frame: {f!r}")
+        check(re.search(r"\.\.\. \d+ more rows", f), f"the frame says rows are left out: {f!r}")
+    # The summary after the last frame lists every row.
+    summary = ANSI.sub(b"", pieces[-1]).decode(errors="replace")
+    summary = summary[summary.rindex("Type"):] if "Type" in summary else summary
+    cold = set(re.findall(r"/cold/\d\d", summary))
+    check_eq(len(cold), 60, f"rows in the summary ({summary[-600:]!r})")
+
+
 if __name__ == "__main__":
     harness.main()

@@ -10,6 +10,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "base/utf8.h"
 #include "report/report.h"
 
 typedef struct fixture {
@@ -156,5 +157,30 @@ Test(table, a_wide_terminal_gets_the_table_as_written)
     cr_expect_str_eq(tty, plain);
     free(plain);
     free(tty);
+    fixture_dispose(&f);
+}
+
+/* Written to a file, a name longer than its 32-byte column keeps its end behind "..", and
+ * the cut moves past UTF-8 continuation bytes: the summary stays valid UTF-8. */
+Test(table, a_shortened_name_never_splits_a_character)
+{
+    fixture_t f;
+    fixture_init(&f, true);
+    /* "/", twenty "é" (two bytes each) and "x": 42 bytes. The column keeps ".." and the
+     * last 30 bytes, from byte 12: the second byte of an "é", so the cut moves to 13. */
+    char name[64] = "/";
+    for (int i = 0; i < 20; i++)
+        strcat(name, "\xC3\xA9");
+    strcat(name, "x");
+    f.rows[2].name = name;
+    char *text = summary_plain(&f.snap);
+    const char *line = strstr(text, "..\xC3\xA9");
+    cr_assert_not_null(line, "the shortened name starts on a whole character: %s", text);
+    for (const unsigned char *p = (const unsigned char *)text; *p;) {
+        size_t n = sl_utf8_seq_len(p, strlen((const char *)p));
+        cr_assert_gt(n, 0, "invalid UTF-8 at byte %zu", (size_t)(p - (const unsigned char *)text));
+        p += n;
+    }
+    free(text);
     fixture_dispose(&f);
 }
