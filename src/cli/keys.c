@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -22,6 +23,14 @@ bool sl_keys_foreground(void)
      * over us: changing it cannot stop us, so it counts as ours. */
     pid_t fg = tcgetpgrp(STDIN_FILENO);
     return fg == -1 || fg == getpgrp();
+}
+
+/* Ctrl-\ (SIGQUIT) ends the process at once by default and would leave the terminal
+ * without echo: restore it, then die of the signal as asked (with its core dump). */
+static void on_quit(int sig)
+{
+    sl_keys_close();
+    raise(sig); /* SA_RESETHAND put the default action back; delivered on return */
 }
 
 int sl_keys_open(void)
@@ -42,6 +51,12 @@ int sl_keys_open(void)
     fcntl(STDIN_FILENO, F_SETFL, saved_flags | O_NONBLOCK);
     active = 1;
     atexit(sl_keys_close);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_quit;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGQUIT, &sa, NULL);
     return STDIN_FILENO;
 }
 

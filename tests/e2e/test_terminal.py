@@ -22,8 +22,8 @@ from harness import Target, check, check_eq
 # Runs as the session leader of the pty, with the pty as its controlling terminal, as a
 # login shell would; starts the tool in its own (foreground) process group or, with
 # "bg", in a new process group, as `cmd &` from an interactive shell does. Prints the
-# tool's PID, then exits with its status. It ignores SIGINT itself: Ctrl-C is for the
-# tool.
+# tool's PID, then exits with its status. It ignores SIGINT and SIGQUIT itself: Ctrl-C
+# and Ctrl-\ are for the tool.
 HELPER = r"""
 import os, signal, subprocess, sys, fcntl, termios
 tty, mode, *argv = sys.argv[1:]
@@ -31,8 +31,10 @@ os.setsid()
 fd = os.open(tty, os.O_RDWR)
 fcntl.ioctl(fd, termios.TIOCSCTTY, 0)
 signal.signal(signal.SIGINT, signal.SIG_IGN)
+signal.signal(signal.SIGQUIT, signal.SIG_IGN)
 def child():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 p = subprocess.Popen(argv, stdin=fd, stdout=fd, stderr=fd, preexec_fn=child,
                      process_group=0 if mode == "bg" else None)
 print(p.pid, flush=True)
@@ -189,6 +191,25 @@ def test_one_ctrl_c_restores_the_terminal():
         shutil.rmtree(d, ignore_errors=True)
     check_eq(rc, 0, f"exit code ({p.text()[-800:]!r})")
     check_eq(data.get("interrupted"), False, "interrupted")
+    check_eq(p.stty_after, p.stty_before, "terminal settings")
+
+
+def test_ctrl_backslash_restores_the_terminal():
+    import resource
+    d = scenario_dir(SIMPLE)
+    # SIGQUIT dumps core by default: not here (the limit is inherited by the tool).
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
+    try:
+        with Target() as t:
+            p = Pty(["-H", t.url, "-u", "2", "-r", "100", "-t", "60s"], cwd=d)
+            p.wait_for(rb"Aggregated", 8)
+            p.type(b"\x1c")
+            rc = p.finish(10)
+    finally:
+        resource.setrlimit(resource.RLIMIT_CORE, (soft, hard))
+        shutil.rmtree(d, ignore_errors=True)
+    check_eq(rc, 128 + signal.SIGQUIT, f"died of SIGQUIT ({p.text()[-500:]!r})")
     check_eq(p.stty_after, p.stty_before, "terminal settings")
 
 
