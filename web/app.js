@@ -20,7 +20,7 @@ function makeCharts() {
   const opts = (title, series) => ({
     title, width, height: 220,
     scales: { x: { time: false } },
-    axes: [{ label: "seconds" }, {}],
+    axes: [{ label: "seconds" }, { size: 70 }],
     series: [{ label: "t (s)" }].concat(series),
   });
   charts.rps = new uPlot(opts("Requests per second",
@@ -95,7 +95,6 @@ function fillSimpleTable(id, items, cells) {
 function onTable(t) {
   state.table = t;
   $("state").textContent = t.state;
-  $("host").textContent = t.host || "-";
   $("users").textContent = fmt(t.users || 0, 0);
   const total = t.stats[t.stats.length - 1];
   $("rps").textContent = total ? fmt(total.current_rps, 1) : "0";
@@ -129,20 +128,23 @@ function showControls(t) {
   $("reset-btn").hidden = !running;
   $("edit-btn").hidden = !running;
   $("new-btn").hidden = t.state !== "stopped";
-  $("start-form").hidden = !(t.state === "ready" && !state.series[0].length) && !showNew;
+  $("start-form").hidden = !(t.state === "ready") && !showNew;
   if (running) { showNew = false; $("start-form").hidden = true; }
   else $("edit-form").hidden = true;
   const f = $("start-form");
-  if (!f.dataset.filled && t.host !== undefined) {
-    f.user_count.value = t.users_target || 1;
-    f.spawn_rate.value = t.spawn_rate || 1;
-    f.host.value = t.host || "";
-    if (t.duration_s) f.run_time.value = t.duration_s + "s";
+  const form = t.form;
+  if (!f.dataset.filled && form) {
+    f.user_count.value = form.user_count;
+    f.spawn_rate.value = form.spawn_rate;
+    f.host.value = form.host;
+    if (form.run_time_s) f.run_time.value = form.run_time_s + "s";
+    if (form.open_model) f.rate.value = form.rate;
     f.dataset.filled = "1";
   }
-  $("rate-label").hidden = !t.open_model;
-  $("edit-users-label").hidden = !!t.open_model;
-  $("edit-rate-label").hidden = !t.open_model;
+  $("host").textContent = form ? form.host : "-";
+  $("rate-label").hidden = !form.open_model;
+  $("edit-users-label").hidden = !!form.open_model;
+  $("edit-rate-label").hidden = !form.open_model;
 }
 
 async function post(url, form) {

@@ -175,13 +175,22 @@ void sl_web_point_event(FILE *f, const sl_snapshot_t *s, uint64_t id)
     sl_jw_end_object(&w);
 }
 
-void sl_web_table_event(FILE *f, const sl_snapshot_t *s, const char *state, uint64_t id)
+void sl_web_table_event(FILE *f, const sl_snapshot_t *s, const char *state, uint64_t id,
+                        const sl_web_form_t *form)
 {
     sl_jw_t w;
     sl_jw_init(&w, f, false);
     sl_jw_object(&w, NULL);
     sl_jw_number(&w, "id", (double)id);
     sl_jw_string(&w, "state", state);
+    sl_jw_object(&w, "form");
+    sl_jw_string(&w, "host", form->host ? form->host : "");
+    sl_jw_number(&w, "user_count", form->users);
+    sl_jw_number(&w, "spawn_rate", form->spawn_rate);
+    sl_jw_number(&w, "run_time_s", sl_fmt_round3((double)form->duration_us / 1e6));
+    sl_jw_bool(&w, "open_model", form->rate_per_s > 0);
+    sl_jw_number(&w, "rate", form->rate_per_s);
+    sl_jw_end_object(&w);
     if (s) {
         sl_jw_string(&w, "host", s->host ? s->host : "");
         sl_jw_number(&w, "elapsed_s", sl_fmt_round3((double)s->elapsed_us / 1e6));

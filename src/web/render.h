@@ -25,9 +25,20 @@ void sl_web_locust_exceptions(FILE *f, const sl_snapshot_t *s);
  * {"id", "t", "users", "rps", "fps", "p50", "p95", "p99"} (times in ms). */
 void sl_web_point_event(FILE *f, const sl_snapshot_t *s, uint64_t id);
 
-/* The live "table" event: the state, the run's facts and every row as the page shows it
- * (the same fields as /stats/requests plus p95, p99, and the open model's send lag and
- * dropped arrivals), errors, exceptions and threshold verdicts. */
-void sl_web_table_event(FILE *f, const sl_snapshot_t *s, const char *state, uint64_t id);
+/* What the page's start form begins from: the command line's values. */
+typedef struct sl_web_form {
+    const char *host;
+    uint32_t users;
+    double spawn_rate;
+    uint64_t duration_us; /* 0: until stopped */
+    double rate_per_s;    /* > 0: an open-model run */
+} sl_web_form_t;
+
+/* The live "table" event: the state, the form's defaults, the run's facts and every row
+ * as the page shows it (the same fields as /stats/requests plus p95 and service times,
+ * and the open model's send lag and dropped arrivals), errors, exceptions and threshold
+ * verdicts. s may be NULL (no run yet). */
+void sl_web_table_event(FILE *f, const sl_snapshot_t *s, const char *state, uint64_t id,
+                        const sl_web_form_t *form);
 
 #endif

@@ -160,7 +160,13 @@ static void r_report(FILE *f, const sl_snapshot_t *s, void *c)
 static void r_table(FILE *f, const sl_snapshot_t *s, void *c)
 {
     render_ctx_t *x = c;
-    sl_web_table_event(f, s, x->state, x->id);
+    const sl_control_params_t *p = &x->web->cfg.params;
+    sl_web_form_t form = {.host = x->web->cfg.target_host,
+                          .users = p->users,
+                          .spawn_rate = p->spawn_rate,
+                          .duration_us = p->duration_us,
+                          .rate_per_s = p->rate_per_s};
+    sl_web_table_event(f, s, x->state, x->id, &form);
 }
 static void r_point(FILE *f, const sl_snapshot_t *s, void *c)
 {
