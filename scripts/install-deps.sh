@@ -5,8 +5,8 @@
 # prints the exact command to run instead.
 set -euo pipefail
 
-build_pkgs="build-essential cmake ninja-build pkg-config liblua5.4-dev node-llhttp libcjson-dev libssl-dev zlib1g-dev"
-test_pkgs="libcriterion-dev python3 nginx openssl chromium default-jdk-headless libhdrhistogram-java"
+build_pkgs="build-essential cmake ninja-build pkg-config liblua5.4-dev node-llhttp libcjson-dev libssl-dev zlib1g-dev libmicrohttpd-dev"
+test_pkgs="libcriterion-dev python3 nginx openssl chromium chromium-driver python3-selenium prometheus default-jdk-headless libhdrhistogram-java"
 demo_pkgs="nginx"
 bench_pkgs="wrk nginx python3-locust time"
 fuzz_pkgs="clang-14 libclang-rt-14-dev"
@@ -24,6 +24,10 @@ for what in "$@"; do
   esac
 done
 
+# The web UI's front-end packages (uPlot) come from npm, pinned by web/package-lock.json;
+# Debian's npm when the machine has none.
+command -v npm >/dev/null 2>&1 || want="$want npm"
+
 missing=""
 for p in $want; do
   case " $missing " in *" $p "*) continue ;; esac
@@ -32,7 +36,19 @@ for p in $want; do
   fi
 done
 
-[ -z "$missing" ] && exit 0
+web_assets() {
+  local root
+  root=$(cd "$(dirname "$0")/.." && pwd)
+  if [ ! -f "$root/web/node_modules/uplot/dist/uPlot.iife.min.js" ]; then
+    echo "install-deps: npm ci in web/ (uPlot for the web UI)"
+    (cd "$root/web" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+if [ -z "$missing" ]; then
+  web_assets
+  exit 0
+fi
 
 cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends$missing"
 if [ "$(id -u)" -ne 0 ]; then
@@ -43,3 +59,4 @@ fi
 echo "install-deps: installing$missing"
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+web_assets

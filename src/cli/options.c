@@ -41,6 +41,11 @@ enum {
     OPT_HEADLESS,
     OPT_ONLY_SUMMARY,
     OPT_EXIT_CODE_ON_ERROR,
+    OPT_WEB,
+    OPT_WEB_PORT,
+    OPT_WEB_HOST,
+    OPT_AUTOSTART,
+    OPT_AUTOQUIT,
     /* Locust options with no equivalent here: OPT_LOCUST + index in locust_only[]. */
     OPT_LOCUST = 512,
 };
@@ -55,23 +60,19 @@ static const struct {
     const char *hint;
 } locust_only[] = {
 #define SL_NO_WEB_UI                                                                               \
-    "Locust's web UI has no equivalent here yet: the run starts at once and the live "             \
-    "view is in the terminal (keys w/s/r/f/q)"
+    "this part of Locust's web UI is not here: the web UI (--web) has no login, TLS, base "        \
+    "path or class picker; put it behind a reverse proxy for those"
 #define SL_NO_DISTRIBUTED                                                                          \
     "Locust's distributed mode has no equivalent here yet: one process uses every core "           \
     "(--threads N); run one stormlight per machine for more"
 #define SL_NO_LOG                                                                                  \
     "stormlight keeps no log: errors and script errors are counted in the summary "                \
     "(--json, --csv for files)"
-    {"web-port", 'P', SL_NO_WEB_UI},
-    {"web-host", 0, SL_NO_WEB_UI},
     {"web-login", 0, SL_NO_WEB_UI},
     {"web-auth", 0, SL_NO_WEB_UI},
     {"web-base-path", 0, SL_NO_WEB_UI},
     {"tls-cert", 0, SL_NO_WEB_UI},
     {"tls-key", 0, SL_NO_WEB_UI},
-    {"autostart", 0, SL_NO_WEB_UI},
-    {"autoquit", 0, SL_NO_WEB_UI},
     {"class-picker", 0,
      "Locust's class picker belongs to its web UI: choose what runs with --tags/--exclude-tags "
      "or the classes' weight and fixed_count in the scenario file"},
@@ -140,6 +141,12 @@ static const struct option long_options[] = {
     {"headless", no_argument, NULL, OPT_HEADLESS},
     {"only-summary", no_argument, NULL, OPT_ONLY_SUMMARY},
     {"exit-code-on-error", required_argument, NULL, OPT_EXIT_CODE_ON_ERROR},
+    /* The web UI and its HTTP API (web/), with Locust's names. */
+    {"web", no_argument, NULL, OPT_WEB},
+    {"web-port", required_argument, NULL, 'P'},
+    {"web-host", required_argument, NULL, OPT_WEB_HOST},
+    {"autostart", no_argument, NULL, OPT_AUTOSTART},
+    {"autoquit", required_argument, NULL, OPT_AUTOQUIT},
     {NULL, 0, NULL, 0},
 };
 
@@ -164,7 +171,7 @@ static const struct option *options_table(void)
 
 /* The leading ':' makes getopt return ':' (not '?') for a missing value, so the two
  * cases get different messages. */
-static const char short_options[] = ":f:H:u:r:t:qlhVT:E:s:P::L::";
+static const char short_options[] = ":f:H:u:r:t:qlhVT:E:s:P:L::";
 
 /* The long spelling of an option value, used in every message so that "-u x" and
  * "--users x" report the same flag. NULL for values that are not options. */
@@ -391,7 +398,30 @@ static int apply(int c, const char *arg, sl_options_t *opts, sl_err_t *err)
                        arg);
         return set_tags(c == 'T' ? &opts->tags : &opts->exclude_tags, c == 'T' ? 0 : 1, arg, err);
     case OPT_HEADLESS:
-        return SL_OK; /* Locust's --headless: the only mode here */
+        opts->headless = true; /* no web UI, whatever else says so */
+        return SL_OK;
+    case OPT_WEB:
+        opts->web = true;
+        return SL_OK;
+    case 'P':
+        opts->web = true;
+        return parse_bounded("web-port", arg, 1, 65535, &opts->web_port, err);
+    case OPT_WEB_HOST:
+        if (!*arg)
+            return bad(err, "web-host", "expected an address such as 127.0.0.1 or *", arg);
+        opts->web_host = arg;
+        opts->web = true;
+        return SL_OK;
+    case OPT_AUTOSTART:
+        opts->autostart = true;
+        opts->web = true;
+        return SL_OK;
+    case OPT_AUTOQUIT: {
+        uint32_t secs;
+        int rc = parse_bounded("autoquit", arg, 0, 86400, &secs, err);
+        opts->autoquit_s = (int32_t)secs;
+        return rc;
+    }
     case OPT_ONLY_SUMMARY:
         opts->quiet = true;
         return SL_OK;
@@ -499,6 +529,9 @@ int sl_options_parse(int argc, char **argv, sl_options_t *opts, sl_err_t *err)
         .stop_timeout_us = 10 * SL_US_PER_S,
         .max_rows = SL_OPTIONS_MAX_ROWS,
         .exit_code_on_error = 1,
+        .web_port = 8089,
+        .web_host = "*",
+        .autoquit_s = -1,
     };
 
     /* optind = 0 makes glibc reinitialise completely, so parsing twice in one process
@@ -549,6 +582,13 @@ int sl_options_parse(int argc, char **argv, sl_options_t *opts, sl_err_t *err)
     /* GNU getopt moves operands to the end; any left over is a stray word. */
     if (optind < argc) {
         sl_err_set(err, "unexpected argument '%s' (see --help)", argv[optind]);
+        return SL_EINVAL;
+    }
+    /* Locust's --headless wins over the web flags: no server is started. */
+    if (opts->headless)
+        opts->web = false;
+    if (opts->autoquit_s >= 0 && !opts->web) {
+        sl_err_set(err, "--autoquit: only with the web UI (--web, --web-port or --autostart)");
         return SL_EINVAL;
     }
     return SL_OK;
@@ -632,13 +672,26 @@ const char *sl_options_usage(void)
            "      --config PATH        read options from PATH (default: ./stormlight.conf\n"
            "                           when it exists)\n"
            "\n"
+           "Web UI and HTTP API (docs/web.md):\n"
+           "      --web                serve the web UI and a Locust-compatible API, print\n"
+           "                           its address and wait for a start from the page or\n"
+           "                           POST /swarm (also implied by the flags below)\n"
+           "  -P, --web-port PORT      its port (default: 8089)\n"
+           "      --web-host ADDR      the address it listens on (default: *, every\n"
+           "                           interface, as Locust; 127.0.0.1 keeps it local)\n"
+           "      --autostart          start the test at once with -u, -r, -t, as without\n"
+           "                           --web; the server (and /metrics) stays up\n"
+           "      --autoquit N         exit N seconds after the test ends (default: stay\n"
+           "                           up until Ctrl-C)\n"
+           "      --headless           no web UI, whatever the flags above say\n"
+           "\n"
            "      --exit-code-on-error N  the exit code of a failed run, 0..255 (default: 1)\n"
            "\n"
            "Locust command lines:\n"
            "  Locust's flags work where they mean something here: -f/--locustfile, -H, -u,\n"
            "  -r, -t/--run-time, -l, -T, -E, -s, --csv, --csv-full-history, --html,\n"
-           "  --config, --headless (the only mode here), --only-summary and\n"
-           "  --exit-code-on-error. The others (--web-port, --master, --worker,\n"
+           "  --config, --headless, --web-port, --web-host, --autostart, --autoquit,\n"
+           "  --only-summary and --exit-code-on-error. The others (--master, --worker,\n"
            "  --processes, --loglevel, ...) are answered with what to use instead.\n"
            "\n"
            "  -h, --help               show this help and exit\n"

@@ -45,6 +45,14 @@ typedef struct sl_options {
     const char *exclude_tags;
     uint64_t stop_timeout_us;    /* -s/--stop-timeout, default 10 s: time on_stop may take */
     uint32_t exit_code_on_error; /* --exit-code-on-error N: the code of a failed run, 1 */
+    /* The web UI (web/): --web, or any of --web-port/--web-host/--autostart; never with
+     * --headless. */
+    bool web;
+    bool headless;
+    uint32_t web_port;    /* -P/--web-port, default 8089 */
+    const char *web_host; /* --web-host, default "*" (every interface, as Locust) */
+    bool autostart;       /* --autostart: start at once with -u/-r/-t */
+    int32_t autoquit_s;   /* --autoquit N: exit N s after the test ends; -1: stay up */
     bool help;                   /* -h: print usage, exit 0 */
     bool version;                /* -V: print version, exit 0 */
 } sl_options_t;

@@ -578,8 +578,11 @@ unsigned sl_control_step(sl_control_t *ctl, int input_fd)
         ev = step_running(ctl, input_fd);
     } else if (ctl->state == SL_CONTROL_STOPPING) {
         step_stopping(ctl);
+    } else if (ctl->state == SL_CONTROL_READY && ctl->first_signal) {
+        /* Ctrl-C while waiting for a start: nothing ran, and nothing will. */
+        sl_control_stop(ctl, SL_STOP_SIGNAL, ctl->first_signal);
     } else if (ctl->state == SL_CONTROL_READY) {
-        /* Nothing runs yet: wait for a command (a web UI's start). */
+        /* Nothing runs yet: wait for a command (a web UI's start) or a signal. */
         struct pollfd pfd = {.fd = ctl->wake_fd, .events = POLLIN};
         poll(&pfd, 1, 1000);
     }

@@ -209,10 +209,10 @@ static int close_checked(sl_csv_t *c, FILE **f, const char *suffix, int rc, sl_e
     return rc;
 }
 
-int sl_csv_finish(sl_csv_t *c, const sl_snapshot_t *s, sl_err_t *err)
+void sl_csv_write_stats(FILE *f, const sl_snapshot_t *s)
 {
     double secs = s->elapsed_us ? (double)s->elapsed_us / 1e6 : 1.0;
-    fprintf(c->stats,
+    fprintf(f,
             "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,"
             "Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,"
             "%s\n",
@@ -220,35 +220,48 @@ int sl_csv_finish(sl_csv_t *c, const sl_snapshot_t *s, sl_err_t *err)
     size_t *order = sl_report_order(s);
     for (size_t k = 0; k < s->nrows; k++) {
         size_t i = sl_report_row_at(order, k);
-        stats_row(c->stats, s->rows[i].method, s->rows[i].name, &s->stats->rows[i], secs);
+        stats_row(f, s->rows[i].method, s->rows[i].name, &s->stats->rows[i], secs);
     }
     free(order);
-    stats_row(c->stats, "", "Aggregated", s->total, secs);
+    stats_row(f, "", "Aggregated", s->total, secs);
+}
 
-    fputs("Method,Name,Error,Occurrences\n", c->failures);
+void sl_csv_write_failures(FILE *f, const sl_snapshot_t *s)
+{
+    fputs("Method,Name,Error,Occurrences\n", f);
     for (uint32_t i = 0; i < s->stats->nerrors; i++) {
         const sl_error_entry_t *e = &s->stats->errors[i];
         char buf[128];
-        put_field(c->failures, s->rows[e->row].method);
-        fputc(',', c->failures);
-        put_field(c->failures, s->rows[e->row].name);
-        fputc(',', c->failures);
-        put_field(c->failures, sl_snapshot_error_text(s, e, buf, sizeof(buf)));
-        fprintf(c->failures, ",%" PRIu64 "\n", e->occurrences);
+        put_field(f, s->rows[e->row].method);
+        fputc(',', f);
+        put_field(f, s->rows[e->row].name);
+        fputc(',', f);
+        put_field(f, sl_snapshot_error_text(s, e, buf, sizeof(buf)));
+        fprintf(f, ",%" PRIu64 "\n", e->occurrences);
     }
+}
 
-    /* Script errors: Locust's Traceback column gets the script location, and Nodes the
-     * one node a local run has. */
-    fputs("Count,Message,Traceback,Nodes\n", c->exceptions);
+/* Script errors: Locust's Traceback column gets the script location, and Nodes the one
+ * node a local run has. */
+void sl_csv_write_exceptions(FILE *f, const sl_snapshot_t *s)
+{
+    fputs("Count,Message,Traceback,Nodes\n", f);
     for (uint32_t i = 0; i < s->stats->nexceptions && s->texts; i++) {
         const char *where, *msg;
         sl_rows_get(s->texts, s->stats->exceptions[i].text, &where, &msg);
-        fprintf(c->exceptions, "%" PRIu64 ",", s->stats->exceptions[i].occurrences);
-        put_field(c->exceptions, msg);
-        fputc(',', c->exceptions);
-        put_field(c->exceptions, where);
-        fputs(",local\n", c->exceptions);
+        fprintf(f, "%" PRIu64 ",", s->stats->exceptions[i].occurrences);
+        put_field(f, msg);
+        fputc(',', f);
+        put_field(f, where);
+        fputs(",local\n", f);
     }
+}
+
+int sl_csv_finish(sl_csv_t *c, const sl_snapshot_t *s, sl_err_t *err)
+{
+    sl_csv_write_stats(c->stats, s);
+    sl_csv_write_failures(c->failures, s);
+    sl_csv_write_exceptions(c->exceptions, s);
 
     int rc = SL_OK;
     if (c->write_failed) {

@@ -4,6 +4,7 @@
 #define SL_REPORT_CSV_H
 
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "sl.h"
 #include "stats/snapshot.h"
@@ -18,5 +19,11 @@ void sl_csv_tick(sl_csv_t *c, const sl_snapshot_t *s);
 int sl_csv_finish(sl_csv_t *c, const sl_snapshot_t *s, sl_err_t *err);
 /* Closes whatever is still open. Accepts NULL. */
 void sl_csv_free(sl_csv_t *c);
+
+/* The bodies of PREFIX_stats.csv, PREFIX_failures.csv and PREFIX_exceptions.csv for s,
+ * written to f (the web UI's downloads and Locust's /stats/requests/csv). */
+void sl_csv_write_stats(FILE *f, const sl_snapshot_t *s);
+void sl_csv_write_failures(FILE *f, const sl_snapshot_t *s);
+void sl_csv_write_exceptions(FILE *f, const sl_snapshot_t *s);
 
 #endif

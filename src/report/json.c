@@ -186,6 +186,13 @@ int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err)
     return sl_report_json_run(s, path, false, err);
 }
 
+void sl_report_json_write(FILE *f, const sl_snapshot_t *s, bool interrupted)
+{
+    sl_jw_t w;
+    sl_jw_init(&w, f, true);
+    put_summary(&w, s, interrupted);
+}
+
 int sl_report_json_run(const sl_snapshot_t *s, const char *path, bool interrupted, sl_err_t *err)
 {
     bool to_stdout = strcmp(path, "-") == 0;
@@ -194,9 +201,7 @@ int sl_report_json_run(const sl_snapshot_t *s, const char *path, bool interrupte
         sl_err_set(err, "--json: cannot write '%s': %s", path, strerror(errno));
         return SL_ESYS;
     }
-    sl_jw_t w;
-    sl_jw_init(&w, f, true);
-    put_summary(&w, s, interrupted);
+    sl_report_json_write(f, s, interrupted);
     bool failed = ferror(f) != 0;
     if (to_stdout ? fflush(f) != 0 : fclose(f) != 0)
         failed = true;

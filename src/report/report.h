@@ -52,6 +52,8 @@ int sl_report_json(const sl_snapshot_t *s, const char *path, sl_err_t *err);
 /* The same, saying whether the run was interrupted: a second Ctrl-C cut the users'
  * on_stop short, so the figures are what was measured until then. */
 int sl_report_json_run(const sl_snapshot_t *s, const char *path, bool interrupted, sl_err_t *err);
+/* The JSON summary written to f (the web UI's download). */
+void sl_report_json_write(FILE *f, const sl_snapshot_t *s, bool interrupted);
 
 /* The summary's threshold section: one line per verdict of s->outcome with a check mark or
  * a cross and the observed value, and the reason when the run was aborted. Prints nothing

@@ -56,7 +56,7 @@ def test_exit_code_on_error():
 
 
 def test_locust_flags_without_equivalent_get_advice():
-    for flags, hint in [(["--web-port", "8089"], "web UI"), (["--master"], "--threads"),
+    for flags, hint in [(["--web-login"], "web UI"), (["--master"], "--threads"),
                         (["--worker", "--master-host", "10.0.0.1"], "distributed"),
                         (["--processes", "4"], "--threads"), (["-L", "DEBUG"], "log"),
                         (["--class-picker"], "--tags")]:

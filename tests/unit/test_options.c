@@ -347,11 +347,8 @@ Test(options, locust_only_flags_get_a_pointer)
         const char *args[3];
         const char *flag, *hint;
     } cases[] = {
-        {{"--web-port", "8089"}, "--web-port: ", "web UI"},
-        {{"-P", "8089"}, "--web-port: ", "web UI"},
-        {{"-P8089"}, "--web-port: ", "web UI"},
-        {{"--web-host=0.0.0.0"}, "--web-host: ", "web UI"},
-        {{"--autostart"}, "--autostart: ", "web UI"},
+        {{"--web-login"}, "--web-login: ", "web UI"},
+        {{"--web-base-path=/x"}, "--web-base-path: ", "web UI"},
         {{"--master"}, "--master: ", "--threads"},
         {{"--worker"}, "--worker: ", "distributed"},
         {{"--master-host", "10.0.0.1"}, "--master-host: ", "distributed"},
@@ -385,4 +382,31 @@ Test(options, locust_only_flags_get_a_pointer)
     cr_expect_not(takes_value);
     cr_expect_eq(sl_options_lookup("exit-code-on-error", &takes_value), SL_OK);
     cr_expect(takes_value);
+}
+
+/* The web UI's flags, with Locust's names: any of them turns the UI on, --headless off. */
+Test(options, web_flags)
+{
+    sl_options_t o;
+    sl_err_t err;
+    cr_assert_eq(parse(&o, &err, ARGS("-q")), SL_OK, "%s", err.msg);
+    cr_expect(!o.web);
+    cr_expect_eq(o.web_port, 8089);
+    cr_expect_str_eq(o.web_host, "*");
+    cr_expect_eq(o.autoquit_s, -1);
+    cr_assert_eq(parse(&o, &err, ARGS("-P8090")), SL_OK, "%s", err.msg);
+    cr_expect(o.web);
+    cr_expect_eq(o.web_port, 8090);
+    cr_assert_eq(parse(&o, &err, ARGS("--web-host", "127.0.0.1", "--autostart", "--autoquit", "3")),
+                 SL_OK, "%s", err.msg);
+    cr_expect(o.web && o.autostart);
+    cr_expect_str_eq(o.web_host, "127.0.0.1");
+    cr_expect_eq(o.autoquit_s, 3);
+    cr_assert_eq(parse(&o, &err, ARGS("--web", "--headless")), SL_OK, "%s", err.msg);
+    cr_expect(!o.web, "--headless wins");
+    cr_expect_eq(parse(&o, &err, ARGS("--web-port", "0")), SL_EINVAL);
+    cr_expect_str_eq(err.msg, "--web-port: must be between 1 and 65535, got '0'");
+    cr_expect_eq(parse(&o, &err, ARGS("--web-port", "http")), SL_EINVAL);
+    cr_expect_eq(parse(&o, &err, ARGS("--autoquit", "5")), SL_EINVAL);
+    cr_expect(strstr(err.msg, "--autoquit: only with the web UI") == err.msg, "%s", err.msg);
 }
