@@ -11,10 +11,13 @@ deps:
 	@scripts/install-deps.sh build
 
 $(BUILD)/build.ninja:
-	@scripts/install-deps.sh build
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
 
-build: $(BUILD)/build.ninja
+# install-deps first every time: it is quick when nothing is missing, and a checkout that
+# gained a dependency (web/'s npm packages, say) gets it before the build needs it.
+build:
+	@scripts/install-deps.sh build
+	@$(MAKE) --no-print-directory $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
 test:
