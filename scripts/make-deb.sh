@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make deb`: builds dist/stormlight_<version>_<arch>.deb from a build folder: the binary,
 # its man page and bash completion, the docs and examples (cmake --install into a staging
-# root with prefix /usr), a copyright file, a Debian changelog, md5sums, and runtime
+# root with prefix /usr), a copyright file, a changelog, md5sums, and runtime
 # dependencies computed by dpkg-shlibdeps from the binary's own libraries.
 # Usage: scripts/make-deb.sh [BUILD_DIR] [OUT_DIR]     (default: build, dist)
 set -euo pipefail
@@ -43,8 +43,8 @@ sed -e 's/^$/./' -e 's/^/ /' "$ROOT/web/node_modules/uplot/LICENSE" >> "$DOC/cop
   echo
   echo "  * Release $VERSION; see /usr/share/doc/stormlight/CHANGELOG.md."
   echo
-  echo " -- stormlight developers <stormlight@localhost>  $(date -R -u -d @"${SOURCE_DATE_EPOCH:-$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || date +%s)}")"
-} | gzip -9n > "$DOC/changelog.Debian.gz"
+  echo " -- stormlight developers <stormlight@example.org>  $(date -R -u -d @"${SOURCE_DATE_EPOCH:-$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || date +%s)}")"
+} | gzip -9n > "$DOC/changelog.gz"  # a native package: changelog.gz
 gzip -9n "$DOC/CHANGELOG.md"
 
 # dpkg-shlibdeps needs a debian/control beside it to run; it only reads the package name.
@@ -60,18 +60,18 @@ cat > "$PKG/DEBIAN/control" <<CTRL
 Package: stormlight
 Version: $VERSION
 Architecture: $ARCH
-Maintainer: stormlight developers <stormlight@localhost>
+Maintainer: stormlight developers <stormlight@example.org>
 Installed-Size: $SIZE
 Depends: $DEPENDS
 Section: net
 Priority: optional
-Homepage: https://localhost/stormlight
 Description: load tester with Locust's model at wrk's efficiency
- stormlight runs Lua scenario files (Task{} endpoints and User{} classes, as in
- Locust) against HTTP/1.1 hosts with threaded epoll workers, and reports exact HDR
- latency percentiles from each request's intended start, failures and throughput: live
- in the terminal or a web UI, and as JSON, CSV, HTML and HdrHistogram logs. It speaks
- Locust's command-line flags and HTTP API and serves Prometheus metrics.
+ stormlight runs Lua scenario files (Task{} endpoints and User{} classes, as
+ in Locust) against HTTP/1.1 hosts with threaded epoll workers. It reports exact
+ HDR latency percentiles from each request's intended start, failures and
+ throughput: live in the terminal or a web UI, and as JSON, CSV, HTML and
+ HdrHistogram logs. It speaks Locust's flags and HTTP API, and serves
+ Prometheus metrics.
 CTRL
 (cd "$PKG" && find usr -type f -print0 | sort -z | xargs -0 md5sum) > "$PKG/DEBIAN/md5sums"
 find "$PKG" -type d -exec chmod 755 {} +
