@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test demo asan tsan bench fuzz clean format
+.PHONY: all deps build test demo asan tsan bench fuzz clean format install uninstall deb
 
 all: build
 
@@ -54,6 +54,24 @@ fuzz:
 	  -DCMAKE_C_COMPILER=clang-14 -DSL_FUZZ=ON
 	cmake --build build-fuzz -j $(JOBS) --target $(FUZZ_TARGETS)
 	tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# make install PREFIX=/usr/local DESTDIR=: the binary, stormlight(1), bash completion, docs
+# and examples; make uninstall (with the same DESTDIR) removes what the last install wrote
+# (cmake's install_manifest.txt in the build folder).
+PREFIX ?= /usr/local
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
+
+uninstall:
+	@test -f $(BUILD)/install_manifest.txt || { echo "nothing installed from $(BUILD)"; exit 1; }
+	@while read -r f || [ -n "$$f" ]; do rm -fv "$(DESTDIR)$$f"; done < $(BUILD)/install_manifest.txt
+	@rm -f $(BUILD)/install_manifest.txt
+
+# dist/stormlight_<version>_<arch>.deb (scripts/make-deb.sh).
+deb:
+	@scripts/install-deps.sh deb
+	@$(MAKE) --no-print-directory build
+	scripts/make-deb.sh $(BUILD) dist
 
 bench:
 	@scripts/install-deps.sh bench

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages stormlight needs to build, test, demo or benchmark.
-# Usage: scripts/install-deps.sh [build|test|demo|bench|fuzz]...  (default: build)
+# Usage: scripts/install-deps.sh [build|test|demo|bench|fuzz|deb]...  (default: build)
 # Runs `apt-get update` at most once, and only when something is missing. When not root,
 # prints the exact command to run instead.
 set -euo pipefail
 
 build_pkgs="build-essential cmake ninja-build pkg-config liblua5.4-dev node-llhttp libcjson-dev libssl-dev zlib1g-dev libmicrohttpd-dev"
-test_pkgs="libcriterion-dev python3 nginx openssl chromium chromium-driver python3-selenium prometheus default-jdk-headless libhdrhistogram-java"
+test_pkgs="dpkg-dev binutils man-db groff-base bash-completion libcriterion-dev python3 nginx openssl chromium chromium-driver python3-selenium prometheus default-jdk-headless libhdrhistogram-java"
 demo_pkgs="nginx"
 bench_pkgs="wrk nginx python3-locust time"
 fuzz_pkgs="clang-14 libclang-rt-14-dev"
+deb_pkgs="dpkg-dev binutils man-db groff-base bash-completion"
 
 want=""
 [ $# -eq 0 ] && set -- build
@@ -20,7 +21,8 @@ for what in "$@"; do
     demo) want="$want $build_pkgs $demo_pkgs" ;;
     bench) want="$want $build_pkgs $bench_pkgs" ;;
     fuzz) want="$want $build_pkgs $fuzz_pkgs" ;;
-    *) echo "install-deps: unknown set '$what' (build, test, demo, bench, fuzz)" >&2; exit 2 ;;
+    deb) want="$want $build_pkgs $deb_pkgs" ;;
+    *) echo "install-deps: unknown set '$what' (build, test, demo, bench, fuzz, deb)" >&2; exit 2 ;;
   esac
 done
 

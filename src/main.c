@@ -3,12 +3,15 @@
  * the run itself is the run controller's (control/control.h). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli/config.h"
+#include "cli/new.h"
 #include "cli/options.h"
 #include "cli/run.h"
 #include "cli/setup.h"
+#include "sl_revision.h"
 
 static int usage_error(const char *msg)
 {
@@ -23,6 +26,9 @@ int main(int argc, char **argv)
     /* The config file and STORMLIGHT_* variables become arguments in front of the real
      * ones (cli/config.h). Static: opts points into it until the end. */
     static sl_config_t conf;
+    if (argc >= 2 && strcmp(argv[1], "new") == 0)
+        return sl_cli_new(argc - 2, argv + 2, stdout, &err) == 0 ? SL_EXIT_OK
+                                                                 : usage_error(err.msg);
     if (sl_config_load(&conf, argc, argv, environ, &err) != 0)
         return usage_error(err.msg);
     if (sl_options_parse(conf.argc, conf.argv, &opts, &err) != 0) {
@@ -33,7 +39,7 @@ int main(int argc, char **argv)
         if (opts.help)
             fputs(sl_options_usage(), stdout);
         else
-            printf("stormlight %s\n", SL_VERSION);
+            printf("stormlight %s%s\n", SL_VERSION, SL_REVISION);
         return SL_EXIT_OK;
     }
     static sl_run_setup_t setup; /* the plan, rows, endpoint: what the run borrows */

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_VERSION "0.1.0"
+#define SL_VERSION "0.2.0"
 
 /* Negative error codes returned by sl_* functions; 0 is success. */
 enum {

@@ -608,6 +608,7 @@ int sl_options_lookup(const char *name, bool *takes_value)
 const char *sl_options_usage(void)
 {
     return "Usage: stormlight [-f FILE] -H URL -u N -r RATE -t DURATION [options]\n"
+           "       stormlight new [FILE]\n"
            "\n"
            "Run the tasks of a Lua scenario file against a host with N virtual users and\n"
            "report throughput, latency percentiles and failures.\n"
@@ -691,7 +692,7 @@ const char *sl_options_usage(void)
            "  Locust's flags work where they mean something here: -f/--locustfile, -H, -u,\n"
            "  -r, -t/--run-time, -l, -T, -E, -s, --csv, --csv-full-history, --html,\n"
            "  --config, --headless, --web-port, --web-host, --autostart, --autoquit,\n"
-           "  --only-summary and --exit-code-on-error. The others (--master, --worker,\n"
+           "  --only-summary, --exit-code-on-error. Others (--master, --worker,\n"
            "  --processes, --loglevel, ...) are answered with what to use instead.\n"
            "\n"
            "  -h, --help               show this help and exit\n"
@@ -712,5 +713,6 @@ const char *sl_options_usage(void)
            "  STORMLIGHT_RUN_TIME=30s). Flags beat the environment, which beats the file.\n"
            "\n"
            "Example:\n"
+           "  stormlight new                 write a commented starter stormlight_file.lua\n"
            "  stormlight -f stormlight_file.lua -H http://127.0.0.1:8000 -u 10 -r 2 -t 1m\n";
 }

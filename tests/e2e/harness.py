@@ -503,7 +503,7 @@ def check_summary(summary, what="summary"):
     """Checks the shape of stormlight.summary/1 and that the total row matches the rows."""
     check(isinstance(summary, dict), f"{what}: no JSON summary was written")
     check_eq(summary.get("schema"), "stormlight.summary/1", f"{what} schema")
-    check_eq(summary.get("version"), "0.1.0", f"{what} version")
+    check_eq(summary.get("version"), "0.2.0", f"{what} version")
     for field in ["host", "started_at", "duration_s", "users", "spawn_rate", "threads", "stats",
                   "total", "errors", "in_flight_at_stop", "retries"]:
         check(field in summary, f"{what}: field {field!r} missing")

@@ -115,7 +115,7 @@ def test_version():
     for flag in ["--version", "-V"]:
         code, _, out, _ = run_stormlight([flag], None, timeout=10, write_json=False)
         check_eq(code, 0, f"{flag} exit code")
-        check("0.1.0" in out, f"{flag} printed {out!r}")
+        check("0.2.0" in out, f"{flag} printed {out!r}")
 
 
 def test_duration_forms():
