@@ -74,7 +74,7 @@ int main(int argc, char **argv)
     static sl_run_setup_t setup; /* the plan, rows, endpoint: what the run borrows */
     int rc = sl_run_setup(&setup, &opts, &err);
     if (rc == 0 && opts.list)
-        sl_plan_list(&setup.plan, stdout);
+        sl_plan_list(&setup.sc.plan, stdout);
     if (rc != 0 || opts.list) {
         sl_run_setup_dispose(&setup);
         return rc != 0 ? usage_error(err.msg) : EXIT_OK;
@@ -100,13 +100,13 @@ int main(int argc, char **argv)
     FILE *human = json_stdout ? stderr : stdout;
     sl_live_t live = {.tty = isatty(fileno(human)) != 0};
     bool keys_possible = !opts.quiet && sl_keys_foreground() && live.tty;
-    sl_control_cfg_t cc = {.rows = setup.rows,
+    sl_control_cfg_t cc = {.rows = setup.sc.plan.rows,
                            .texts = setup.texts,
-                           .host = setup.host,
+                           .host = setup.sc.host,
                            .thresholds = &setup.thresholds,
                            .abort_on_threshold = opts.abort_on_threshold,
-                           .shape = setup.shape ? sl_control_shape_lua : NULL,
-                           .shape_ud = setup.shape,
+                           .shape = setup.sc.shape ? sl_control_shape_lua : NULL,
+                           .shape_ud = setup.sc.shape,
                            .on_tick = outputs_tick,
                            .on_tick_ud = outs,
                            .stop_timeout_us = opts.stop_timeout_us,

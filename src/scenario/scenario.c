@@ -317,8 +317,7 @@ struct load_ctx {
     const sl_plan_t *check; /* or, for a worker's state, what it must match */
     sl_err_t *err;
     int rc;
-    size_t task_cap, row_cap; /* allocated entries of plan->tasks and plan->rows */
-    int rows;                 /* stack index of the (method, name) -> row table */
+    size_t task_cap; /* allocated entries of plan->tasks */
 };
 
 static char *dup_mem(const char *s, size_t len)
@@ -484,37 +483,7 @@ static int add_task(lua_State *L, int idx, void *ctx, uint32_t *index)
     plan->total_weight += t->weight;
     *index = (uint32_t)(plan->ntasks - 1);
 
-    /* (method, name) -> row index, via a Lua table keyed by "METHOD\0name": the method is
-     * a token and cannot contain NUL, so the key is unambiguous. */
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    luaL_addstring(&b, t->method);
-    luaL_addchar(&b, '\0');
-    luaL_addstring(&b, t->name);
-    luaL_pushresult(&b);
-    lua_pushvalue(L, -1);
-    if (lua_rawget(L, c->rows) == LUA_TNUMBER) {
-        t->row = (uint32_t)lua_tointeger(L, -1);
-        lua_pop(L, 2);
-        return SL_OK;
-    }
-    lua_pop(L, 1);
-    if (plan->nrows == c->row_cap) {
-        size_t cap = c->row_cap ? c->row_cap * 2 : 16;
-        sl_row_t *p = realloc(plan->rows, cap * sizeof(*p));
-        if (!p)
-            return SL_ENOMEM;
-        plan->rows = p;
-        c->row_cap = cap;
-    }
-    sl_row_t *r = &plan->rows[plan->nrows++]; /* counted first, so dispose frees it */
-    r->method = strdup(t->method);
-    r->name = strdup(t->name);
-    if (!r->method || !r->name)
-        return SL_ENOMEM;
-    t->row = (uint32_t)(plan->nrows - 1);
-    lua_pushinteger(L, (lua_Integer)t->row);
-    lua_rawset(L, c->rows);
+    /* The row comes with sl_plan_index_rows, once every task is known. */
     return SL_OK;
 }
 
@@ -597,8 +566,6 @@ static int collect(lua_State *L, struct load_ctx *c)
         return 0;
 
     if (plan) {
-        lua_newtable(L);
-        c->rows = lua_gettop(L);
         for (lua_Integer i = 1; i <= n; i++) {
             uint32_t index;
             lua_rawgeti(L, ep, i);
@@ -802,7 +769,19 @@ int sl_scenario_load_string(const char *src, size_t len, const char *chunkname, 
         sl_plan_dispose(plan);
         return c.rc;
     }
-    lua_close(L);
+    /* Kept for the file's stages and shape (sl_shape_open), so the file runs once. */
+    plan->lua = L;
+    size_t nrows = 0;
+    int rc = sl_plan_index_rows(plan, SL_ROWS_MAX, NULL, &nrows);
+    if (rc == SL_ELIMIT)
+        sl_err_set(err, "%s: the scenario declares more than %u request rows", file,
+                   SL_ROWS_MAX);
+    else if (rc != SL_OK)
+        sl_err_set(err, "%s: out of memory", file);
+    if (rc != SL_OK) {
+        sl_plan_dispose(plan);
+        return rc == SL_ELIMIT ? SL_EINVAL : rc;
+    }
     return SL_OK;
 }
 
