@@ -28,8 +28,9 @@ typedef struct sl_run_setup {
 /* Prepares the scenario in one step (sl_scenario_prepare: load, --tags, host, render,
  * stages and shape, rows); with --list it stops after the tags. Otherwise resolves the
  * host, applies the file's stages unless the flag gave some (it may set opts->stages),
- * parses the thresholds, and picks a seed when none was given (opts->seed). Returns 0, or an SL_E* code with the message a
- * user reads in err ("stormlight: " goes in front). Dispose *s in either case. */
+ * parses the thresholds, and picks a seed when none was given (opts->seed). Returns 0, or an SL_E*
+ * code with the message a user reads in err ("stormlight: " goes in front). Dispose *s in either
+ * case. */
 int sl_run_setup(sl_run_setup_t *s, sl_options_t *opts, sl_err_t *err);
 void sl_run_setup_dispose(sl_run_setup_t *s);
 

@@ -119,9 +119,9 @@ int sl_plan_render(sl_plan_t *plan, const sl_url_t *base);
 /* Registers the tasks' (method, name) pairs in a new row registry of at
  * most max_rows rows (with overflow_name, copied, as in sl_rows_new), sets every task's
  * row and plan->nrows, and replaces plan->rows. The rows of the old registry that a task
- * still uses keep their order; new ones follow in task order. Returns SL_OK; SL_ELIMIT (plan unchanged)
- * when the tasks have more distinct rows than max_rows, with *nrows_out (may be NULL) set
- * to how many they have, counted up to SL_ROWS_MAX + 1; or SL_ENOMEM. Main thread. */
+ * still uses keep their order; new ones follow in task order. Returns SL_OK; SL_ELIMIT (plan
+ * unchanged) when the tasks have more distinct rows than max_rows, with *nrows_out (may be NULL)
+ * set to how many they have, counted up to SL_ROWS_MAX + 1; or SL_ENOMEM. Main thread. */
 int sl_plan_index_rows(sl_plan_t *plan, uint32_t max_rows, const char *overflow_name,
                        size_t *nrows_out);
 

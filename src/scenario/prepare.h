@@ -15,12 +15,12 @@
 #include "scenario/stages.h"
 
 typedef struct sl_prepare_args {
-    const char *file;         /* the scenario file */
-    const char *tags;         /* --tags / --exclude-tags (comma lists), NULL = none */
+    const char *file; /* the scenario file */
+    const char *tags; /* --tags / --exclude-tags (comma lists), NULL = none */
     const char *exclude_tags;
-    bool list_only;           /* stop after --tags: enough for --list */
-    const char *host;         /* --host, or NULL for the file's `host` */
-    uint32_t max_rows;        /* --max-rows: the row registry's limit */
+    bool list_only;    /* stop after --tags: enough for --list */
+    const char *host;  /* --host, or NULL for the file's `host` */
+    uint32_t max_rows; /* --max-rows: the row registry's limit */
 } sl_prepare_args_t;
 
 /* A prepared scenario. Everything in it is owned by it (host borrows from the args or

@@ -774,8 +774,7 @@ int sl_scenario_load_string(const char *src, size_t len, const char *chunkname, 
     size_t nrows = 0;
     int rc = sl_plan_index_rows(plan, SL_ROWS_MAX, NULL, &nrows);
     if (rc == SL_ELIMIT)
-        sl_err_set(err, "%s: the scenario declares more than %u request rows", file,
-                   SL_ROWS_MAX);
+        sl_err_set(err, "%s: the scenario declares more than %u request rows", file, SL_ROWS_MAX);
     else if (rc != SL_OK)
         sl_err_set(err, "%s: out of memory", file);
     if (rc != SL_OK) {

@@ -71,8 +71,9 @@ sl_shape_t *sl_shape_open(sl_plan_t *plan, sl_stages_t *stages, bool *has_stages
     lua_State *L = plan->lua;
     plan->lua = NULL;
     if (!L) {
-        sl_err_set(err, "%s: the scenario's Lua state is gone (stages and shape are read "
-                        "once)",
+        sl_err_set(err,
+                   "%s: the scenario's Lua state is gone (stages and shape are read "
+                   "once)",
                    plan->file ? plan->file : "scenario");
         return NULL;
     }
