@@ -22,6 +22,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "base/file.h"
 #include "scenario/csvdata.h"
 #include "scenario/internal.h"
 #include "scenario/luajson.h"
@@ -42,31 +43,8 @@
 static void task_check_keys(lua_State *L)
 {
     static const char *const known[] = {"data", "headers", "name", "tags", "weight"};
-    lua_pushnil(L);
-    while (lua_next(L, 1)) {
-        lua_pop(L, 1);
-        if (lua_type(L, -1) == LUA_TSTRING) {
-            size_t len;
-            const char *k = lua_tolstring(L, -1, &len);
-            bool ok = false;
-            for (size_t i = 0; i < SL_ARRAY_LEN(known); i++)
-                ok = ok || strcmp(k, known[i]) == 0;
-            if (!ok)
-                luaL_error(L,
-                           "Task: unknown field '%s' (expected data, headers, name, tags, "
-                           "weight)",
-                           sl__printable(L, k, len));
-        } else if (lua_isinteger(L, -1)) {
-            lua_Integer i = lua_tointeger(L, -1);
-            if (i != 1 && i != 2)
-                luaL_error(L,
-                           "Task: unexpected positional value #%I (only method and path "
-                           "are positional)",
-                           (LUAI_UACINT)i);
-        } else {
-            luaL_error(L, "Task: unexpected %s key", luaL_typename(L, -1));
-        }
-    }
+    sl__check_keys(L, 1, "Task", known, SL_ARRAY_LEN(known), "data, headers, name, tags, weight", 2,
+                   "only method and path are positional");
 }
 
 /* Validates t.headers (at idx) and pushes a fresh name -> string-value table. */
@@ -393,12 +371,7 @@ static int copy_task(lua_State *L, int idx, sl_task_t *t)
     if (lua_getfield(L, idx, "headers") != LUA_TTABLE)
         return SL_EINVAL;
     int h = lua_gettop(L);
-    size_t n = 0;
-    lua_pushnil(L);
-    while (lua_next(L, h)) {
-        n++;
-        lua_pop(L, 1);
-    }
+    size_t n = (size_t)sl__count_keys(L, h);
     if (n > 0) {
         t->headers = calloc(n, sizeof(*t->headers));
         if (!t->headers)
@@ -503,12 +476,7 @@ static lua_Integer check_endpoints(lua_State *L, struct load_ctx *c, int ep, int
         return -1;
     }
     lua_Integer n = (lua_Integer)lua_rawlen(L, ep);
-    lua_Integer count = 0;
-    lua_pushnil(L);
-    while (lua_next(L, ep)) {
-        count++;
-        lua_pop(L, 1);
-    }
+    lua_Integer count = sl__count_keys(L, ep);
     const char *what = NULL;
     if (count == 0)
         what = "'endpoints' is empty";
@@ -810,45 +778,9 @@ int sl_scenario_load(const char *path, sl_plan_t *plan, sl_err_t *err)
     memset(plan, 0, sizeof(*plan));
     /* Read the file ourselves rather than with luaL_loadfile, for our message format
      * ("cannot open 'path': ...") and so the same code path serves strings and files. */
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        sl_err_set(err, "cannot open '%s': %s", path, strerror(errno));
-        return SL_EINVAL;
-    }
     char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int rc = SL_OK;
-    for (;;) {
-        if (len > SL_MAX_FILE_BYTES) {
-            sl_err_set(err, "cannot read '%s': larger than 64 MiB", path);
-            rc = SL_EINVAL;
-            break;
-        }
-        if (cap - len < 4096) {
-            /* The ceiling is on what was read, not on the buffer: a buffer of one byte
-             * over the limit is enough to see that a file is too large. */
-            cap = cap ? cap * 2 : 8192;
-            if (cap > SL_MAX_FILE_BYTES + 1)
-                cap = SL_MAX_FILE_BYTES + 1;
-            char *p = realloc(buf, cap);
-            if (!p) {
-                sl_err_set(err, "cannot read '%s': out of memory", path);
-                rc = SL_ENOMEM;
-                break;
-            }
-            buf = p;
-        }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0) {
-            if (ferror(f)) {
-                sl_err_set(err, "cannot read '%s': %s", path, strerror(errno));
-                rc = SL_EINVAL;
-            }
-            break;
-        }
-    }
-    fclose(f);
+    size_t len = 0;
+    int rc = sl_file_read(path, SL_MAX_FILE_BYTES, &buf, &len, err);
     if (rc == SL_OK)
         rc = sl_scenario_load_string(buf ? buf : "", len, path, plan, err);
     free(buf);

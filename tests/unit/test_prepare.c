@@ -47,14 +47,29 @@ static const char counting_file[] =
     "stages = { {'5s', 3} }\n"
     "shape = function(t) if t > 10 then return nil end return loads * 10 + t, 2 end\n";
 
-Test(prepare, file_with_shape_runs_exactly_once)
+/* Makes the log file (log is a mkstemp template), points $SL_TEST_LOAD_LOG at it and
+ * writes counting_file; returns its path. */
+static char *start_counting(char *log)
 {
-    char log[] = "/tmp/sl_test_prepare_log_XXXXXX";
     int fd = mkstemp(log);
     cr_assert_geq(fd, 0);
     close(fd);
     cr_assert_eq(setenv("SL_TEST_LOAD_LOG", log, 1), 0);
-    char *path = write_file(counting_file);
+    return write_file(counting_file);
+}
+
+static void stop_counting(char *path, const char *log)
+{
+    unlink(path);
+    unlink(log);
+    free(path);
+    unsetenv("SL_TEST_LOAD_LOG");
+}
+
+Test(prepare, file_with_shape_runs_exactly_once)
+{
+    char log[] = "/tmp/sl_test_prepare_log_XXXXXX";
+    char *path = start_counting(log);
 
     sl_prepare_args_t a = {.file = path, .max_rows = 100};
     sl_scenario_t sc;
@@ -76,20 +91,13 @@ Test(prepare, file_with_shape_runs_exactly_once)
     cr_expect_null(sc.plan.lua, "the shape took the load's state over");
 
     sl_scenario_dispose(&sc);
-    unlink(path);
-    unlink(log);
-    free(path);
-    unsetenv("SL_TEST_LOAD_LOG");
+    stop_counting(path, log);
 }
 
 Test(prepare, rows_in_the_run_registry)
 {
     char log[] = "/tmp/sl_test_prepare_log_XXXXXX";
-    int fd = mkstemp(log);
-    cr_assert_geq(fd, 0);
-    close(fd);
-    cr_assert_eq(setenv("SL_TEST_LOAD_LOG", log, 1), 0);
-    char *path = write_file(counting_file);
+    char *path = start_counting(log);
     sl_err_t err = {0};
     sl_scenario_t sc;
 
@@ -145,10 +153,7 @@ Test(prepare, rows_in_the_run_registry)
     sl_scenario_dispose(&sc);
 
     cr_expect_eq(count_lines(log), 5, "one run of the file per prepare");
-    unlink(path);
-    unlink(log);
-    free(path);
-    unsetenv("SL_TEST_LOAD_LOG");
+    stop_counting(path, log);
 }
 
 Test(prepare, errors_in_order)

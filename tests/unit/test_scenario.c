@@ -8,22 +8,9 @@
 
 #include "scenario/scenario.h"
 
+#include "plan_rows.h"
+
 #define CHUNK "stormlight_file.lua"
-
-/* The names of row id in the plan's row registry. */
-static const char *row_method(const sl_plan_t *plan, size_t id)
-{
-    const char *m, *n;
-    sl_rows_get(plan->rows, (uint32_t)id, &m, &n);
-    return m;
-}
-
-static const char *row_name(const sl_plan_t *plan, size_t id)
-{
-    const char *m, *n;
-    sl_rows_get(plan->rows, (uint32_t)id, &m, &n);
-    return n;
-}
 
 static int load(const char *src, sl_plan_t *plan, sl_err_t *err)
 {
