@@ -1,4 +1,5 @@
-/* Shared between the scenario loader's files (scenario.c, classes.c, luaval.c) and nothing else. */
+/* Shared between the scenario loader's files (scenario.c, classes.c, luaval.c, shape.c)
+ * and nothing else. */
 #ifndef SL_SCENARIO_INTERNAL_H
 #define SL_SCENARIO_INTERNAL_H
 
@@ -24,7 +25,7 @@
 #define SL__MAX_TASKS 1000000
 
 /* Pushes a printable, shortened copy of s for use inside an error message and returns it.
- * The three helpers below are in luaval.c. */
+ * It and the helpers below, up to sl__push_tags, are in luaval.c. */
 const char *sl__printable(lua_State *L, const char *s, size_t len);
 /* For an instruction budget's count hook, once the budget is spent: every later
  * instruction of L and of its state's main thread calls hook again, so neither a pcall

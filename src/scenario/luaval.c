@@ -36,6 +36,7 @@ bool sl__is_task(lua_State *L, int idx)
 void sl__check_keys(lua_State *L, int idx, const char *who, const char *const *known, size_t nknown,
                     const char *expected, lua_Integer npos, const char *pos_msg)
 {
+    idx = lua_absindex(L, idx);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         lua_pop(L, 1);
