@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int sl_buf_grow(char **p, size_t *cap, size_t need)
+int sl_buf__grow(char **p, size_t *cap, size_t need)
 {
     if (need <= *cap)
         return SL_OK;
@@ -18,17 +18,6 @@ int sl_buf_grow(char **p, size_t *cap, size_t need)
         return SL_ENOMEM;
     *p = n;
     *cap = c;
-    return SL_OK;
-}
-
-int sl_buf_add(sl_buf_t *b, const void *s, size_t n)
-{
-    int rc = sl_buf_reserve(b, n);
-    if (rc != SL_OK)
-        return rc;
-    if (n > 0)
-        memcpy(b->p + b->len, s, n);
-    b->len += n;
     return SL_OK;
 }
 

@@ -7,17 +7,25 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "sl.h"
 
 #define SL_BUF_MIN 256                  /* the first capacity */
 #define SL_BUF_MAX ((size_t)UINT32_MAX) /* no buffer grows past this many bytes */
 
+/* The growing part of sl_buf_grow, out of line. */
+int sl_buf__grow(char **p, size_t *cap, size_t need);
+
 /* Grows the array *p of capacity *cap (both 0/NULL for none yet) to hold need bytes:
  * the capacity doubles from SL_BUF_MIN until it does, capped at SL_BUF_MAX. Returns
  * SL_OK (also when it already fits), SL_ELIMIT when need is over SL_BUF_MAX, SL_ENOMEM;
- * on failure *p and *cap are unchanged. For arrays kept as a pointer and a capacity. */
-int sl_buf_grow(char **p, size_t *cap, size_t need);
+ * on failure *p and *cap are unchanged. For arrays kept as a pointer and a capacity.
+ * Inline, so that the common case (it fits) costs a comparison on the request path. */
+static inline int sl_buf_grow(char **p, size_t *cap, size_t need)
+{
+    return need <= *cap ? SL_OK : sl_buf__grow(p, cap, need);
+}
 
 /* A buffer with its length; zero-initialize it ({0}) to start empty. */
 typedef struct sl_buf {
@@ -34,11 +42,20 @@ static inline int sl_buf_reserve(sl_buf_t *b, size_t n)
         return SL_OK;
     if (n > SL_BUF_MAX - b->len)
         return SL_ELIMIT;
-    return sl_buf_grow(&b->p, &b->cap, b->len + n);
+    return sl_buf__grow(&b->p, &b->cap, b->len + n);
 }
 
 /* Appends n bytes of s. SL_OK, SL_ELIMIT or SL_ENOMEM (then nothing is appended). */
-int sl_buf_add(sl_buf_t *b, const void *s, size_t n);
+static inline int sl_buf_add(sl_buf_t *b, const void *s, size_t n)
+{
+    int rc = sl_buf_reserve(b, n);
+    if (rc != SL_OK)
+        return rc;
+    if (n > 0)
+        memcpy(b->p + b->len, s, n);
+    b->len += n;
+    return SL_OK;
+}
 
 /* Frees the bytes and empties the buffer. */
 void sl_buf_free(sl_buf_t *b);
