@@ -45,7 +45,7 @@ int main(int argc, char **argv)
     static sl_run_setup_t setup; /* the plan, rows, endpoint: what the run borrows */
     int rc = sl_run_setup(&setup, &opts, &err);
     if (rc == 0 && opts.list)
-        sl_plan_list(&setup.plan, stdout);
+        sl_plan_list(&setup.sc.plan, stdout);
     if (rc != 0 || opts.list) {
         sl_run_setup_dispose(&setup);
         return rc != 0 ? usage_error(err.msg) : SL_EXIT_OK;

@@ -97,13 +97,13 @@ static int finish(cli_run_t *r, sl_control_t *ctl, sl_outputs_t *outs)
 static sl_control_t *make_controller(cli_run_t *r, sl_outputs_t *outs)
 {
     sl_run_setup_t *setup = r->setup;
-    sl_control_cfg_t cc = {.rows = setup->rows,
+    sl_control_cfg_t cc = {.rows = setup->sc.plan.rows,
                            .texts = setup->texts,
-                           .host = setup->host,
+                           .host = setup->sc.host,
                            .thresholds = &setup->thresholds,
                            .abort_on_threshold = r->opts->abort_on_threshold,
-                           .shape = setup->shape ? sl_control_shape_lua : NULL,
-                           .shape_ud = setup->shape,
+                           .shape = setup->sc.shape ? sl_control_shape_lua : NULL,
+                           .shape_ud = setup->sc.shape,
                            .on_tick = outputs_tick,
                            .on_tick_ud = outs,
                            .stop_timeout_us = r->opts->stop_timeout_us,
@@ -194,7 +194,7 @@ int sl_cli_run(sl_options_t *opts, sl_run_setup_t *setup)
     if (opts->web) {
         sl_web_cfg_t wc = {.host = opts->web_host,
                            .port = (uint16_t)opts->web_port,
-                           .target_host = setup->host,
+                           .target_host = setup->sc.host,
                            .scenario_file = opts->file,
                            .timeout_us = opts->timeout_us,
                            .params = r.params};

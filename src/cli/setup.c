@@ -1,12 +1,12 @@
-/* The run's set-up from the options (see setup.h): the steps in the order their errors
- * are reported. */
+/* The run's set-up from the options (see setup.h): the prepared scenario
+ * (scenario/prepare.h), then what the CLI adds to it, in the order errors are reported. */
 #include "cli/setup.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "scenario/scenario.h"
+#include "scenario/prepare.h"
 
 /* err's message with a prefix in front. */
 static int blame(sl_err_t *err, const char *prefix, int rc)
@@ -17,87 +17,43 @@ static int blame(sl_err_t *err, const char *prefix, int rc)
     return rc;
 }
 
-static int register_rows(sl_run_setup_t *s, const sl_options_t *opts, sl_err_t *err)
-{
-    const sl_plan_t *plan = &s->plan;
-    if (plan->nrows > opts->max_rows) {
-        sl_err_set(err,
-                   "%s: the scenario declares %zu request rows, more than --max-rows %u "
-                   "(raise it)",
-                   opts->file, plan->nrows, opts->max_rows);
-        return SL_ELIMIT;
-    }
-    /* The plan's rows take ids 0..nrows-1 in order, the ids its tasks already carry. */
-    for (size_t i = 0; s->rows && i < plan->nrows; i++) {
-        uint32_t id;
-        if (sl_rows_intern(s->rows, plan->rows[i].method, plan->rows[i].name, &id) != 0 ||
-            id != i) {
-            sl_rows_free(s->rows);
-            s->rows = NULL;
-        }
-    }
-    if (!s->rows || !s->texts) {
-        sl_err_set(err, "out of memory");
-        return SL_ENOMEM;
-    }
-    return 0;
-}
-
 int sl_run_setup(sl_run_setup_t *s, sl_options_t *opts, sl_err_t *err)
 {
     memset(s, 0, sizeof(*s));
-    int rc = sl_scenario_load(opts->file, &s->plan, err);
-    /* --tags before --list, so the list shows what a tag selection runs. */
-    if (rc == 0)
-        rc = sl_plan_filter_tags(&s->plan, opts->tags, opts->exclude_tags, err);
+    sl_prepare_args_t pa = {.file = opts->file,
+                            .tags = opts->tags,
+                            .exclude_tags = opts->exclude_tags,
+                            .list_only = opts->list,
+                            .host = opts->host,
+                            .max_rows = opts->max_rows};
+    int rc = sl_scenario_prepare(&pa, &s->sc, err);
     if (rc != 0 || opts->list)
         return rc;
-    char overflow_name[64];
-    snprintf(overflow_name, sizeof(overflow_name), "(other names, past --max-rows %u)",
-             opts->max_rows);
-    s->rows = sl_rows_new(opts->max_rows, overflow_name);
-    s->texts = sl_rows_new(0, NULL);
-    s->host = opts->host ? opts->host : s->plan.host;
-    if (!s->host) {
-        sl_err_set(err, "no host: give --host URL or set host = \"http://...\" in the "
-                        "scenario file");
-        return SL_EINVAL;
-    }
-    /* Name where the host came from: the flag, or the scenario file. */
-    const char *origin = opts->host ? "--host" : opts->file;
-    if ((rc = sl_url_parse(s->host, &s->url, err)) != 0)
-        return blame(err, origin, rc);
-    if (sl_plan_render(&s->plan, &s->url) != 0) {
-        sl_err_set(err, "out of memory while rendering requests");
-        return SL_ENOMEM;
-    }
-    if ((rc = sl_endpoint_resolve(&s->ep, s->url.host, s->url.port, err)) != 0)
-        return blame(err, origin, rc);
-    if (s->url.tls) {
+    if ((rc = sl_endpoint_resolve(&s->ep, s->sc.url.host, s->sc.url.port, err)) != 0)
+        return blame(err, s->sc.host_origin, rc);
+    if (s->sc.url.tls) {
         if (!(s->tls = sl_tls_ctx_new(opts->insecure, err)))
             return SL_EINVAL;
         sl_endpoint_use_tls(&s->ep, s->tls);
     }
-    /* `stages` and `shape` in the file (the flag wins over the file's stages). */
-    bool file_has_stages = false;
-    s->shape = sl_shape_open(&s->plan, &s->file_stages, &file_has_stages, err);
-    if (!s->shape && err->msg[0])
-        return SL_EINVAL;
-    if (file_has_stages && !opts->stages)
-        opts->stages = &s->file_stages;
+    /* The flag wins over the file's stages. */
+    if (s->sc.has_stages && !opts->stages)
+        opts->stages = &s->sc.stages;
     if (!opts->seed_set)
         opts->seed = sl_wall_us() ^ ((uint64_t)getpid() << 32);
-    if ((rc = register_rows(s, opts, err)) != 0)
-        return rc;
+    if (!(s->texts = sl_rows_new(0, NULL))) {
+        sl_err_set(err, "out of memory");
+        return SL_ENOMEM;
+    }
     for (uint32_t i = 0; i < opts->nthresholds; i++) {
         if ((rc = sl_thresholds_add(&s->thresholds, opts->thresholds[i], err)) != 0)
             return blame(err, "--threshold", rc);
     }
-    s->local = (sl_local_cfg_t){.plan = &s->plan,
-                                .rows = s->rows,
+    s->local = (sl_local_cfg_t){.plan = &s->sc.plan,
+                                .rows = s->sc.plan.rows,
                                 .texts = s->texts,
                                 .ep = &s->ep,
-                                .url = &s->url,
+                                .url = &s->sc.url,
                                 .timeout_us = opts->timeout_us,
                                 .stop_timeout_us = opts->stop_timeout_us};
     return 0;
@@ -106,10 +62,8 @@ int sl_run_setup(sl_run_setup_t *s, sl_options_t *opts, sl_err_t *err)
 void sl_run_setup_dispose(sl_run_setup_t *s)
 {
     sl_thresholds_dispose(&s->thresholds);
-    sl_rows_free(s->rows);
     sl_rows_free(s->texts);
-    sl_shape_free(s->shape);
     sl_tls_ctx_free(s->tls);
-    sl_plan_dispose(&s->plan);
+    sl_scenario_dispose(&s->sc);
     memset(s, 0, sizeof(*s));
 }

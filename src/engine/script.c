@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/buf.h"
 #include "http/request.h"
 #include "scenario/luajson.h"
 #include "scenario/scenario.h"
@@ -339,16 +340,10 @@ static bool grow(sl_script_user_t *su, char **buf, size_t *cap, size_t n)
         return true;
     if (su->wbuf_short)
         return false;
-    size_t c = *cap ? *cap : 512;
-    while (c < n)
-        c = c > SIZE_MAX / 2 ? n : c * 2;
-    char *b = realloc(*buf, c);
-    if (!b) {
+    if (sl_buf_grow(buf, cap, n) != SL_OK) {
         su->wbuf_short = true;
         return false;
     }
-    *buf = b;
-    *cap = c;
     return true;
 }
 

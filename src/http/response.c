@@ -8,6 +8,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/buf.h"
+
 static int on_status(llhttp_t *p, const char *at, size_t len);
 static int on_header_field(llhttp_t *p, const char *at, size_t len);
 static int on_header_value(llhttp_t *p, const char *at, size_t len);
@@ -38,21 +40,6 @@ static const llhttp_settings_t capture_settings = {
 };
 
 #define RESP(p) ((sl_resp_t *)(p)->data)
-
-static bool cap_grow(char **buf, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return true;
-    size_t n = *cap ? *cap : 256;
-    while (n < need)
-        n *= 2;
-    char *b = realloc(*buf, n);
-    if (!b)
-        return false;
-    *buf = b;
-    *cap = n;
-    return true;
-}
 
 /* Body buffers: malloc'd below SL_RESP_BIG_BODY_BYTES, mapped from there on (whether a
  * buffer is mapped follows from its capacity alone). A heap buffer of tens of MiB would
@@ -131,7 +118,7 @@ static void cap_head(sl_resp_t *r, const char *at, size_t len)
     sl_resp_capture_t *c = r->cap;
     size_t cap = c->head_cap;
     /* The header block is bounded by SL_RESP_MAX_HEADER_BYTES, so this cannot grow far. */
-    if (!cap_grow(&c->head, &cap, (size_t)c->head_len + len)) {
+    if (sl_buf_grow(&c->head, &cap, (size_t)c->head_len + len) != SL_OK) {
         c->oom = true;
         return;
     }

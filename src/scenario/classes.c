@@ -137,32 +137,6 @@ static void check_name(lua_State *L, const char *who)
     }
 }
 
-static void check_keys(lua_State *L, int idx, const char *who, const char *const *known,
-                       size_t nknown, const char *expected, lua_Integer npos, const char *pos_msg)
-{
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        lua_pop(L, 1);
-        if (lua_type(L, -1) == LUA_TSTRING) {
-            size_t len;
-            const char *k = lua_tolstring(L, -1, &len);
-            bool ok = false;
-            for (size_t i = 0; i < nknown; i++)
-                ok = ok || strcmp(k, known[i]) == 0;
-            if (!ok)
-                luaL_error(L, "%s: unknown field '%s' (expected %s)", who, sl__printable(L, k, len),
-                           expected);
-        } else if (lua_isinteger(L, -1)) {
-            lua_Integer i = lua_tointeger(L, -1);
-            if (i < 1 || i > npos)
-                luaL_error(L, "%s: unexpected positional value #%I (%s)", who, (LUAI_UACINT)i,
-                           pos_msg);
-        } else {
-            luaL_error(L, "%s: unexpected %s key", who, luaL_typename(L, -1));
-        }
-    }
-}
-
 /* Pushes "function at file:line" for the function at the top of the stack. */
 static void push_function_name(lua_State *L)
 {
@@ -208,8 +182,8 @@ static void user_task(lua_State *L, int e, lua_Integer i)
 
     if (lua_rawgeti(L, e, 1) != LUA_TFUNCTION)
         luaL_error(L, "%s: [1] must be a function, as in {function(u) ... end, weight = 2}", who);
-    check_keys(L, e, who, known, SL_ARRAY_LEN(known), "[1] = function, weight, name, tags", 1,
-               "only [1], the function, is positional");
+    sl__check_keys(L, e, who, known, SL_ARRAY_LEN(known), "[1] = function, weight, name, tags", 1,
+                   "only [1], the function, is positional");
     lua_pushvalue(L, -1);
     lua_setfield(L, norm, "fn");
     if (rawfield(L, e, "name") == LUA_TNIL) {
@@ -241,12 +215,7 @@ static void user_tasks(lua_State *L, int cls, int meta)
     if (rawfield(L, 1, "tasks") != LUA_TTABLE)
         luaL_error(L, "%s", msg);
     int t = lua_gettop(L);
-    lua_Integer n = 0;
-    lua_pushnil(L);
-    while (lua_next(L, t)) {
-        n++;
-        lua_pop(L, 1);
-    }
+    lua_Integer n = sl__count_keys(L, t);
     if (n == 0 || (lua_Integer)lua_rawlen(L, t) != n)
         luaL_error(L, "%s", msg);
     if (n > SL__MAX_TASKS)
@@ -276,9 +245,9 @@ static int l_user(lua_State *L)
     if (lua_type(L, 1) != LUA_TTABLE)
         return luaL_error(L, "User: expected a table, as in User{tasks = {...}}");
     lua_settop(L, 1);
-    check_keys(L, 1, "User", known, SL_ARRAY_LEN(known),
-               "name, weight, fixed_count, wait, on_start, on_stop, tasks, sequential, tags", 0,
-               "every field of User{} is named");
+    sl__check_keys(L, 1, "User", known, SL_ARRAY_LEN(known),
+                   "name, weight, fixed_count, wait, on_start, on_stop, tasks, sequential, tags", 0,
+                   "every field of User{} is named");
 
     lua_getfield(L, LUA_REGISTRYINDEX, SL__CLASSES);   /* 2 */
     lua_getfield(L, LUA_REGISTRYINDEX, SL__CLASSMETA); /* 3 */

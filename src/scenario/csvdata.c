@@ -19,6 +19,8 @@
 
 #include <lauxlib.h>
 
+#include "base/file.h"
+
 /* Metatable of the iterator userdata. */
 #define CSV_MT "stormlight.csv"
 
@@ -293,43 +295,9 @@ static int read_file(const char *resolved, const char *path, char **buf, size_t 
         close(fd);
         return SL_EINVAL;
     }
-    char *b = NULL;
-    size_t n = 0, cap = 0;
-    int rc = SL_OK;
-    for (;;) {
-        if (cap - n < 4096) {
-            cap = cap ? cap * 2 : 8192;
-            if (cap > SL_CSVDATA_MAX_BYTES + 8192) {
-                sl_err_set(err, "cannot read '%s': larger than 256 MiB", path);
-                rc = SL_EINVAL;
-                break;
-            }
-            char *p = realloc(b, cap);
-            if (!p) {
-                sl_err_set(err, "cannot read '%s': out of memory", path);
-                rc = SL_ENOMEM;
-                break;
-            }
-            b = p;
-        }
-        size_t got = fread(b + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                sl_err_set(err, "cannot read '%s': %s", path, strerror(errno));
-                rc = SL_EINVAL;
-            }
-            break;
-        }
-    }
+    int rc = sl_file_read_stream(f, path, SL_CSVDATA_MAX_BYTES, buf, len, err);
     fclose(f);
-    if (rc != SL_OK) {
-        free(b);
-        return rc;
-    }
-    *buf = b;
-    *len = n;
-    return SL_OK;
+    return rc;
 }
 
 /* Resolves path as sl_csvdata_open describes into a malloc'd real path, or NULL with err. */

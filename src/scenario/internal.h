@@ -1,4 +1,5 @@
-/* Shared between the scenario loader's files (scenario.c, classes.c, luaval.c) and nothing else. */
+/* Shared between the scenario loader's files (scenario.c, classes.c, luaval.c, shape.c)
+ * and nothing else. */
 #ifndef SL_SCENARIO_INTERNAL_H
 #define SL_SCENARIO_INTERNAL_H
 
@@ -24,12 +25,23 @@
 #define SL__MAX_TASKS 1000000
 
 /* Pushes a printable, shortened copy of s for use inside an error message and returns it.
- * The three helpers below are in luaval.c. */
+ * It and the helpers below, up to sl__push_tags, are in luaval.c. */
 const char *sl__printable(lua_State *L, const char *s, size_t len);
 /* For an instruction budget's count hook, once the budget is spent: every later
  * instruction of L and of its state's main thread calls hook again, so neither a pcall
  * nor a fresh coroutine lets the script carry on. The caller then raises its message. */
 void sl__budget_exhaust(lua_State *L, lua_Hook hook);
+
+/* How many keys the table at idx has (raw: no metamethod runs). */
+lua_Integer sl__count_keys(lua_State *L, int idx);
+
+/* Rejects keys of the constructor argument table at idx that `who` (Task, User, ...)
+ * does not know: a string key not among known[0..nknown-1] raises "<who>: unknown field
+ * 'k' (expected <expected>)", an integer key outside 1..npos "<who>: unexpected
+ * positional value #i (<pos_msg>)", any other key "<who>: unexpected <type> key", so that
+ * a typo ("wieght =") is an error and not an ignored field. Raises at level 1. */
+void sl__check_keys(lua_State *L, int idx, const char *who, const char *const *known, size_t nknown,
+                    const char *expected, lua_Integer npos, const char *pos_msg);
 
 /* True when the value at idx is a table made by Task{}. */
 bool sl__is_task(lua_State *L, int idx);

@@ -8,6 +8,7 @@
  * shares nothing between threads. */
 #include "scenario/luajson.h"
 
+#include "base/buf.h"
 #include "base/utf8.h"
 
 #include <math.h>
@@ -20,8 +21,7 @@
 
 struct jenc {
     lua_State *L;
-    char *p;
-    size_t len, cap;
+    sl_buf_t out;
     bool oom;
     sl_err_t *err;
     const char *root;
@@ -31,22 +31,8 @@ struct jenc {
 
 static void j_add(struct jenc *e, const char *s, size_t n)
 {
-    if (e->oom)
-        return;
-    if (n > e->cap - e->len) {
-        size_t cap = e->cap ? e->cap : 256;
-        while (cap - e->len < n)
-            cap *= 2;
-        char *p = realloc(e->p, cap);
-        if (!p) {
-            e->oom = true;
-            return;
-        }
-        e->p = p;
-        e->cap = cap;
-    }
-    memcpy(e->p + e->len, s, n);
-    e->len += n;
+    if (!e->oom && sl_buf_add(&e->out, s, n) != SL_OK)
+        e->oom = true;
 }
 
 static void j_str(struct jenc *e, const char *s)
@@ -340,11 +326,11 @@ int sl_luajson_encode(lua_State *L, int idx, const char *root, char **out, size_
     if (rc != SL_OK) {
         if (rc == SL_ENOMEM)
             sl_err_set(err, "%s: out of memory", e.root);
-        free(e.p);
+        sl_buf_free(&e.out);
         return rc;
     }
-    *out = e.p;
-    *len = e.len - 1;
+    *out = e.out.p;
+    *len = e.out.len - 1;
     return SL_OK;
 }
 

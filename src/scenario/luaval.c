@@ -2,6 +2,7 @@
  * below both so that neither file needs the other for them. Main thread or a worker's own
  * state; every function works on the lua_State it is given. */
 #include <lauxlib.h>
+#include <string.h>
 
 #include "scenario/internal.h"
 
@@ -32,17 +33,51 @@ bool sl__is_task(lua_State *L, int idx)
     return tagged;
 }
 
-void sl__push_tags(lua_State *L, int idx, const char *who)
+void sl__check_keys(lua_State *L, int idx, const char *who, const char *const *known, size_t nknown,
+                    const char *expected, lua_Integer npos, const char *pos_msg)
 {
     idx = lua_absindex(L, idx);
-    if (lua_type(L, idx) != LUA_TTABLE)
-        goto bad;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            size_t len;
+            const char *k = lua_tolstring(L, -1, &len);
+            bool ok = false;
+            for (size_t i = 0; i < nknown; i++)
+                ok = ok || strcmp(k, known[i]) == 0;
+            if (!ok)
+                luaL_error(L, "%s: unknown field '%s' (expected %s)", who, sl__printable(L, k, len),
+                           expected);
+        } else if (lua_isinteger(L, -1)) {
+            lua_Integer i = lua_tointeger(L, -1);
+            if (i < 1 || i > npos)
+                luaL_error(L, "%s: unexpected positional value #%I (%s)", who, (LUAI_UACINT)i,
+                           pos_msg);
+        } else {
+            luaL_error(L, "%s: unexpected %s key", who, luaL_typename(L, -1));
+        }
+    }
+}
+
+lua_Integer sl__count_keys(lua_State *L, int idx)
+{
+    idx = lua_absindex(L, idx);
     lua_Integer n = 0;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         n++;
         lua_pop(L, 1);
     }
+    return n;
+}
+
+void sl__push_tags(lua_State *L, int idx, const char *who)
+{
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE)
+        goto bad;
+    lua_Integer n = sl__count_keys(L, idx);
     if ((lua_Integer)lua_rawlen(L, idx) != n)
         goto bad;
     lua_createtable(L, (int)(n < 1000 ? n : 1000), 0);

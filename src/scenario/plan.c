@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <lua.h>
+
 static int render_task(sl_task_t *t, const sl_url_t *base)
 {
     sl_http_request_t r = {
@@ -83,11 +85,9 @@ void sl_plan_dispose(sl_plan_t *plan)
     for (size_t i = 0; plan->tasks && i < plan->ntasks; i++)
         task_dispose(&plan->tasks[i]);
     free(plan->tasks);
-    for (size_t i = 0; plan->rows && i < plan->nrows; i++) {
-        free(plan->rows[i].method);
-        free(plan->rows[i].name);
-    }
-    free(plan->rows);
+    sl_rows_free(plan->rows);
+    if (plan->lua)
+        lua_close(plan->lua);
     for (size_t i = 0; plan->classes && i < plan->nclasses; i++)
         class_dispose(&plan->classes[i]);
     free(plan->classes);
@@ -135,17 +135,10 @@ static bool tags_match(char *const *tags, size_t n, const char *include, const c
     return included;
 }
 
-/* Keeps the tasks with keep[i], in order, and the rows they use; frees the others and
- * renumbers rows. remap[i] receives the new index of task i (or SIZE_MAX). */
+/* Keeps the tasks with keep[i], in order, and frees the others; the rows are registered
+ * again from the survivors. remap[i] receives the new index of task i (or SIZE_MAX). */
 static int compact_tasks(sl_plan_t *plan, const bool *keep, size_t *remap)
 {
-    bool *row_used = calloc(plan->nrows ? plan->nrows : 1, sizeof(*row_used));
-    size_t *row_remap = calloc(plan->nrows ? plan->nrows : 1, sizeof(*row_remap));
-    if (!row_used || !row_remap) {
-        free(row_used);
-        free(row_remap);
-        return SL_ENOMEM;
-    }
     size_t n = 0;
     plan->total_weight = 0;
     for (size_t i = 0; i < plan->ntasks; i++) {
@@ -157,26 +150,73 @@ static int compact_tasks(sl_plan_t *plan, const bool *keep, size_t *remap)
         remap[i] = n;
         plan->tasks[n] = plan->tasks[i];
         plan->total_weight += plan->tasks[n].weight;
-        row_used[plan->tasks[n].row] = true;
         n++;
     }
     plan->ntasks = n;
+    return sl_plan_index_rows(plan, SL_ROWS_MAX, NULL, NULL);
+}
 
-    size_t nr = 0;
-    for (size_t r = 0; r < plan->nrows; r++) {
-        if (!row_used[r]) {
-            free(plan->rows[r].method);
-            free(plan->rows[r].name);
-            continue;
-        }
-        row_remap[r] = nr;
-        plan->rows[nr++] = plan->rows[r];
+/* Interns one row into r; SL_ELIMIT when it lands past the limit. */
+static int intern_row(sl_rows_t *r, const char *method, const char *name, uint32_t *id)
+{
+    int rc = sl_rows_intern(r, method, name, id);
+    return rc != SL_OK ? rc : sl_rows_is_overflow(r, *id) ? SL_ELIMIT : SL_OK;
+}
+
+/* Registers the tasks' rows in r and their ids in ids[]: first the rows of the plan's
+ * current registry that a task still uses, in their order (so filtering keeps the rows'
+ * order), then any new ones in task order. */
+static int intern_tasks(sl_rows_t *r, const sl_plan_t *plan, uint32_t *ids)
+{
+    size_t nold = plan->rows ? plan->nrows : 0;
+    bool *used = calloc(nold ? nold : 1, sizeof(*used));
+    if (!used)
+        return SL_ENOMEM;
+    for (size_t i = 0; i < plan->ntasks; i++) {
+        if (plan->tasks[i].row < nold)
+            used[plan->tasks[i].row] = true;
     }
-    plan->nrows = nr;
+    int rc = SL_OK;
+    for (size_t id = 0; rc == SL_OK && id < nold; id++) {
+        const char *m, *n;
+        uint32_t new_id;
+        if (!used[id])
+            continue;
+        sl_rows_get(plan->rows, (uint32_t)id, &m, &n);
+        rc = intern_row(r, m, n, &new_id);
+    }
+    free(used);
+    for (size_t i = 0; rc == SL_OK && i < plan->ntasks; i++)
+        rc = intern_row(r, plan->tasks[i].method, plan->tasks[i].name, &ids[i]);
+    return rc;
+}
+
+int sl_plan_index_rows(sl_plan_t *plan, uint32_t max_rows, const char *overflow_name,
+                       size_t *nrows_out)
+{
+    sl_rows_t *r = sl_rows_new(max_rows, overflow_name);
+    uint32_t *ids = malloc((plan->ntasks ? plan->ntasks : 1) * sizeof(*ids));
+    int rc = r && ids ? intern_tasks(r, plan, ids) : SL_ENOMEM;
+    if (rc == SL_ELIMIT && nrows_out) {
+        /* How many there are, for the message: counted again without the limit. */
+        sl_rows_free(r);
+        r = sl_rows_new(SL_ROWS_MAX, NULL);
+        int crc = r ? intern_tasks(r, plan, ids) : SL_ENOMEM;
+        *nrows_out = crc == SL_ENOMEM ? 0 : crc == SL_OK ? sl_rows_count(r) : SL_ROWS_MAX + 1;
+    }
+    if (rc != SL_OK) {
+        sl_rows_free(r);
+        free(ids);
+        return rc;
+    }
     for (size_t i = 0; i < plan->ntasks; i++)
-        plan->tasks[i].row = (uint32_t)row_remap[plan->tasks[i].row];
-    free(row_used);
-    free(row_remap);
+        plan->tasks[i].row = ids[i];
+    free(ids);
+    sl_rows_free(plan->rows);
+    plan->rows = r;
+    plan->nrows = sl_rows_count(r);
+    if (nrows_out)
+        *nrows_out = plan->nrows;
     return SL_OK;
 }
 

@@ -26,7 +26,7 @@ typedef struct sl_task {
     bool body_is_json;    /* data was a table, encoded as JSON */
     sl_header_t *headers; /* user headers, sorted by lower-case name */
     size_t nheaders;
-    uint32_t row;    /* index into plan.rows */
+    uint32_t row;    /* the row's id in plan.rows */
     bool idempotent; /* may be retried on a stale keep-alive connection */
     bool is_head;    /* HEAD: the response has no body whatever it says */
     char **tags;     /* Task{tags = {...}}: for --tags / --exclude-tags */
@@ -85,7 +85,10 @@ typedef struct sl_plan {
     sl_task_t *tasks;
     size_t ntasks;
     uint64_t total_weight; /* sum of tasks[].weight: the endpoint picker's range */
-    sl_row_t *rows;
+    /* The row registry (stats/rows.h), the run's only list of rows: the tasks' rows take
+     * ids 0..nrows-1 in the order of plan->tasks; scripted requests add more while the
+     * test runs. Built by sl_plan_index_rows. */
+    sl_rows_t *rows;
     size_t nrows;
     char *host; /* `host = "..."` from the file, or NULL */
     char *file; /* the scenario file's path, for messages */
@@ -102,12 +105,25 @@ typedef struct sl_plan {
      * source (same line numbers in messages). */
     char *source;
     size_t source_len;
+    /* The Lua state the file was loaded in (main thread only), kept so that its `stages`
+     * and `shape` are read without running the file again (sl_shape_open takes it over);
+     * NULL once taken, or closed by sl_plan_dispose. */
+    struct lua_State *lua;
 } sl_plan_t;
 
 /* Renders every task's request into task->wire (and task->layout) for the given base
  * URL with sl_http_render (http/request.h): base_path + path, the user headers in sorted
  * order, no cookies. Returns 0 or SL_ENOMEM. */
 int sl_plan_render(sl_plan_t *plan, const sl_url_t *base);
+
+/* Registers the tasks' (method, name) pairs in a new row registry of at
+ * most max_rows rows (with overflow_name, copied, as in sl_rows_new), sets every task's
+ * row and plan->nrows, and replaces plan->rows. The rows of the old registry that a task
+ * still uses keep their order; new ones follow in task order. Returns SL_OK; SL_ELIMIT (plan
+ * unchanged) when the tasks have more distinct rows than max_rows, with *nrows_out (may be NULL)
+ * set to how many they have, counted up to SL_ROWS_MAX + 1; or SL_ENOMEM. Main thread. */
+int sl_plan_index_rows(sl_plan_t *plan, uint32_t max_rows, const char *overflow_name,
+                       size_t *nrows_out);
 
 /* Frees everything the plan owns. Accepts a zeroed plan. */
 void sl_plan_dispose(sl_plan_t *plan);
@@ -121,9 +137,9 @@ void sl_plan_dispose(sl_plan_t *plan);
  * is compacted (the survivors keep their lua_index) and its total_weight recomputed, a
  * class left without tasks is removed from plan->classes (the others keep their
  * lua_index), and plan->tasks is compacted to the Task{}s still referenced, with the
- * class tasks' `task` indices renumbered. Rows no task uses any more are removed and the
- * tasks' row indices renumbered, so every row can receive requests. Call it after loading
- * and before rendering and interning rows.
+ * class tasks' `task` indices renumbered. The rows are registered again
+ * (sl_plan_index_rows), so rows no task uses any more are gone and every row can receive
+ * requests. Call it after loading and before rendering (sl_scenario_prepare does).
  *
  * Returns SL_OK; SL_EINVAL with err "no task matches --tags/--exclude-tags" and the plan
  * unchanged; or SL_ENOMEM with err "out of memory", after which the plan may be partly

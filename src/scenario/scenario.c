@@ -22,6 +22,7 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "base/file.h"
 #include "scenario/csvdata.h"
 #include "scenario/internal.h"
 #include "scenario/luajson.h"
@@ -42,31 +43,8 @@
 static void task_check_keys(lua_State *L)
 {
     static const char *const known[] = {"data", "headers", "name", "tags", "weight"};
-    lua_pushnil(L);
-    while (lua_next(L, 1)) {
-        lua_pop(L, 1);
-        if (lua_type(L, -1) == LUA_TSTRING) {
-            size_t len;
-            const char *k = lua_tolstring(L, -1, &len);
-            bool ok = false;
-            for (size_t i = 0; i < SL_ARRAY_LEN(known); i++)
-                ok = ok || strcmp(k, known[i]) == 0;
-            if (!ok)
-                luaL_error(L,
-                           "Task: unknown field '%s' (expected data, headers, name, tags, "
-                           "weight)",
-                           sl__printable(L, k, len));
-        } else if (lua_isinteger(L, -1)) {
-            lua_Integer i = lua_tointeger(L, -1);
-            if (i != 1 && i != 2)
-                luaL_error(L,
-                           "Task: unexpected positional value #%I (only method and path "
-                           "are positional)",
-                           (LUAI_UACINT)i);
-        } else {
-            luaL_error(L, "Task: unexpected %s key", luaL_typename(L, -1));
-        }
-    }
+    sl__check_keys(L, 1, "Task", known, SL_ARRAY_LEN(known), "data, headers, name, tags, weight", 2,
+                   "only method and path are positional");
 }
 
 /* Validates t.headers (at idx) and pushes a fresh name -> string-value table. */
@@ -317,8 +295,7 @@ struct load_ctx {
     const sl_plan_t *check; /* or, for a worker's state, what it must match */
     sl_err_t *err;
     int rc;
-    size_t task_cap, row_cap; /* allocated entries of plan->tasks and plan->rows */
-    int rows;                 /* stack index of the (method, name) -> row table */
+    size_t task_cap; /* allocated entries of plan->tasks */
 };
 
 static char *dup_mem(const char *s, size_t len)
@@ -394,12 +371,7 @@ static int copy_task(lua_State *L, int idx, sl_task_t *t)
     if (lua_getfield(L, idx, "headers") != LUA_TTABLE)
         return SL_EINVAL;
     int h = lua_gettop(L);
-    size_t n = 0;
-    lua_pushnil(L);
-    while (lua_next(L, h)) {
-        n++;
-        lua_pop(L, 1);
-    }
+    size_t n = (size_t)sl__count_keys(L, h);
     if (n > 0) {
         t->headers = calloc(n, sizeof(*t->headers));
         if (!t->headers)
@@ -484,37 +456,7 @@ static int add_task(lua_State *L, int idx, void *ctx, uint32_t *index)
     plan->total_weight += t->weight;
     *index = (uint32_t)(plan->ntasks - 1);
 
-    /* (method, name) -> row index, via a Lua table keyed by "METHOD\0name": the method is
-     * a token and cannot contain NUL, so the key is unambiguous. */
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    luaL_addstring(&b, t->method);
-    luaL_addchar(&b, '\0');
-    luaL_addstring(&b, t->name);
-    luaL_pushresult(&b);
-    lua_pushvalue(L, -1);
-    if (lua_rawget(L, c->rows) == LUA_TNUMBER) {
-        t->row = (uint32_t)lua_tointeger(L, -1);
-        lua_pop(L, 2);
-        return SL_OK;
-    }
-    lua_pop(L, 1);
-    if (plan->nrows == c->row_cap) {
-        size_t cap = c->row_cap ? c->row_cap * 2 : 16;
-        sl_row_t *p = realloc(plan->rows, cap * sizeof(*p));
-        if (!p)
-            return SL_ENOMEM;
-        plan->rows = p;
-        c->row_cap = cap;
-    }
-    sl_row_t *r = &plan->rows[plan->nrows++]; /* counted first, so dispose frees it */
-    r->method = strdup(t->method);
-    r->name = strdup(t->name);
-    if (!r->method || !r->name)
-        return SL_ENOMEM;
-    t->row = (uint32_t)(plan->nrows - 1);
-    lua_pushinteger(L, (lua_Integer)t->row);
-    lua_rawset(L, c->rows);
+    /* The row comes with sl_plan_index_rows, once every task is known. */
     return SL_OK;
 }
 
@@ -534,12 +476,7 @@ static lua_Integer check_endpoints(lua_State *L, struct load_ctx *c, int ep, int
         return -1;
     }
     lua_Integer n = (lua_Integer)lua_rawlen(L, ep);
-    lua_Integer count = 0;
-    lua_pushnil(L);
-    while (lua_next(L, ep)) {
-        count++;
-        lua_pop(L, 1);
-    }
+    lua_Integer count = sl__count_keys(L, ep);
     const char *what = NULL;
     if (count == 0)
         what = "'endpoints' is empty";
@@ -597,8 +534,6 @@ static int collect(lua_State *L, struct load_ctx *c)
         return 0;
 
     if (plan) {
-        lua_newtable(L);
-        c->rows = lua_gettop(L);
         for (lua_Integer i = 1; i <= n; i++) {
             uint32_t index;
             lua_rawgeti(L, ep, i);
@@ -802,7 +737,18 @@ int sl_scenario_load_string(const char *src, size_t len, const char *chunkname, 
         sl_plan_dispose(plan);
         return c.rc;
     }
-    lua_close(L);
+    /* Kept for the file's stages and shape (sl_shape_open), so the file runs once. */
+    plan->lua = L;
+    size_t nrows = 0;
+    int rc = sl_plan_index_rows(plan, SL_ROWS_MAX, NULL, &nrows);
+    if (rc == SL_ELIMIT)
+        sl_err_set(err, "%s: the scenario declares more than %u request rows", file, SL_ROWS_MAX);
+    else if (rc != SL_OK)
+        sl_err_set(err, "%s: out of memory", file);
+    if (rc != SL_OK) {
+        sl_plan_dispose(plan);
+        return rc == SL_ELIMIT ? SL_EINVAL : rc;
+    }
     return SL_OK;
 }
 
@@ -832,45 +778,9 @@ int sl_scenario_load(const char *path, sl_plan_t *plan, sl_err_t *err)
     memset(plan, 0, sizeof(*plan));
     /* Read the file ourselves rather than with luaL_loadfile, for our message format
      * ("cannot open 'path': ...") and so the same code path serves strings and files. */
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        sl_err_set(err, "cannot open '%s': %s", path, strerror(errno));
-        return SL_EINVAL;
-    }
     char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int rc = SL_OK;
-    for (;;) {
-        if (len > SL_MAX_FILE_BYTES) {
-            sl_err_set(err, "cannot read '%s': larger than 64 MiB", path);
-            rc = SL_EINVAL;
-            break;
-        }
-        if (cap - len < 4096) {
-            /* The ceiling is on what was read, not on the buffer: a buffer of one byte
-             * over the limit is enough to see that a file is too large. */
-            cap = cap ? cap * 2 : 8192;
-            if (cap > SL_MAX_FILE_BYTES + 1)
-                cap = SL_MAX_FILE_BYTES + 1;
-            char *p = realloc(buf, cap);
-            if (!p) {
-                sl_err_set(err, "cannot read '%s': out of memory", path);
-                rc = SL_ENOMEM;
-                break;
-            }
-            buf = p;
-        }
-        size_t n = fread(buf + len, 1, cap - len, f);
-        len += n;
-        if (n == 0) {
-            if (ferror(f)) {
-                sl_err_set(err, "cannot read '%s': %s", path, strerror(errno));
-                rc = SL_EINVAL;
-            }
-            break;
-        }
-    }
-    fclose(f);
+    size_t len = 0;
+    int rc = sl_file_read(path, SL_MAX_FILE_BYTES, &buf, &len, err);
     if (rc == SL_OK)
         rc = sl_scenario_load_string(buf ? buf : "", len, path, plan, err);
     free(buf);

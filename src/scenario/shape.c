@@ -1,5 +1,6 @@
-/* `stages` and `shape` from the scenario file: a Lua state of the main thread's own, kept
- * for the run when there is a shape function to call. */
+/* `stages` and `shape` from the scenario file, read from the Lua state the file was
+ * loaded in (main thread only), which is kept for the run when there is a shape function
+ * to call. */
 #include "scenario/shape.h"
 
 #include <lauxlib.h>
@@ -9,7 +10,6 @@
 
 #include "base/duration.h"
 #include "scenario/internal.h"
-#include "scenario/scenario.h"
 
 struct sl_shape {
     lua_State *L;
@@ -63,14 +63,21 @@ static int read_stage(lua_State *L, const char *file, int i, sl_stage_t *st, sl_
     return 0;
 }
 
-sl_shape_t *sl_shape_open(const sl_plan_t *plan, sl_stages_t *stages, bool *has_stages,
-                          sl_err_t *err)
+sl_shape_t *sl_shape_open(sl_plan_t *plan, sl_stages_t *stages, bool *has_stages, sl_err_t *err)
 {
     *has_stages = false;
     err->msg[0] = '\0';
-    lua_State *L = sl_scenario_state_new(plan, err);
-    if (!L)
+    /* The state the file was loaded in: reading its globals runs none of the file again. */
+    lua_State *L = plan->lua;
+    plan->lua = NULL;
+    if (!L) {
+        sl_err_set(err,
+                   "%s: the scenario's Lua state is gone (stages and shape are read "
+                   "once)",
+                   plan->file ? plan->file : "scenario");
         return NULL;
+    }
+    lua_settop(L, 0);
     const char *file = plan->file ? plan->file : "scenario";
     if (lua_getglobal(L, "stages") != LUA_TNIL) {
         if (!lua_istable(L, -1)) {

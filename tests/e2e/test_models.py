@@ -178,6 +178,37 @@ end
                   "nil from shape ends the test")
 
 
+def test_file_with_shape_runs_once():
+    """A scenario file with side effects at load (a line appended to a file) that defines
+    `shape` and `stages`: the main thread runs it once and reads both from that run; a
+    User{} file is also run once in each worker thread's own state, and nowhere else."""
+    import tempfile
+    d = tempfile.mkdtemp(prefix="sl-once-")
+    try:
+        for kind, body, threads, want in [
+            ("Task{}", 'endpoints = { Task{"GET", "/work"} }\n', 1, 1),
+            ("User{}", 'User{ tasks = { function(u) u:get("/work") end } }\n', 2, 3),
+        ]:
+            log = os.path.join(d, f"loads-{threads}.log")
+            scenario = (f'local f = assert(io.open("{log}", "a")); f:write("loaded\\n"); '
+                        'f:close()\n' + body +
+                        'stages = { {"30s", 1} }\n'
+                        'shape = function(t) if t < 1 then return 2, 100 end return nil end\n')
+            with Target() as t:
+                code, s, err = run(t, scenario, ["-u", "5", "-t", "30s",
+                                                 "--threads", str(threads)])
+            check_eq(code, 0, f"{kind}: exit code ({err[-300:]})")
+            check(find_row(s, "GET", "/work")["num_requests"] > 0, f"{kind}: requests ran")
+            check(s["duration_s"] < harness.speed_bound(5, 10),
+                  f"{kind}: shape() ended the run (not the 30 s stage): {s['duration_s']}")
+            with open(log) as f:
+                runs = f.read().count("loaded")
+            check_eq(runs, want, f"{kind}: runs of the file with {threads} worker thread(s)")
+    finally:
+        import shutil
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_live_keys_change_users_and_stop():
     """The live view on a terminal (a pty here): W adds 10 users, s removes 1, q stops."""
     import pty

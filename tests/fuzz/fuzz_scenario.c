@@ -105,19 +105,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc != SL_OK) {
         CHECK(rc == SL_EINVAL || rc == SL_ENOMEM);
         CHECK(err.msg[0] != '\0' && strnlen(err.msg, sizeof(err.msg)) < sizeof(err.msg));
-        CHECK(plan.tasks == NULL && plan.ntasks == 0 && plan.rows == NULL && !plan.host);
+        CHECK(plan.tasks == NULL && plan.ntasks == 0 && plan.rows == NULL && !plan.host &&
+              !plan.lua);
         return 0;
     }
     CHECK(plan.ntasks > 0 && plan.tasks != NULL);
     CHECK(plan.nrows > 0 && plan.nrows <= plan.ntasks);
+    CHECK(plan.rows && sl_rows_count(plan.rows) == plan.nrows);
     uint64_t total = 0;
     for (size_t i = 0; i < plan.ntasks; i++) {
         const sl_task_t *t = &plan.tasks[i];
         CHECK(t->method && t->path && t->name);
         CHECK(t->weight >= 1);
         CHECK(t->row < plan.nrows);
-        CHECK(strcmp(plan.rows[t->row].method, t->method) == 0);
-        CHECK(strcmp(plan.rows[t->row].name, t->name) == 0);
+        const char *rm, *rn;
+        sl_rows_get(plan.rows, t->row, &rm, &rn);
+        CHECK(strcmp(rm, t->method) == 0);
+        CHECK(strcmp(rn, t->name) == 0);
         total += t->weight;
     }
     CHECK(total == plan.total_weight);

@@ -8,6 +8,8 @@
 
 #include "scenario/scenario.h"
 
+#include "plan_rows.h"
+
 #define CHUNK "stormlight_file.lua"
 
 static int load(const char *src, sl_plan_t *plan, sl_err_t *err)
@@ -61,10 +63,10 @@ Test(scenario, architecture_example)
     cr_expect_eq(post->row, 1);
     cr_expect_not(post->idempotent);
 
-    cr_expect_str_eq(plan.rows[0].method, "GET");
-    cr_expect_str_eq(plan.rows[0].name, "/hello");
-    cr_expect_str_eq(plan.rows[1].method, "POST");
-    cr_expect_str_eq(plan.rows[1].name, "/api/upload");
+    cr_expect_str_eq(row_method(&plan, 0), "GET");
+    cr_expect_str_eq(row_name(&plan, 0), "/hello");
+    cr_expect_str_eq(row_method(&plan, 1), "POST");
+    cr_expect_str_eq(row_name(&plan, 1), "/api/upload");
     sl_plan_dispose(&plan);
     cr_expect_null(plan.tasks);
     sl_plan_dispose(&plan); /* a disposed (zeroed) plan can be disposed again */
@@ -118,8 +120,8 @@ Test(scenario, fields_rows_and_host)
     static const uint32_t task_rows[] = {0, 1, 0, 2, 3};
     cr_assert_eq(plan.nrows, 4);
     for (size_t i = 0; i < 4; i++) {
-        cr_expect_str_eq(plan.rows[i].method, rows[i][0], "row %zu", i);
-        cr_expect_str_eq(plan.rows[i].name, rows[i][1], "row %zu", i);
+        cr_expect_str_eq(row_method(&plan, i), rows[i][0], "row %zu", i);
+        cr_expect_str_eq(row_name(&plan, i), rows[i][1], "row %zu", i);
     }
     for (size_t i = 0; i < 5; i++)
         cr_expect_eq(plan.tasks[i].row, task_rows[i], "task %zu row %u", i, plan.tasks[i].row);

@@ -183,3 +183,23 @@ Test(shape, an_endless_loop_runs_out_of_budget)
     cr_assert_eq(users, 10.0);
     close_src(&o);
 }
+
+Test(shape, read_from_the_load_once)
+{
+    /* The shape takes the load's own state (globals set while loading are there), and a
+     * second open of the same plan finds it gone rather than running the file again. */
+    opened_t o;
+    open_src(&o, "base = 7\nshape = function(t) return base, 1 end\n");
+    cr_assert_not_null(o.sh, "%s", o.err.msg);
+    cr_assert_null(o.plan.lua);
+    double users = 0, rate = 0;
+    cr_assert_eq(sl_shape_call(o.sh, 0, &users, &rate, &o.err), 1, "%s", o.err.msg);
+    cr_expect_eq(users, 7.0);
+    sl_stages_t st;
+    bool has = true;
+    cr_expect_null(sl_shape_open(&o.plan, &st, &has, &o.err));
+    cr_expect_not(has);
+    cr_expect_str_eq(o.err.msg,
+                     "t.lua: the scenario's Lua state is gone (stages and shape are read once)");
+    close_src(&o);
+}
