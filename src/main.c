@@ -103,6 +103,7 @@ int main(int argc, char **argv)
     sl_control_cfg_t cc = {.rows = setup.rows,
                            .texts = setup.texts,
                            .host = setup.host,
+                           .dns_us = setup.ep.resolve_us,
                            .thresholds = &setup.thresholds,
                            .abort_on_threshold = opts.abort_on_threshold,
                            .shape = setup.shape ? sl_control_shape_lua : NULL,
