@@ -155,6 +155,8 @@ int main(int argc, char **argv)
     sl_control_result(ctl, &res);
     sl_outputs_tick(outs, snap);
     sl_report_summary(snap, human);
+    if (opts.phases)
+        sl_report_phases(snap, human);
     code = verdict(snap, &setup.thresholds, human);
     if (res.out_of_memory)
         code = EXIT_FAILURES;
