@@ -4,6 +4,12 @@ receiving; against nginx over TLS, the handshake is timed on new connections onl
 keep-alive every user opens one connection and reuses it, with a server that closes every
 connection every request opens a new one and pays its handshake."""
 
+import csv
+import os
+import re
+import shutil
+import tempfile
+
 import harness
 from harness import Target, check, check_between, check_eq, find_row, run_stormlight
 from test_tls import CONF as TLS_CONF
@@ -27,12 +33,43 @@ def check_connections(row, ph, users, what):
     check_eq(ph["reused_connections"], row["num_requests"] - users, f"{what}: reused")
 
 
+def check_reports(out, d, row, ph):
+    """--phases printed the table; PREFIX_phases.csv and the HTML report say the same."""
+    check("Timing phases (ms)" in out, "--phases prints its table")
+    line = [ln for ln in out.splitlines() if ln.startswith("GET") and "/delay/50" in ln][-1]
+    cells = line.split("|")
+    check_eq(cells[-1].split()[-2:], [str(ph["new_connections"]), str(ph["reused_connections"])],
+             "table: new and reused connections")
+    with open(os.path.join(d, "r_phases.csv"), newline="") as f:
+        rows = list(csv.DictReader(f))
+    got = {r["Name"]: r for r in rows}
+    c = got["/delay/50"]
+    check_eq(int(c["Request Count"]), row["num_requests"], "csv: requests")
+    check_eq(int(c["New Connections"]), ph["new_connections"], "csv: new connections")
+    check_eq(int(c["Reused Connections"]), ph["reused_connections"], "csv: reused")
+    check_eq(float(c["Waiting 50%"]), ph["waiting"]["50"], "csv: waiting p50 as in the JSON")
+    check("Aggregated" in got, "csv: the Aggregated row")
+    with open(os.path.join(d, "r.html"), encoding="utf-8") as f:
+        page = f.read()
+    check('id="chart-phases"' in page, "html: the phases chart")
+    check(re.search(r'<rect class="sl-phase"[^>]*><title>waiting ', page) is not None,
+          "html: a waiting segment in the stacked bars")
+
+
 def test_first_byte_delay_is_waiting():
     users = 2
-    with Target() as t:
-        s = run_ok(["-H", t.url, "-u", str(users), "-r", "100", "-t", "2s", "-q"],
-                   'endpoints = { Task{"GET", "/delay/50"} }\n')
-    row, ph = phases(s, "/delay/50")
+    d = tempfile.mkdtemp(prefix="sl-phases-")
+    try:
+        with Target() as t:
+            code, s, out, err = run_stormlight(
+                ["-H", t.url, "-u", str(users), "-r", "100", "-t", "2s", "-q", "--phases",
+                 "--csv", os.path.join(d, "r"), "--html", os.path.join(d, "r.html")],
+                'endpoints = { Task{"GET", "/delay/50"} }\n')
+        check_eq(code, 0, f"exit code (stderr: {err[-500:]})")
+        row, ph = phases(s, "/delay/50")
+        check_reports(out, d, row, ph)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
     check(row["num_requests"] >= 10, f"some requests: {row['num_requests']}")
     check_between(ph["waiting"]["50"], 48, harness.speed_bound(70, 120), "waiting p50 (ms)")
     check_between(ph["waiting"]["avg"], 48, harness.speed_bound(70, 120), "waiting avg (ms)")
