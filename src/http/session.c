@@ -56,7 +56,8 @@ static void begin(sl_http_session_t *s)
         s->ops->connect(s);
         return;
     }
-    s->phases.conn = SL_PHASES_CONN_REUSED;
+    if (s->phases.conn != SL_PHASES_CONN_NEW) /* a redirect's hop on the new connection */
+        s->phases.conn = SL_PHASES_CONN_REUSED;
     sl_http_session_send(s);
 }
 
