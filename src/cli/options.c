@@ -46,6 +46,7 @@ enum {
     OPT_WEB_HOST,
     OPT_AUTOSTART,
     OPT_AUTOQUIT,
+    OPT_PHASES, /* --phases (timing phases, docs/phases.md) */
     /* Locust options with no equivalent here: OPT_LOCUST + index in locust_only[]. */
     OPT_LOCUST = 512,
 };
@@ -134,6 +135,7 @@ static const struct option long_options[] = {
     {"exclude-tags", required_argument, NULL, 'E'},
     {"stop-timeout", required_argument, NULL, 's'},
     {"max-rows", required_argument, NULL, OPT_MAX_ROWS},
+    {"phases", no_argument, NULL, OPT_PHASES},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     /* Locust's spellings of what exists here. */
@@ -437,6 +439,9 @@ static int apply(int c, const char *arg, sl_options_t *opts, sl_err_t *err)
     case OPT_CSV_FULL_HISTORY:
         opts->csv_full_history = true;
         return SL_OK;
+    case OPT_PHASES:
+        opts->phases = true;
+        return SL_OK;
     case OPT_HTML:
         if (!*arg)
             return bad(err, "html", "expected a path", arg);
@@ -658,10 +663,13 @@ const char *sl_options_usage(void)
            "\n"
            "Reports and CI gates:\n"
            "      --csv PREFIX         write Locust-style PREFIX_stats.csv,\n"
-           "                           PREFIX_stats_history.csv, PREFIX_failures.csv and\n"
-           "                           PREFIX_exceptions.csv\n"
+           "                           PREFIX_stats_history.csv, PREFIX_failures.csv,\n"
+           "                           PREFIX_exceptions.csv and PREFIX_phases.csv\n"
            "      --csv-full-history   every row in the history file, not only Aggregated\n"
            "      --html PATH          write a self-contained HTML report with charts\n"
+           "      --phases             also print where the time went per row: waiting,\n"
+           "                           receiving, sending, connect, TLS, new and reused\n"
+           "                           connections (always in the JSON, CSV and HTML)\n"
            "      --hdr-log PATH       write one HdrHistogram interval log line per second\n"
            "                           and row (microseconds, compressed V2 encoding)\n"
            "      --threshold EXPR     pass/fail criterion, repeatable: p95<200ms, avg<50ms,\n"

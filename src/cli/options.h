@@ -31,6 +31,7 @@ typedef struct sl_options {
     bool quiet;                     /* -q */
     const char *csv_prefix;         /* --csv PREFIX: PREFIX_stats.csv, ... */
     bool csv_full_history;    /* --csv-full-history: every row in the history, not only the total */
+    bool phases;              /* --phases: the timing phases table in the summary */
     const char *html_path;    /* --html PATH */
     const char *hdr_log_path; /* --hdr-log PATH */
     const char *config_path;  /* --config PATH (read by cli/config.c before parsing) */

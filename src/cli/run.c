@@ -69,6 +69,8 @@ static int finish(cli_run_t *r, sl_control_t *ctl, sl_outputs_t *outs)
     sl_err_t err = {{0}};
     sl_outputs_tick(outs, snap);
     sl_report_summary(snap, r->human);
+    if (opts->phases)
+        sl_report_phases(snap, r->human);
     int code = verdict(snap, &r->setup->thresholds, r->human);
     if (res.out_of_memory)
         code = SL_EXIT_FAILURES;
@@ -100,6 +102,7 @@ static sl_control_t *make_controller(cli_run_t *r, sl_outputs_t *outs)
     sl_control_cfg_t cc = {.rows = setup->sc.plan.rows,
                            .texts = setup->texts,
                            .host = setup->sc.host,
+                           .dns_us = setup->ep.resolve_us,
                            .thresholds = &setup->thresholds,
                            .abort_on_threshold = r->opts->abort_on_threshold,
                            .shape = setup->sc.shape ? sl_control_shape_lua : NULL,

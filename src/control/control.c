@@ -176,6 +176,7 @@ int sl_control_start(sl_control_t *ctl, const sl_control_params_t *p, sl_err_t *
                           .keys = ctl->cfg.keys,
                           .texts = ctl->cfg.texts,
                           .host = ctl->cfg.host,
+                          .dns_us = ctl->cfg.dns_us,
                           .started_wall_us = started_wall,
                           .duration_us = duration_us,
                           .users_target = users,

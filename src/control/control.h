@@ -79,6 +79,7 @@ typedef struct sl_control_cfg {
     sl_rows_t *rows;             /* the row registry the reporter names rows from */
     sl_rows_t *texts;            /* script messages */
     const char *host;            /* for the reports */
+    uint64_t dns_us;             /* the host name's one-off resolution, for the reports */
     sl_thresholds_t *thresholds; /* may be NULL; aborted_by is set on an abort */
     bool abort_on_threshold;     /* --abort-on-threshold */
     sl_control_shape_fn shape;   /* NULL: no shape */

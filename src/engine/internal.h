@@ -47,13 +47,15 @@ typedef struct sl_user {
     uint64_t rng;             /* per-user generator: reproducible task order with --seed */
     uint64_t intended_us;     /* when this request was meant to start */
     uint64_t deadline_us;
-    uint32_t gen;          /* bumped per connection; stale events are ignored */
-    uint32_t global_id;    /* 0-based across all threads; the spawn order */
-    uint64_t arrival_us;   /* open model: intended start of the iteration it was given */
-    uint8_t max_redirects; /* redirects the current request follows (scripted only) */
-    uint8_t addr_tries;    /* addresses of the endpoint tried for the current connect */
-    uint8_t connect_addr;  /* the address being connected to; SL_NO_ADDR before any */
-    uint32_t wait_prev;    /* links in the worker's connect queue, SL_NO_USER at ends */
+    uint64_t conn_start_us; /* the current connect began (its phases, stats/phases.h) */
+    uint64_t tcp_up_us;     /* its TCP connect completed; 0 before */
+    uint32_t gen;           /* bumped per connection; stale events are ignored */
+    uint32_t global_id;     /* 0-based across all threads; the spawn order */
+    uint64_t arrival_us;    /* open model: intended start of the iteration it was given */
+    uint8_t max_redirects;  /* redirects the current request follows (scripted only) */
+    uint8_t addr_tries;     /* addresses of the endpoint tried for the current connect */
+    uint8_t connect_addr;   /* the address being connected to; SL_NO_ADDR before any */
+    uint32_t wait_prev;     /* links in the worker's connect queue, SL_NO_USER at ends */
     uint32_t wait_next;
     bool waiting;      /* queued for a connect slot */
     bool connect_slot; /* holds one of the worker's connect slots */

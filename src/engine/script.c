@@ -77,6 +77,7 @@ struct sl_script_user {
     uint32_t p_row;
     uint64_t p_latency_us;
     uint64_t p_service_us;
+    sl_phases_t p_phases;
     uint64_t p_bytes;
     cookie_t *cookies;
     uint32_t ncookies;
@@ -259,6 +260,7 @@ static void flush_pending(sl_script_user_t *su)
     su->pending = false;
     bool failed = su->p_fail != SL_FAIL_NONE;
     sl_stats_record(w->cur, su->p_row, su->p_latency_us, su->p_service_us, su->p_bytes, failed);
+    sl_stats_record_phases(w->cur, su->p_row, &su->p_phases);
     if (failed)
         sl_stats_error(w->cur, su->p_row, (sl_fail_t)su->p_fail, su->p_detail, 1);
 }
@@ -1016,6 +1018,7 @@ static void script_on_done(sl_http_session_t *s, sl_fail_t fail, int detail, boo
     uint64_t svc = u->http.sent_us && now > u->http.sent_us ? now - u->http.sent_us : lat;
     su->p_service_us = svc <= lat ? svc : lat;
     su->p_bytes = u->http.resp.body_bytes;
+    sl_http_session_phases(&u->http, now, !broken, &su->p_phases);
     int nargs = 0;
     if (su->static_req) {
         flush_pending(su);

@@ -201,7 +201,10 @@ static bool user_connect_next(sl_user_t *u)
 void sl__user_establish(sl_user_t *u)
 {
     sl_conn_t *c = &u->http.conn;
+    bool was_up = c->tcp_up;
     int rc = c->tp->establish(c);
+    if (!was_up && c->tcp_up)
+        u->tcp_up_us = sl_loop_update_now(&u->w->loop);
     if (rc == SL_IO_AGAIN)
         return;
     if (rc != 0) {
@@ -212,6 +215,14 @@ void sl__user_establish(sl_user_t *u)
     }
     /* Later connections start at the address that worked. */
     u->w->addr_pref = c->addr_idx;
+    /* The phases of a new connection: TCP connect, then the TLS handshake, read off the
+     * loop's clock (refreshed here: the handshake's CPU time belongs to it). */
+    uint64_t now = sl_loop_update_now(&u->w->loop);
+    uint64_t up = u->tcp_up_us ? u->tcp_up_us : now;
+    sl_phases_t *ph = &u->http.phases;
+    ph->connect_us += up > u->conn_start_us ? up - u->conn_start_us : 0;
+    ph->tls_us += c->ssl && now > up ? now - up : 0;
+    ph->conn = SL_PHASES_CONN_NEW;
     connect_slot_release(u);
     sl_http_session_send(&u->http);
 }
@@ -220,6 +231,7 @@ static void user_connect_addr(sl_user_t *u, uint32_t idx)
 {
     sl_worker_t *w = u->w;
     u->connect_addr = (uint8_t)idx;
+    u->tcp_up_us = 0;
     if (sl_conn_open(&u->http.conn, w->cfg->ep, idx) != 0) {
         if (user_connect_next(u))
             return;
@@ -240,6 +252,7 @@ static void user_connect(sl_user_t *u)
     u->connect_slot = true;
     w->connecting++;
     u->addr_tries = 0;
+    u->conn_start_us = sl_loop_update_now(&w->loop);
     user_connect_addr(u, w->addr_pref);
 }
 

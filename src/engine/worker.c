@@ -37,8 +37,8 @@ static const sl_task_t *user_pick(sl_user_t *u)
     return &plan->tasks[lo];
 }
 
-/* Records a finished request of a Task{} user. */
-static void user_record(sl_user_t *u, sl_fail_t fail, int detail)
+/* Records a finished request of a Task{} user; broken: no complete response came. */
+static void user_record(sl_user_t *u, sl_fail_t fail, int detail, bool broken)
 {
     sl_worker_t *w = u->w;
     uint64_t now = sl_loop_update_now(&w->loop);
@@ -46,6 +46,9 @@ static void user_record(sl_user_t *u, sl_fail_t fail, int detail)
     uint64_t svc = u->http.sent_us && now > u->http.sent_us ? now - u->http.sent_us : lat;
     sl_stats_record(w->cur, u->task->row, lat, svc <= lat ? svc : lat, u->http.resp.body_bytes,
                     fail != SL_FAIL_NONE);
+    sl_phases_t ph;
+    sl_http_session_phases(&u->http, now, !broken, &ph);
+    sl_stats_record_phases(w->cur, u->task->row, &ph);
     if (fail != SL_FAIL_NONE)
         sl_stats_error(w->cur, u->task->row, fail, detail, 1);
 }
@@ -59,7 +62,7 @@ static void user_on_done(sl_http_session_t *s, sl_fail_t fail, int detail, bool 
     sl_user_t *u = (sl_user_t *)((char *)s - offsetof(sl_user_t, http));
     if (fail != SL_FAIL_NONE)
         detail = sl__user_fail_detail(u, fail, detail);
-    user_record(u, fail, detail);
+    user_record(u, fail, detail, broken);
     if (!broken) {
         user_next(u);
         return;

@@ -38,6 +38,7 @@ void sl_http_session_fail(sl_http_session_t *s, sl_fail_t fail, int detail, bool
 static void begin(sl_http_session_t *s)
 {
     s->wpos = 0;
+    s->sent_done_us = s->first_byte_us = 0;
     sl_resp_start(&s->resp, s->req.is_head);
     if (s->ops->response_start)
         s->ops->response_start(s);
@@ -55,6 +56,8 @@ static void begin(sl_http_session_t *s)
         s->ops->connect(s);
         return;
     }
+    if (s->phases.conn != SL_PHASES_CONN_NEW) /* a redirect's hop on the new connection */
+        s->phases.conn = SL_PHASES_CONN_REUSED;
     sl_http_session_send(s);
 }
 
@@ -64,6 +67,7 @@ void sl_http_session_begin(sl_http_session_t *s, const sl_http_exchange_t *req)
     s->sent_us = 0;
     s->retried = false;
     s->redirects = 0;
+    s->phases = (sl_phases_t){0};
     begin(s);
 }
 
@@ -99,6 +103,8 @@ void sl_http_session_fail_unsent(sl_http_session_t *s, const sl_http_exchange_t 
     s->req = *req;
     s->sent_us = 0;
     s->retried = false;
+    s->phases = (sl_phases_t){0};
+    s->sent_done_us = s->first_byte_us = 0;
     sl_resp_start(&s->resp, req->is_head);
     done(s, SL_FAIL_UNSENT, 0, true);
 }
@@ -155,6 +161,7 @@ void sl_http_session_send(sl_http_session_t *s)
         }
         s->wpos += (uint32_t)n;
     }
+    s->sent_done_us = s->loop->now_us;
     s->state = SL_HTTP_READING;
 }
 
@@ -171,6 +178,8 @@ static void read_response(sl_http_session_t *s, bool hup)
             conn_error(s, n == SL_IO_EOF);
             return;
         }
+        if (!s->first_byte_us)
+            s->first_byte_us = s->loop->now_us; /* when the loop saw the bytes arrive */
         sl_resp_result_t rr = sl_resp_feed(&s->resp, s->rbuf, (size_t)n);
         if (rr == SL_RESP_ERROR) {
             sl_http_session_fail(s, (sl_fail_t)s->resp.fail, 0, true);

@@ -18,6 +18,7 @@
 #include "http/response.h"
 #include "loop/loop.h"
 #include "net/conn.h"
+#include "stats/phases.h"
 
 /* A kept-alive connection idle for longer than this is checked for a pending close
  * before it is reused (one non-blocking recv). Back-to-back requests, idle for
@@ -83,6 +84,13 @@ struct sl_http_session {
     sl_http_exchange_t req;
     uint64_t sent_us;       /* when the request's first byte was written; 0 until then */
     uint64_t idle_since_us; /* when the kept-alive connection carried its last response */
+    /* Timing phases of the current request (stats/phases.h): the owner adds connect_us
+     * and tls_us and sets conn = SL_PHASES_CONN_NEW when it establishes a connection for
+     * it; the session marks a reused connection and stamps the rest with the loop's
+     * clock (no extra clock reads). sl_http_session_phases makes the record. */
+    sl_phases_t phases;
+    uint64_t sent_done_us;  /* the request's last byte written; 0 until then */
+    uint64_t first_byte_us; /* the response's first byte read; 0 until then */
     uint32_t wpos;          /* bytes of the request written */
     uint8_t state;          /* sl_http_state_t */
     bool reused;            /* the connection already carried a complete exchange */
@@ -118,6 +126,22 @@ void sl_http_session_fail_unsent(sl_http_session_t *s, const sl_http_exchange_t 
 /* Closes the connection (calling ops->closing first); the next request opens a new
  * one. Safe when there is none. Does not report an outcome. */
 void sl_http_session_close(sl_http_session_t *s, bool abortive);
+
+/* The current request's phases once it is over at end_us (the clock its latency was
+ * taken with); responded: a response came. After a followed redirect they describe the
+ * last hop, with every hop's connects. */
+static inline void sl_http_session_phases(const sl_http_session_t *s, uint64_t end_us,
+                                          bool responded, sl_phases_t *out)
+{
+    *out = s->phases;
+    uint64_t sent = s->sent_us, done = s->sent_done_us, first = s->first_byte_us;
+    out->responded = responded && done && first;
+    if (!out->responded)
+        return;
+    out->sending_us = done > sent ? done - sent : 0;
+    out->waiting_us = first > done ? first - done : 0;
+    out->receiving_us = end_us > first ? end_us - first : 0;
+}
 
 static inline bool sl_http_session_busy(const sl_http_session_t *s)
 {

@@ -55,6 +55,7 @@ typedef struct sl_endpoint {
     socklen_t addrlens[SL_ENDPOINT_MAX_ADDRS];
     char names[SL_ENDPOINT_MAX_ADDRS][64]; /* "127.0.0.1:8080", "[::1]:8080", for errors */
     uint32_t naddrs;                       /* at least 1 once resolved */
+    uint64_t resolve_us;                   /* how long the resolution took (once, at start) */
     SSL_CTX *tls;                          /* NULL for plain http */
     const struct sl_transport *transport;  /* NULL: plain TCP; see sl_endpoint_use_tls */
     const char *sni; /* host name for SNI and certificate checks (NULL for IPs) */

@@ -208,7 +208,9 @@ int sl_endpoint_resolve(sl_endpoint_t *ep, const char *host, unsigned port, sl_e
     struct addrinfo *res = NULL;
     char portstr[8];
     snprintf(portstr, sizeof(portstr), "%u", port);
+    uint64_t t0 = sl_now_us();
     int rc = getaddrinfo(host, portstr, &hints, &res);
+    ep->resolve_us = sl_now_us() - t0;
     if (rc != 0 || !res) {
         sl_err_set(err, "cannot resolve host '%s': %s", host, gai_strerror(rc));
         return SL_ENOENT;

@@ -6,11 +6,12 @@
  *                             --csv-full-history), appended as the run goes
  *   PREFIX_failures.csv       Method,Name,Error,Occurrences
  *   PREFIX_exceptions.csv     Count,Message,Traceback,Nodes (script errors)
+ *   PREFIX_phases.csv         the timing phases per row (not Locust's: docs/phases.md)
  *
  * The final files are written from the final snapshot, the same one the JSON summary and
  * the printed summary read, so all of them agree to the last request. Times are
  * milliseconds with microsecond precision, rounded exactly as the JSON summary rounds
- * them. Owns its four FILE handles. */
+ * them. Owns its five FILE handles. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -27,7 +28,7 @@ struct sl_csv {
     bool full_history;
     bool write_failed;
     int saved_errno;
-    FILE *stats, *history, *failures, *exceptions;
+    FILE *stats, *history, *failures, *exceptions, *phases;
 };
 
 static const char *const percentile_header = "50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%";
@@ -112,7 +113,8 @@ int sl_csv_open(sl_csv_t **out, const char *prefix, bool full_history, sl_err_t 
     if (!(c->stats = open_one(c, "_stats.csv", err)) ||
         !(c->history = open_one(c, "_stats_history.csv", err)) ||
         !(c->failures = open_one(c, "_failures.csv", err)) ||
-        !(c->exceptions = open_one(c, "_exceptions.csv", err))) {
+        !(c->exceptions = open_one(c, "_exceptions.csv", err)) ||
+        !(c->phases = open_one(c, "_phases.csv", err))) {
         sl_csv_free(c);
         return SL_ESYS;
     }
@@ -196,6 +198,50 @@ static void stats_row(FILE *f, const char *method, const char *name, const sl_ro
     fputc('\n', f);
 }
 
+/* One row of the phases file: waiting and receiving with percentiles (N/A without a
+ * response), then the means and totals of the rest and the connection counts. */
+static void phases_row(FILE *f, const char *method, const char *name, const sl_row_stats_t *r)
+{
+    const sl_phases_sums_t *p = &r->phases;
+    uint64_t responses = r->waiting.total_count;
+    put_field(f, method);
+    fputc(',', f);
+    put_field(f, name);
+    fprintf(f, ",%" PRIu64 ",%" PRIu64, r->num_requests, responses);
+    const sl_hist_t *hs[] = {&r->waiting, &r->receiving};
+    for (size_t k = 0; k < SL_ARRAY_LEN(hs); k++) {
+        put_time(f, responses > 0, sl_hist_mean(hs[k]));
+        put_percentiles(f, hs[k], responses == 0);
+    }
+    put_time(f, responses > 0, responses ? (double)p->sending_us / (double)responses : 0.0);
+    put_ms(f, (double)p->connect_us);
+    put_time(f, p->new_conns > 0, p->new_conns ? (double)p->connect_us / (double)p->new_conns : 0);
+    put_ms(f, (double)p->tls_us);
+    put_time(f, p->new_conns > 0, p->new_conns ? (double)p->tls_us / (double)p->new_conns : 0);
+    fprintf(f, ",%" PRIu64 ",%" PRIu64 "\n", p->new_conns, p->reused_conns);
+}
+
+static void write_phases(FILE *f, const sl_snapshot_t *s)
+{
+    const char *pct[] = {"Waiting", "Receiving"};
+    fputs("Type,Name,Request Count,Response Count", f);
+    for (size_t k = 0; k < SL_ARRAY_LEN(pct); k++) {
+        fprintf(f, ",%s Average", pct[k]);
+        for (int p = 0; p < SL_REPORT_NPCTS; p++)
+            fprintf(f, ",%s %s%%", pct[k], sl_report_pct_keys[p]);
+    }
+    fputs(",Sending Average,Connecting Total,Connecting Average,TLS Handshaking Total,"
+          "TLS Handshaking Average,New Connections,Reused Connections\n",
+          f);
+    size_t *order = sl_report_order(s);
+    for (size_t k = 0; k < s->nrows; k++) {
+        size_t i = sl_report_row_at(order, k);
+        phases_row(f, s->rows[i].method, s->rows[i].name, &s->stats->rows[i]);
+    }
+    free(order);
+    phases_row(f, "", "Aggregated", s->total);
+}
+
 static int close_checked(sl_csv_t *c, FILE **f, const char *suffix, int rc, sl_err_t *err)
 {
     bool failed = ferror(*f) != 0;
@@ -263,6 +309,8 @@ int sl_csv_finish(sl_csv_t *c, const sl_snapshot_t *s, sl_err_t *err)
     sl_csv_write_failures(c->failures, s);
     sl_csv_write_exceptions(c->exceptions, s);
 
+    write_phases(c->phases, s);
+
     int rc = SL_OK;
     if (c->write_failed) {
         sl_err_set(err, "--csv: cannot write '%s_stats_history.csv': %s", c->prefix,
@@ -273,6 +321,7 @@ int sl_csv_finish(sl_csv_t *c, const sl_snapshot_t *s, sl_err_t *err)
     rc = close_checked(c, &c->history, "_stats_history.csv", rc, err);
     rc = close_checked(c, &c->failures, "_failures.csv", rc, err);
     rc = close_checked(c, &c->exceptions, "_exceptions.csv", rc, err);
+    rc = close_checked(c, &c->phases, "_phases.csv", rc, err);
     return rc;
 }
 
@@ -280,7 +329,7 @@ void sl_csv_free(sl_csv_t *c)
 {
     if (!c)
         return;
-    FILE *files[] = {c->stats, c->history, c->failures, c->exceptions};
+    FILE *files[] = {c->stats, c->history, c->failures, c->exceptions, c->phases};
     for (size_t i = 0; i < SL_ARRAY_LEN(files); i++) {
         if (files[i])
             fclose(files[i]);

@@ -228,6 +228,139 @@ static void pct_row(FILE *f, const char *method, const char *name, const sl_row_
 
 /* The embedded history: JSON written with '<' escaped in strings, so that no value can
  * close the script element (the history holds numbers only, but stays safe if it grows). */
+/* The timing phases (docs/phases.md) as means per request, in the order they happen. */
+#define SL_HTML_NPHASES 5
+#define SL_HTML_PHASE_ROWS 100 /* bars drawn at most; the table lists every row */
+static const char *const phase_names[SL_HTML_NPHASES] = {"connecting", "TLS handshaking", "sending",
+                                                         "waiting", "receiving"};
+static const char *const phase_colors[SL_HTML_NPHASES] = {"#0891b2", "#9333ea", "#ea580c",
+                                                          "#2563eb", "#16a34a"};
+
+static void phase_means(const sl_row_stats_t *r, double out[SL_HTML_NPHASES])
+{
+    double n = r->num_requests ? (double)r->num_requests : 1.0;
+    double responses = r->waiting.total_count ? (double)r->waiting.total_count : 1.0;
+    out[0] = (double)r->phases.connect_us / n;
+    out[1] = (double)r->phases.tls_us / n;
+    out[2] = (double)r->phases.sending_us / responses;
+    out[3] = sl_hist_mean(&r->waiting);
+    out[4] = sl_hist_mean(&r->receiving);
+}
+
+/* One stacked bar per row (the first SL_HTML_PHASE_ROWS in the tables' order, then the
+ * total), drawn here as SVG in the charts' colours; each segment has a title tooltip. */
+static void write_phase_chart(FILE *f, const sl_snapshot_t *s, const size_t *order)
+{
+    size_t nbars = s->nrows < SL_HTML_PHASE_ROWS ? s->nrows : SL_HTML_PHASE_ROWS;
+    double top = 0;
+    for (size_t k = 0; k <= nbars; k++) {
+        const sl_row_stats_t *r =
+            k == nbars ? s->total : &s->stats->rows[sl_report_row_at(order, k)];
+        double m[SL_HTML_NPHASES], sum = 0;
+        phase_means(r, m);
+        for (int p = 0; p < SL_HTML_NPHASES; p++)
+            sum += m[p];
+        if (sum > top)
+            top = sum;
+    }
+    if (!(top > 0))
+        top = 1;
+    const int W = 1100, L = 280, R = 90, bar = 16, gap = 8, T = 8;
+    int H = T + (int)(nbars + 1) * (bar + gap) + 8;
+    fprintf(f,
+            "<div class=\"chart\" id=\"chart-phases\"><h3>Where the time went: mean per request "
+            "(ms)</h3>\n<svg viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"timing phases per "
+            "row\">\n",
+            W, H);
+    for (size_t k = 0; k <= nbars; k++) {
+        bool total = k == nbars;
+        size_t i = total ? 0 : sl_report_row_at(order, k);
+        const sl_row_stats_t *r = total ? s->total : &s->stats->rows[i];
+        double m[SL_HTML_NPHASES], x = L, sum = 0;
+        phase_means(r, m);
+        int y = T + (int)k * (bar + gap);
+        fprintf(f,
+                "<text x=\"%d\" y=\"%d\" text-anchor=\"end\" font-size=\"11\" "
+                "fill=\"#1f2937\">",
+                L - 8, y + bar - 4);
+        if (total) {
+            fputs("Aggregated", f);
+        } else {
+            esc(f, s->rows[i].method);
+            fputc(' ', f);
+            esc(f, s->rows[i].name);
+        }
+        fputs("</text>\n", f);
+        for (int p = 0; p < SL_HTML_NPHASES; p++) {
+            double w = m[p] / top * (W - L - R);
+            sum += m[p];
+            if (w <= 0)
+                continue;
+            fprintf(f,
+                    "<rect class=\"sl-phase\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" "
+                    "height=\"%d\" fill=\"%s\"><title>%s %.3f ms</title></rect>\n",
+                    x, y, w, bar, phase_colors[p], phase_names[p], sl_fmt_ms3(m[p]));
+            x += w;
+        }
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" font-size=\"11\" fill=\"#6b7280\">%.2f ms</text>\n",
+                x + 6, y + bar - 4, sl_fmt_ms(sum));
+    }
+    fputs("</svg>\n<div class=\"legend\">", f);
+    for (int p = 0; p < SL_HTML_NPHASES; p++)
+        fprintf(f, "<span><i style=\"background:%s\"></i>%s</span>", phase_colors[p],
+                phase_names[p]);
+    fputs("</div>\n", f);
+    if (s->nrows > nbars)
+        fprintf(f, "<p class=\"none\">The first %zu of %zu rows; the table lists all.</p>\n", nbars,
+                s->nrows);
+    fputs("</div>\n", f);
+}
+
+static void phase_row(FILE *f, const char *method, const char *name, const sl_row_stats_t *r,
+                      bool total)
+{
+    const sl_phases_sums_t *p = &r->phases;
+    fprintf(f, "<tr%s><td class=\"l\">", total ? " class=\"total\"" : "");
+    esc(f, method);
+    fputs("</td><td class=\"l\">", f);
+    esc(f, name);
+    fputs("</td>", f);
+    const sl_hist_t *hs[] = {&r->waiting, &r->receiving};
+    for (size_t k = 0; k < SL_ARRAY_LEN(hs); k++) {
+        bool any = hs[k]->total_count > 0;
+        put_ms(f, any, any ? sl_fmt_ms(sl_hist_mean(hs[k])) : 0);
+        put_ms(f, any, sl_fmt_ms((double)sl_hist_percentile(hs[k], 50)));
+        put_ms(f, any, sl_fmt_ms((double)sl_hist_percentile(hs[k], 99)));
+    }
+    uint64_t nr = r->waiting.total_count, nc = p->new_conns;
+    put_ms(f, nr > 0, nr ? sl_fmt_ms((double)p->sending_us / (double)nr) : 0);
+    put_ms(f, nc > 0, nc ? sl_fmt_ms((double)p->connect_us / (double)nc) : 0);
+    put_ms(f, nc > 0, nc ? sl_fmt_ms((double)p->tls_us / (double)nc) : 0);
+    fprintf(f, "<td>%" PRIu64 "</td><td>%" PRIu64 "</td></tr>\n", p->new_conns, p->reused_conns);
+}
+
+static void write_phases(FILE *f, const sl_snapshot_t *s, const size_t *order)
+{
+    fputs("<h2>Timing phases</h2>\n", f);
+    write_phase_chart(f, s, order);
+    fprintf(f, "<table>\n<tr><th class=\"l\">Type</th><th class=\"l\">Name</th>"
+               "<th>Waiting avg</th><th>Waiting 50%%</th><th>Waiting 99%%</th>"
+               "<th>Receiving avg</th><th>Receiving 50%%</th><th>Receiving 99%%</th>"
+               "<th>Sending avg</th><th>Connect avg</th><th>TLS avg</th><th># new conns</th>"
+               "<th># reused</th></tr>\n");
+    for (size_t k = 0; k < s->nrows; k++) {
+        size_t i = sl_report_row_at(order, k);
+        phase_row(f, s->rows[i].method, s->rows[i].name, &s->stats->rows[i], false);
+    }
+    phase_row(f, "", "Aggregated", s->total, true);
+    fprintf(f,
+            "</table>\n<p class=\"none\">Milliseconds. Waiting: request sent to first response "
+            "byte; receiving: first to last byte; connect and TLS per new connection (in the "
+            "bars, per request). The host name was resolved once before the start, in %.3f "
+            "ms.</p>\n",
+            sl_fmt_ms3((double)s->dns_us));
+}
+
 static int write_history(FILE *f, const sl_snapshot_t *s)
 {
     fputs("<script type=\"application/json\" id=\"sl-history\">", f);
@@ -356,9 +489,10 @@ int sl_html_write(FILE *f, const sl_snapshot_t *s, const char *scenario_file, ui
         size_t i = sl_report_row_at(order, k);
         pct_row(f, s->rows[i].method, s->rows[i].name, &s->stats->rows[i], false);
     }
-    free(order);
     pct_row(f, "", "Aggregated", s->total, true);
     fputs("</table>\n", f);
+    write_phases(f, s, order);
+    free(order);
 
     fputs("<h2>Errors</h2>\n", f);
     if (s->stats->nerrors == 0) {

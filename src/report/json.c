@@ -33,6 +33,46 @@ static void put_percentiles(sl_jw_t *w, const char *key, const sl_hist_t *h)
     sl_jw_end_object(w);
 }
 
+/* A phase kept as a histogram: its mean and a few percentiles (k6's med, p90, p95, and
+ * p99 and the maximum; fewer than a row's response times, so thousands of rows keep the
+ * summary small). */
+static void put_phase_hist(sl_jw_t *w, const char *key, const sl_hist_t *h)
+{
+    static const double pcts[] = {50, 90, 95, 99, 100};
+    static const char *const keys[] = {"50", "90", "95", "99", "100"};
+    bool any = h->total_count > 0;
+    sl_jw_object(w, key);
+    put_ms(w, "avg", any, any ? sl_hist_mean(h) : 0.0);
+    for (size_t i = 0; i < SL_ARRAY_LEN(pcts); i++)
+        put_ms(w, keys[i], any, (double)sl_hist_percentile(h, pcts[i]));
+    sl_jw_end_object(w);
+}
+
+/* A phase kept as a sum: the total and the mean over n (the requests it applies to). */
+static void put_phase_sum(sl_jw_t *w, const char *key, uint64_t sum_us, uint64_t n)
+{
+    sl_jw_object(w, key);
+    sl_jw_number(w, "total", sl_fmt_ms3((double)sum_us));
+    put_ms(w, "avg", n > 0, n ? (double)sum_us / (double)n : 0.0);
+    sl_jw_end_object(w);
+}
+
+/* Where the time went (docs/phases.md): connecting and TLS per new connection, sending
+ * and the histograms per request that got a response. */
+static void put_phases(sl_jw_t *w, const sl_row_stats_t *r)
+{
+    const sl_phases_sums_t *p = &r->phases;
+    sl_jw_object(w, "phases_ms");
+    put_phase_sum(w, "connecting", p->connect_us, p->new_conns);
+    put_phase_sum(w, "tls_handshaking", p->tls_us, p->new_conns);
+    put_phase_sum(w, "sending", p->sending_us, r->waiting.total_count);
+    put_phase_hist(w, "waiting", &r->waiting);
+    put_phase_hist(w, "receiving", &r->receiving);
+    sl_jw_number(w, "new_connections", (double)p->new_conns);
+    sl_jw_number(w, "reused_connections", (double)p->reused_conns);
+    sl_jw_end_object(w);
+}
+
 static void put_row(sl_jw_t *w, const char *key, const char *method, const char *name,
                     const sl_row_stats_t *r, double secs)
 {
@@ -54,6 +94,7 @@ static void put_row(sl_jw_t *w, const char *key, const char *method, const char 
     put_percentiles(w, "percentiles_ms", h);
     /* Service time: from the moment the request left, without the generator's lateness. */
     put_percentiles(w, "service_percentiles_ms", &r->service);
+    put_phases(w, r);
     sl_jw_end_object(w);
 }
 
@@ -137,6 +178,7 @@ static void put_summary(sl_jw_t *w, const sl_snapshot_t *s, bool interrupted)
     put_ms(w, "max", lagged, (double)s->stats->send_lag.max_us);
     sl_jw_end_object(w);
     sl_jw_number(w, "retries", (double)s->stats->retries);
+    sl_jw_number(w, "dns_ms", sl_fmt_ms3((double)s->dns_us));
     sl_jw_number(w, "stale_connections_discarded", (double)s->stats->stale_discarded);
     sl_jw_number(w, "unrecorded_requests", (double)(s->stats->unrecorded + s->unlisted));
     sl_jw_number(w, "max_rows", s->max_rows);

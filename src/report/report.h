@@ -39,6 +39,9 @@ void sl_report_live(sl_live_t *live, const sl_snapshot_t *s, FILE *out);
  * the error table and the threshold verdicts (s->outcome); fitted to the width when out
  * is a terminal, as the live view is. */
 void sl_report_summary(const sl_snapshot_t *s, FILE *out);
+/* The timing phases per row (--phases, docs/phases.md): waiting and receiving
+ * percentiles, the mean sending, connect and TLS times, new and reused connections. */
+void sl_report_phases(const sl_snapshot_t *s, FILE *out);
 
 /* Checks before the run that the JSON summary can be written to path, as the other report
  * files are opened before the run: opens it for writing (creating it, empty, when it does

@@ -660,3 +660,48 @@ void sl_report_summary(const sl_snapshot_t *s, FILE *out)
     free(text);
     fflush(out);
 }
+
+/* A mean over n, or "-" when n is 0. */
+static void put_mean_ms(FILE *out, uint64_t sum_us, uint64_t n)
+{
+    put_ms(out, n > 0, n ? sl_fmt_ms((double)sum_us / (double)n) : 0.0);
+}
+
+static void phases_row(FILE *out, const char *method, const char *name, const sl_row_stats_t *r)
+{
+    char nb[48];
+    const sl_phases_sums_t *p = &r->phases;
+    fprintf(out, "%-7s %-32s |", method, fit(name, nb, 32));
+    const sl_hist_t *hs[] = {&r->waiting, &r->receiving};
+    for (size_t k = 0; k < SL_ARRAY_LEN(hs); k++) {
+        bool any = hs[k]->total_count > 0;
+        put_ms(out, any, sl_fmt_ms(sl_hist_percentile(hs[k], 50)));
+        put_ms(out, any, sl_fmt_ms(sl_hist_percentile(hs[k], 95)));
+        put_ms(out, any, sl_fmt_ms(sl_hist_percentile(hs[k], 99)));
+        fputs(" |", out);
+    }
+    put_mean_ms(out, p->sending_us, r->waiting.total_count);
+    put_mean_ms(out, p->connect_us, p->new_conns);
+    put_mean_ms(out, p->tls_us, p->new_conns);
+    fprintf(out, " %9" PRIu64 " %9" PRIu64 "\n", p->new_conns, p->reused_conns);
+}
+
+void sl_report_phases(const sl_snapshot_t *s, FILE *out)
+{
+    fprintf(out,
+            "\nTiming phases (ms): waiting = sent -> first byte, receiving = first -> last "
+            "byte;\nsend, connect and TLS are means (connect and TLS per new connection); "
+            "DNS %.2f ms once at start\n",
+            sl_fmt_ms(s->dns_us));
+    fprintf(out, "%-7s %-32s | %8s %8s %8s | %8s %8s %8s | %8s %8s %8s %9s %9s\n", "Type", "Name",
+            "Wait 50%", "95%", "99%", "Recv 50%", "95%", "99%", "Send", "Connect", "TLS", "# new",
+            "# reused");
+    size_t *order = sl_report_order(s);
+    for (size_t k = 0; k < s->nrows; k++) {
+        size_t i = sl_report_row_at(order, k);
+        phases_row(out, s->rows[i].method, s->rows[i].name, &s->stats->rows[i]);
+    }
+    free(order);
+    phases_row(out, "", "Aggregated", s->total);
+    fflush(out);
+}

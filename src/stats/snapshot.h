@@ -37,6 +37,7 @@ typedef struct sl_snapshot {
     const double *cur_rps;       /* per row, then the total at [nrows] */
     const double *cur_fail_per_s;
     const char *host;
+    uint64_t dns_us;          /* resolving the host name, once before the start (stats/phases.h) */
     uint64_t started_wall_us; /* wall clock at t0 */
     uint64_t elapsed_us;      /* since t0 */
     uint64_t duration_us;     /* requested, 0 = until stopped */

@@ -10,12 +10,16 @@ void sl_row_stats_init(sl_row_stats_t *r, sl_hist_width_t width)
     memset(r, 0, sizeof(*r));
     sl_hist_init(&r->latency, width);
     sl_hist_init(&r->service, width);
+    sl_hist_init(&r->waiting, width);
+    sl_hist_init(&r->receiving, width);
 }
 
 void sl_row_stats_dispose(sl_row_stats_t *r)
 {
     sl_hist_dispose(&r->latency);
     sl_hist_dispose(&r->service);
+    sl_hist_dispose(&r->waiting);
+    sl_hist_dispose(&r->receiving);
 }
 
 static void row_reset(sl_row_stats_t *r)
@@ -23,6 +27,9 @@ static void row_reset(sl_row_stats_t *r)
     r->num_requests = r->num_failures = r->content_bytes = 0;
     sl_hist_reset(&r->latency);
     sl_hist_reset(&r->service);
+    sl_hist_reset(&r->waiting);
+    sl_hist_reset(&r->receiving);
+    memset(&r->phases, 0, sizeof(r->phases));
 }
 
 bool sl_row_stats_merge(sl_row_stats_t *dst, const sl_row_stats_t *src, uint64_t *unrecorded)
@@ -38,7 +45,15 @@ bool sl_row_stats_merge(sl_row_stats_t *dst, const sl_row_stats_t *src, uint64_t
     dst->num_requests += src->num_requests;
     dst->num_failures += src->num_failures;
     dst->content_bytes += src->content_bytes;
-    return sl_hist_merge(&dst->service, &src->service);
+    dst->phases.connect_us += src->phases.connect_us;
+    dst->phases.tls_us += src->phases.tls_us;
+    dst->phases.sending_us += src->phases.sending_us;
+    dst->phases.new_conns += src->phases.new_conns;
+    dst->phases.reused_conns += src->phases.reused_conns;
+    bool ok = sl_hist_merge(&dst->service, &src->service);
+    ok &= sl_hist_merge(&dst->waiting, &src->waiting);
+    ok &= sl_hist_merge(&dst->receiving, &src->receiving);
+    return ok;
 }
 
 int sl_stats_reserve(sl_stats_t *s, uint32_t nrows)
@@ -73,7 +88,8 @@ size_t sl_stats_memory(const sl_stats_t *s)
 {
     size_t n = sl_hist_memory(&s->send_lag);
     for (uint32_t i = 0; i < s->nrows; i++)
-        n += sl_hist_memory(&s->rows[i].latency) + sl_hist_memory(&s->rows[i].service);
+        n += sl_hist_memory(&s->rows[i].latency) + sl_hist_memory(&s->rows[i].service) +
+             sl_hist_memory(&s->rows[i].waiting) + sl_hist_memory(&s->rows[i].receiving);
     return n;
 }
 

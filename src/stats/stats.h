@@ -11,6 +11,7 @@
 #include "base/fail.h"
 #include "sl.h"
 #include "stats/hist.h"
+#include "stats/phases.h"
 
 typedef struct sl_row_stats {
     uint64_t num_requests; /* completed, failed or not */
@@ -18,6 +19,11 @@ typedef struct sl_row_stats {
     uint64_t content_bytes; /* response body bytes */
     sl_hist_t latency;      /* intended start -> completion, microseconds */
     sl_hist_t service;      /* sent -> completion: what the server took */
+    /* Where the time went (stats/phases.h): waiting and receiving as histograms (sparse:
+     * they allocate on first use), connect, TLS and sending as sums. */
+    sl_hist_t waiting;
+    sl_hist_t receiving;
+    sl_phases_sums_t phases;
 } sl_row_stats_t;
 
 typedef struct sl_error_entry {
@@ -95,6 +101,27 @@ static inline void sl_stats_record(sl_stats_t *s, uint32_t row, uint64_t latency
     r->content_bytes += bytes;
     bool ok = sl_hist_record(&r->service, service_us);
     ok &= sl_hist_record(&s->send_lag, latency_us - service_us);
+    if (SL_UNLIKELY(!ok))
+        s->alloc_failed = true;
+}
+
+/* Adds one request's phases to its row (after sl_stats_record for it): the connection
+ * counts and sums for every request, waiting and receiving only when a response came.
+ * Hot path: no allocation once the row's two histograms hold the values seen. */
+static inline void sl_stats_record_phases(sl_stats_t *s, uint32_t row, const sl_phases_t *ph)
+{
+    if (SL_UNLIKELY(row >= s->nrows))
+        return; /* sl_stats_record could not make the row: already counted */
+    sl_row_stats_t *r = &s->rows[row];
+    r->phases.connect_us += ph->connect_us;
+    r->phases.tls_us += ph->tls_us;
+    r->phases.sending_us += ph->sending_us;
+    r->phases.new_conns += ph->conn == SL_PHASES_CONN_NEW;
+    r->phases.reused_conns += ph->conn == SL_PHASES_CONN_REUSED;
+    if (!ph->responded)
+        return;
+    bool ok = sl_hist_record(&r->waiting, ph->waiting_us);
+    ok &= sl_hist_record(&r->receiving, ph->receiving_us);
     if (SL_UNLIKELY(!ok))
         s->alloc_failed = true;
 }

@@ -91,7 +91,8 @@ def test_names_that_are_not_utf8_give_valid_reports():
         check(any("boom " + FFFD in e["message"] for e in summary["exceptions"]),
               f"exception message: {summary['exceptions']}")
 
-        for suffix in ["_stats.csv", "_failures.csv", "_exceptions.csv", "_stats_history.csv"]:
+        for suffix in ["_stats.csv", "_failures.csv", "_exceptions.csv", "_stats_history.csv",
+                       "_phases.csv"]:
             text = strict_utf8(prefix + suffix, suffix)
             list(csv.reader(io.StringIO(text)))
         stats = list(csv.DictReader(io.StringIO(strict_utf8(prefix + "_stats.csv", "csv"))))

@@ -90,7 +90,7 @@ static char *slurp(const fixture_t *f, const char *suffix)
 static void fixture_dispose(fixture_t *f)
 {
     static const char *const suffixes[] = {"_stats.csv", "_stats_history.csv", "_failures.csv",
-                                           "_exceptions.csv"};
+                                           "_exceptions.csv", "_phases.csv"};
     for (size_t i = 0; i < SL_ARRAY_LEN(suffixes); i++) {
         char path[160];
         snprintf(path, sizeof(path), "%s%s", f->prefix, suffixes[i]);

@@ -337,3 +337,39 @@ Test(http_session, redirect_not_followed_without_max_redirects)
     cr_expect_eq(o.detail, 302);
     teardown(&o);
 }
+
+/* The phases of a request on a kept-alive connection, stamped off the loop's clock: sent
+ * at once, the first byte 50 ms later, the last 300 us after that. */
+Test(http_session, phases_stamp_waiting_and_receiving_on_a_reused_connection)
+{
+    struct owner o;
+    setup(&o);
+    two_exchanges(&o);
+    uint64_t t = sl_loop_update_now(&loop);
+    begin(&o, GET, true);
+    cr_assert_eq(o.s.phases.conn, SL_PHASES_CONN_REUSED);
+    cr_assert_eq(o.s.sent_us, t);
+    cr_assert_eq(o.s.sent_done_us, t, "written in one go");
+    expect_request(&o, GET);
+    loop.now_us = t + 50000;
+    respond(&o, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nh");
+    cr_assert_eq(o.dones, 2 - 1, "not complete yet");
+    loop.now_us = t + 50300;
+    respond(&o, "i");
+    cr_assert_eq(o.dones, 2);
+    sl_phases_t ph;
+    sl_http_session_phases(&o.s, t + 50400, true, &ph);
+    cr_expect(ph.responded);
+    cr_expect_eq(ph.conn, SL_PHASES_CONN_REUSED);
+    cr_expect_eq(ph.sending_us, 0);
+    cr_expect_eq(ph.waiting_us, 50000);
+    cr_expect_eq(ph.receiving_us, 400);
+    cr_expect_eq(ph.connect_us + ph.tls_us, 0, "nothing connected for it");
+    sl_http_session_phases(&o.s, t + 50400, false, &ph);
+    cr_expect(!ph.responded, "no response: no waiting or receiving");
+    cr_expect_eq(ph.waiting_us, 0);
+    /* The next request starts afresh. */
+    begin(&o, GET, true);
+    cr_expect_eq(o.s.first_byte_us, 0);
+    teardown(&o);
+}

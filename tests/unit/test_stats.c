@@ -202,3 +202,73 @@ Test(reporter, follows_new_rows_and_the_overflow_row)
     sl_reporter_free(rep);
     sl_rows_free(rows);
 }
+
+/* The timing phases (stats/phases.h): connection counts and sums for every request,
+ * waiting and receiving only for those that got a response; exact through merges, the
+ * total and resets. */
+static void record_phases(sl_stats_t *s, uint32_t row, uint8_t conn, bool responded,
+                          uint64_t wait_us, uint64_t recv_us)
+{
+    record(s, row, wait_us + recv_us + 10, false);
+    sl_phases_t ph = {.connect_us = conn == SL_PHASES_CONN_NEW ? 100 : 0,
+                      .tls_us = conn == SL_PHASES_CONN_NEW ? 1000 : 0,
+                      .sending_us = responded ? 10 : 0,
+                      .waiting_us = wait_us,
+                      .receiving_us = recv_us,
+                      .conn = conn,
+                      .responded = responded};
+    sl_stats_record_phases(s, row, &ph);
+}
+
+Test(stats, phases_sum_count_and_merge_exactly)
+{
+    sl_stats_t *a = sl_stats_new(1, SL_HIST_NARROW);
+    sl_stats_t *b = sl_stats_new(2, SL_HIST_NARROW);
+    sl_stats_t *cum = sl_stats_new(0, SL_HIST_WIDE);
+    record_phases(a, 0, SL_PHASES_CONN_NEW, true, 50000, 20);
+    for (int i = 0; i < 9; i++)
+        record_phases(a, 0, SL_PHASES_CONN_REUSED, true, 50000 + (uint64_t)i, 30);
+    record_phases(b, 0, SL_PHASES_CONN_NONE, false, 0, 0); /* a connect that failed */
+    record_phases(b, 1, SL_PHASES_CONN_NEW, true, 700, 200000);
+    const sl_row_stats_t *r = &a->rows[0];
+    cr_assert_eq(r->phases.new_conns, 1);
+    cr_assert_eq(r->phases.reused_conns, 9);
+    cr_assert_eq(r->phases.connect_us, 100);
+    cr_assert_eq(r->phases.tls_us, 1000);
+    cr_assert_eq(r->phases.sending_us, 100);
+    cr_assert_eq(r->waiting.total_count, 10);
+    cr_assert_eq(r->waiting.min_us, 50000);
+    cr_assert_eq(r->receiving.max_us, 30);
+    sl_stats_merge(cum, a);
+    sl_stats_merge(cum, b);
+    r = &cum->rows[0];
+    cr_assert_eq(r->num_requests, 11);
+    cr_assert_eq(r->waiting.total_count, 10, "no response: not in waiting");
+    cr_assert_eq(r->phases.new_conns + r->phases.reused_conns, 10);
+    cr_assert_eq(sl_hist_percentile(&r->waiting, 50), sl_hist_percentile(&a->rows[0].waiting, 50));
+    sl_row_stats_t total;
+    sl_row_stats_init(&total, SL_HIST_WIDE);
+    sl_stats_total(cum, &total);
+    cr_assert_eq(total.phases.new_conns, 2);
+    cr_assert_eq(total.phases.tls_us, 2000);
+    cr_assert_eq(total.receiving.max_us, 200000);
+    cr_assert_eq(total.waiting.total_count, 11);
+    sl_stats_reset(cum);
+    cr_assert_eq(cum->rows[0].phases.new_conns, 0);
+    cr_assert_eq(cum->rows[0].waiting.total_count, 0);
+    cr_assert_eq(cum->rows[1].phases.tls_us, 0);
+    sl_row_stats_dispose(&total);
+    sl_stats_free(a);
+    sl_stats_free(b);
+    sl_stats_free(cum);
+}
+
+Test(stats, phases_of_a_row_never_made_are_dropped)
+{
+    sl_stats_t *s = sl_stats_new(1, SL_HIST_NARROW);
+    sl_phases_t ph = {.conn = SL_PHASES_CONN_NEW, .responded = true, .waiting_us = 5};
+    sl_stats_record_phases(s, 7, &ph); /* no sl_stats_record made row 7 */
+    cr_assert_eq(s->nrows, 1);
+    cr_assert_eq(s->rows[0].phases.new_conns, 0);
+    sl_stats_free(s);
+}
