@@ -18,8 +18,9 @@ static int setup_http2(sl_run_setup_t *s, const sl_options_t *opts, sl_err_t *er
         return SL_EINVAL;
     }
     if (opts->http2 && !s->url.tls) {
-        sl_err_set(err, "--http2: the host (%s) is http://; h2 is offered by ALPN over TLS: use "
-                        "an https:// host, or --h2c for cleartext HTTP/2",
+        sl_err_set(err,
+                   "--http2: the host (%s) is http://; h2 is offered by ALPN over TLS: use "
+                   "an https:// host, or --h2c for cleartext HTTP/2",
                    s->host);
         return SL_EINVAL;
     }

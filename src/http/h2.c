@@ -24,17 +24,18 @@ struct sl_h2 {
     char *names;
     size_t names_cap;
     uint64_t first_byte_us, last_byte_us;
-    uint32_t header_bytes;      /* of the current header block, counted as RFC 9113 does */
-    uint32_t goaway_last_id;    /* valid when goaway */
-    uint32_t close_code;        /* the current stream's, when closed */
-    uint8_t io_fail;            /* sl_fail_t of a write that failed inside nghttp2 */
+    uint32_t header_bytes;   /* of the current header block, counted as RFC 9113 does */
+    uint32_t goaway_last_id; /* valid when goaway */
+    uint32_t close_code;     /* the current stream's, when closed */
+    uint8_t io_fail;         /* sl_fail_t of a write that failed inside nghttp2 */
     int io_err;
-    bool goaway;                /* the server sent GOAWAY: no new stream on this one */
-    bool dead;                  /* a connection error: nothing more goes over it */
-    bool closed;                /* the current stream is closed */
-    bool rst_recv;              /* ... by the server's RST_STREAM */
-    bool too_large;             /* ... by us, its header block being over the limit */
-    bool ended;                 /* the response's END_STREAM arrived */
+    bool goaway;      /* the server sent GOAWAY: no new stream on this one */
+    bool local_error; /* nghttp2 ended the connection for the server's error */
+    bool dead;        /* a connection error: nothing more goes over it */
+    bool closed;      /* the current stream is closed */
+    bool rst_recv;    /* ... by the server's RST_STREAM */
+    bool too_large;   /* ... by us, its header block being over the limit */
+    bool ended;       /* the response's END_STREAM arrived */
 };
 
 /* ---- nghttp2 callbacks ---- */
@@ -147,6 +148,17 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
     return 0;
 }
 
+/* nghttp2 sends GOAWAY with an error code when the server broke the protocol (a bad
+ * frame, a bad header block): the connection ends, and that is a protocol error. */
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *frame, void *ud)
+{
+    sl_h2_t *h = ud;
+    (void)ng;
+    if (frame->hd.type == NGHTTP2_GOAWAY && frame->goaway.error_code != NGHTTP2_NO_ERROR)
+        h->local_error = true;
+    return 0;
+}
+
 static int on_data(nghttp2_session *ng, uint8_t flags, int32_t stream_id, const uint8_t *data,
                    size_t len, void *ud)
 {
@@ -186,6 +198,7 @@ static nghttp2_session_callbacks *callbacks(void)
         nghttp2_session_callbacks_set_send_callback(cbs, on_send);
         nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
         nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+        nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data);
         nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
         __atomic_store_n(&once, 1, __ATOMIC_RELEASE);
@@ -277,8 +290,8 @@ static void nv_set(nghttp2_nv *nv, const char *name, size_t nlen, const char *va
 
 static bool hop_by_hop(const char *n, size_t len)
 {
-    static const char *const drop[] = {"connection", "keep-alive", "proxy-connection",
-                                       "transfer-encoding", "upgrade", "te"};
+    static const char *const drop[] = {"connection",        "keep-alive", "proxy-connection",
+                                       "transfer-encoding", "upgrade",    "te"};
     for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
         if (strlen(drop[i]) == len && !memcmp(drop[i], n, len))
             return true;
@@ -355,8 +368,7 @@ sl_fail_t sl_h2_submit(sl_h2_t *h, const sl_http_exchange_t *req, sl_resp_t *r)
     if (f != SL_FAIL_NONE)
         return f;
     nghttp2_data_provider prd = {.read_callback = on_read_body};
-    int32_t id =
-        nghttp2_submit_request(h->ng, NULL, h->nv, nnv, h->body_len ? &prd : NULL, NULL);
+    int32_t id = nghttp2_submit_request(h->ng, NULL, h->nv, nnv, h->body_len ? &prd : NULL, NULL);
     if (id < 0)
         return SL_FAIL_UNSENT;
     h->stream = id;
@@ -415,9 +427,11 @@ static sl_h2_result_t conn_over(sl_h2_t *h, sl_h2_out_t *out, sl_fail_t f, int d
     out->conn_dead = true;
     if (res != SL_H2_MORE || !h->r)
         return res;
-    if (h->goaway && (uint32_t)h->stream > h->goaway_last_id)
+    if (h->local_error)
+        f = SL_FAIL_H2_PROTOCOL;
+    else if (h->goaway && (uint32_t)h->stream > h->goaway_last_id)
         f = SL_FAIL_H2_REFUSED;
-    out->retryable = !h->r->got_bytes;
+    out->retryable = !h->r->got_bytes && !h->local_error;
     if (f == SL_FAIL_CLOSED && h->r->got_bytes)
         f = SL_FAIL_TRUNCATED;
     return fail(h, out, f, detail, true);
@@ -442,7 +456,7 @@ sl_h2_result_t sl_h2_drive(sl_h2_t *h, char *rbuf, size_t rbuf_len, bool hup, sl
     if (res != SL_H2_MORE)
         return res;
     sl_conn_t *c = h->c;
-    for (;;) {
+    while (rbuf_len) {
         ssize_t n = c->tp->read(c, rbuf, rbuf_len);
         if (n == SL_IO_AGAIN)
             break;
@@ -463,8 +477,8 @@ sl_h2_result_t sl_h2_drive(sl_h2_t *h, char *rbuf, size_t rbuf_len, bool hup, sl
     if (res != SL_H2_MORE)
         return res;
     res = stream_result(h, out);
-    if (res == SL_H2_MORE && !nghttp2_session_want_read(h->ng) &&
-        !nghttp2_session_want_write(h->ng))
+    if (res == SL_H2_MORE && (h->local_error || (!nghttp2_session_want_read(h->ng) &&
+                                                 !nghttp2_session_want_write(h->ng))))
         return conn_over(h, out, SL_FAIL_CLOSED, 0);
     return res;
 }

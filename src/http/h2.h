@@ -47,8 +47,8 @@ sl_fail_t sl_h2_submit(sl_h2_t *h, const sl_http_exchange_t *req, sl_resp_t *r);
 
 /* Writes what nghttp2 has queued (the request, WINDOW_UPDATEs, acknowledgements) and
  * reads what the socket has (all of it when hup, or for TLS, until it would block),
- * into rbuf. With no stream open it only keeps the connection's housekeeping going (a
- * GOAWAY or close while idle makes it unusable). */
+ * into rbuf (nothing is read when rbuf_len is 0: only written). With no stream open it only keeps
+ * the connection's housekeeping going (a GOAWAY or close while idle makes it unusable). */
 sl_h2_result_t sl_h2_drive(sl_h2_t *h, char *rbuf, size_t rbuf_len, bool hup, sl_h2_out_t *out);
 
 /* Whether the connection can take a new stream: no GOAWAY came, no error, ids remain. */

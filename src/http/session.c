@@ -157,8 +157,10 @@ static void conn_error(sl_http_session_t *s, bool eof)
     sl_http_session_fail(s, (sl_fail_t)s->conn.fail, s->conn.err, false);
 }
 
-/* After an HTTP/2 drive: the outcome, a retry, or more waiting. */
-static void h2_result(sl_http_session_t *s, sl_h2_result_t res, const sl_h2_out_t *o)
+/* After an HTTP/2 drive: the outcome, a retry, or more waiting. sending: the drive ran
+ * inside sl_http_session_begin/send, whose caller may not take an outcome at once unless
+ * it is a broken one (the connection closed), as with HTTP/1.1. */
+static void h2_result(sl_http_session_t *s, sl_h2_result_t res, const sl_h2_out_t *o, bool sending)
 {
     if (res == SL_H2_MORE) {
         s->state = SL_HTTP_READING;
@@ -186,7 +188,7 @@ static void h2_result(sl_http_session_t *s, sl_h2_result_t res, const sl_h2_out_
         begin(s);
         return;
     }
-    if (o->conn_dead) {
+    if (o->conn_dead || sending) {
         sl_http_session_fail(s, o->fail, o->detail, false);
         return;
     }
@@ -227,8 +229,10 @@ static void h2_send(sl_http_session_t *s)
         s->wpos = 1; /* submitted: nghttp2 writes the rest */
     }
     sl_h2_out_t o;
-    sl_h2_result_t res = sl_h2_drive(s->h2, s->rbuf, s->rbuf_len, false, &o);
-    h2_result(s, res, &o);
+    /* Only written: what the server sends comes with the next readiness edge, so the
+     * outcome is never reported from inside begin/send (as with HTTP/1.1). */
+    sl_h2_result_t res = sl_h2_drive(s->h2, s->rbuf, 0, false, &o);
+    h2_result(s, res, &o, true);
 }
 
 void sl_http_session_send(sl_http_session_t *s)
@@ -310,7 +314,7 @@ void sl_http_session_on_io(sl_http_session_t *s, bool hup)
             return;
         }
         if (s->state != SL_HTTP_CONNECTING)
-            h2_result(s, res, &o);
+            h2_result(s, res, &o, false);
         return;
     }
     switch (s->state) {

@@ -55,10 +55,10 @@ typedef enum sl_http_proto {
 } sl_http_proto_t;
 
 typedef enum sl_http_event {
-    SL_HTTP_EV_RETRY, /* a request is sent again (the summary's `retries`) */
-    SL_HTTP_EV_STALE, /* an idle connection was found closed before reuse */
-    SL_HTTP_EV_CONN_H1, /* a new connection speaks HTTP/1.1 (s->proto) */
-    SL_HTTP_EV_CONN_H2, /* a new connection speaks HTTP/2 */
+    SL_HTTP_EV_RETRY,       /* a request is sent again (the summary's `retries`) */
+    SL_HTTP_EV_STALE,       /* an idle connection was found closed before reuse */
+    SL_HTTP_EV_CONN_H1,     /* a new connection speaks HTTP/1.1 (s->proto) */
+    SL_HTTP_EV_CONN_H2,     /* a new connection speaks HTTP/2 */
     SL_HTTP_EV_H2_DECLINED, /* ... HTTP/1.1 although h2 was offered by ALPN (with CONN_H1) */
 } sl_http_event_t;
 
