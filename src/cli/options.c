@@ -606,7 +606,7 @@ const char *sl_options_usage(void)
            "      --http2              offer HTTP/2 (h2) by ALPN on https:// hosts; a server\n"
            "                           that declines is spoken to in HTTP/1.1 (the summary\n"
            "                           says which) (default: HTTP/1.1 only)\n"
-           "      --h2c                cleartext HTTP/2 with prior knowledge on http:// hosts\n"
+           "      --h2c                cleartext HTTP/2 (prior knowledge) on http:// hosts\n"
            "      --h2-window BYTES    HTTP/2 flow-control window per stream and per\n"
            "                           connection, 65535..2147483647 (default: 16777216)\n"
            "      --seed N             seed for random choices, for a reproducible task\n"

@@ -361,10 +361,10 @@ static sl_fail_t translate(sl_h2_t *h, const char *w, size_t len, size_t *nnv)
     return SL_FAIL_NONE;
 }
 
-sl_fail_t sl_h2_submit(sl_h2_t *h, const sl_http_exchange_t *req, sl_resp_t *r)
+sl_fail_t sl_h2_submit(sl_h2_t *h, const char *wire, size_t wire_len, sl_resp_t *r)
 {
     size_t nnv = 0;
-    sl_fail_t f = translate(h, req->wire, req->wire_len, &nnv);
+    sl_fail_t f = translate(h, wire, wire_len, &nnv);
     if (f != SL_FAIL_NONE)
         return f;
     nghttp2_data_provider prd = {.read_callback = on_read_body};

@@ -11,7 +11,10 @@
 #ifndef SL_HTTP_H2_H
 #define SL_HTTP_H2_H
 
-#include "http/session.h"
+#include "http/response.h"
+#include "net/conn.h"
+
+typedef struct sl_h2 sl_h2_t;
 
 /* The flow-control window offered by default: 16 MiB (the protocol's default, 64 KiB,
  * throttles large bodies to one window per round trip). */
@@ -40,10 +43,11 @@ typedef struct sl_h2_out {
 sl_h2_t *sl_h2_new(sl_conn_t *c, uint32_t window, const uint64_t *now);
 void sl_h2_free(sl_h2_t *h);
 
-/* Opens a stream for req (its bytes borrowed until the outcome) whose response fills r
- * (already started). Returns SL_FAIL_NONE, SL_FAIL_UNSENT (out of memory or no stream id
- * left) or SL_FAIL_MALFORMED (req's bytes are not a request this code rendered). */
-sl_fail_t sl_h2_submit(sl_h2_t *h, const sl_http_exchange_t *req, sl_resp_t *r);
+/* Opens a stream for a request rendered as HTTP/1.1 (wire, its bytes borrowed until the
+ * outcome) whose response fills r (already started). Returns SL_FAIL_NONE, SL_FAIL_UNSENT (out of
+ * memory or no stream id left) or SL_FAIL_MALFORMED (req's bytes are not a request this code
+ * rendered). */
+sl_fail_t sl_h2_submit(sl_h2_t *h, const char *wire, size_t wire_len, sl_resp_t *r);
 
 /* Writes what nghttp2 has queued (the request, WINDOW_UPDATEs, acknowledgements) and
  * reads what the socket has (all of it when hup, or for TLS, until it would block),

@@ -221,7 +221,7 @@ static bool choose_proto(sl_http_session_t *s)
 static void h2_send(sl_http_session_t *s)
 {
     if (s->wpos == 0) {
-        sl_fail_t f = sl_h2_submit(s->h2, &s->req, &s->resp);
+        sl_fail_t f = sl_h2_submit(s->h2, s->req.wire, s->req.wire_len, &s->resp);
         if (f != SL_FAIL_NONE) {
             sl_http_session_fail(s, f, 0, false);
             return;
