@@ -269,6 +269,23 @@ def test_h2c_against_nghttpd():
 OK_HEADERS = b"\x88"  # HPACK: indexed field 8, ":status: 200"
 
 
+def hpack_int(value, prefix_bits, first=0):
+    limit = (1 << prefix_bits) - 1
+    if value < limit:
+        return bytes([first | value])
+    out = [first | limit]
+    value -= limit
+    while value >= 128:
+        out.append((value & 127) | 128)
+        value >>= 7
+    return bytes(out + [value])
+
+
+def literal(name, value):
+    """HPACK: a literal field without indexing, new name, no Huffman coding."""
+    return b"\x00" + hpack_int(len(name), 7) + name + hpack_int(len(value), 7) + value
+
+
 def frame(ftype, flags, stream, payload=b""):
     return struct.pack(">I", len(payload))[1:] + bytes([ftype, flags]) + \
         struct.pack(">I", stream) + payload
@@ -278,7 +295,8 @@ class RawH2:
     """A cleartext HTTP/2 server that answers each request stream per `mode`:
     ok, rst (RST_STREAM INTERNAL_ERROR), refuse (RST_STREAM REFUSED_STREAM), broken (a
     DATA frame on stream 0: a connection PROTOCOL_ERROR), goaway (answers the first stream
-    of each connection, then GOAWAY with that stream as the last and a close)."""
+    of each connection, then GOAWAY with that stream as the last and a close), bigheaders
+    (a header list of 80 KB in HEADERS and CONTINUATION frames)."""
 
     def __init__(self, mode):
         self.mode = mode
@@ -350,6 +368,13 @@ class RawH2:
                         c.sendall(frame(3, 0, stream, struct.pack(">I", 7)))
                     elif self.mode == "broken":
                         c.sendall(frame(0, 0, 0, b"x"))
+                    elif self.mode == "bigheaders":
+                        block = OK_HEADERS + b"".join(
+                            literal(b"x-big-%d" % i, b"v" * 1000) for i in range(80))
+                        parts = [block[i:i + 16384] for i in range(0, len(block), 16384)]
+                        c.sendall(frame(1, 0x1, stream, parts[0]) + b"".join(
+                            frame(9, 0x4 if k == len(parts) - 1 else 0, stream, p)
+                            for k, p in enumerate(parts[1:], 1)))
         except OSError:
             return
         finally:
@@ -393,6 +418,15 @@ def test_protocol_error_is_its_own_failure():
     check_eq((row["num_requests"], row["num_failures"]), (5, 5), "every exchange fails")
     check_eq([e["error"] for e in s["errors"]], ["HTTP/2 protocol error"], "error rows")
     check_eq(s["connections"]["h2"], 5, "a protocol error ends the connection")
+
+
+def test_header_list_over_the_limit_fails_as_too_large():
+    """80 fields of 1 KB: over the 64 KiB ceiling HTTP/1.1's header block has too."""
+    code, s, err, srv = run_raw("bigheaders", 5)
+    check_eq(code, 1, f"exit code ({err[-300:]})")
+    row = find_row(s, "GET", "/x")
+    check_eq((row["num_requests"], row["num_failures"]), (5, 5), "every exchange fails")
+    check_eq([e["error"] for e in s["errors"]], ["response header too large"], "error rows")
 
 
 def test_stream_above_goaway_last_id_is_retried():
