@@ -296,7 +296,7 @@ class RawH2:
     ok, rst (RST_STREAM INTERNAL_ERROR), refuse (RST_STREAM REFUSED_STREAM), broken (a
     DATA frame on stream 0: a connection PROTOCOL_ERROR), goaway (answers the first stream
     of each connection, then GOAWAY with that stream as the last and a close), bigheaders
-    (a header list of 80 KB in HEADERS and CONTINUATION frames)."""
+    (a header list of 80 KB in HEADERS and CONTINUATION frames), silent (never answers)."""
 
     def __init__(self, mode):
         self.mode = mode
@@ -385,7 +385,8 @@ def run_raw(mode, iterations=20):
     with RawH2(mode) as srv:
         code, s, out, err = run_stormlight(
             ["-H", srv.url, "--h2c", "-u", "1", "-r", "100", "--iterations", str(iterations),
-             "--timeout", "5s"], 'endpoints = { Task{"GET", "/x"} }\n')
+             "--timeout", "1s" if mode == "silent" else "5s"],
+            'endpoints = { Task{"GET", "/x"} }\n')
         time.sleep(0.2)
         return code, s, err, srv
 
@@ -427,6 +428,14 @@ def test_header_list_over_the_limit_fails_as_too_large():
     row = find_row(s, "GET", "/x")
     check_eq((row["num_requests"], row["num_failures"]), (5, 5), "every exchange fails")
     check_eq([e["error"] for e in s["errors"]], ["response header too large"], "error rows")
+
+
+def test_silent_server_times_out():
+    code, s, err, srv = run_raw("silent", 2)
+    check_eq(code, 1, f"exit code ({err[-300:]})")
+    row = find_row(s, "GET", "/x")
+    check_eq((row["num_requests"], row["num_failures"]), (2, 2), "both exchanges fail")
+    check_eq([e["error"] for e in s["errors"]], ["timeout"], "error rows")
 
 
 def test_stream_above_goaway_last_id_is_retried():
