@@ -244,7 +244,20 @@ def parse_stamps(prefix, row):
         row["live_first_s"] = round(live[0][0] - row.get("started_mono", live[0][0]), 3)
 
 
+def parse_h2load(prefix, row):
+    out = read_text(prefix + ".out")
+    m = re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out)
+    if m:
+        row["rps"] = float(m.group(1))
+    m = re.search(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, "
+                  r"(\d+) failed, (\d+) errored", out)
+    if m:
+        row["requests"] = int(m.group(3))
+        row["failures"] = int(m.group(4)) + int(m.group(5))
+
+
 PARSERS = {
+    "h2load": parse_h2load,
     "wrk": parse_wrk,
     "floor": parse_floor,
     "stormlight": parse_stormlight,
@@ -545,10 +558,44 @@ def cmd_report(args):
     rows = [json.loads(line) for line in read_text(rows_path).splitlines() if line.strip()]
     derived = []  # (name, value, note): the figures the goals are judged on
     for part in (report_main, report_syscalls, report_memory, report_spawn, report_delay,
-                 report_threads, report_rows):
+                 report_threads, report_rows, report_h2):
         part(rows, derived)
     append_results(rows, derived, results_path, commit)
     return 0
+
+
+def report_h2(rows, derived):
+    """HTTP/2: stormlight --h2c beside h2load on the same h2c nginx, requests per
+    CPU-second; the ratio is against h2load at the same number of requests in flight."""
+    h2 = [r for r in rows if r.get("test") == "h2"]
+    if not h2:
+        return
+    print()
+    print("== HTTP/2 (h2c): stormlight beside h2load, same nginx, GET /hello ==")
+    hdr = "%-12s %6s %8s %9s %11s %6s %10s %9s %5s" % (
+        "generator", "conns", "streams", "requests", "requests/s", "CPU-s", "req/CPU-s",
+        "vs h2load", "fails")
+    print(hdr)
+    print("-" * len(hdr))
+    base = {}
+    for r in h2:
+        if r["generator"] == "h2load" and per_cpu(r):
+            base[r["users"] * r["streams"]] = per_cpu(r)
+    for r in h2:
+        eff = per_cpu(r)
+        b = base.get(r["users"] * r["streams"])
+        ratio = eff / b if eff and b and r["generator"] != "h2load" else None
+        if r.get("requests") is None:
+            print("%-12s %6s %8s   %s" % (r["generator"], r["users"], r["streams"], r.get("note")))
+            continue
+        print("%-12s %6d %8d %9s %11s %6.2f %10s %9s %5s" % (
+            r["generator"], r["users"], r["streams"], fmt_num(r["requests"]),
+            fmt_num(r.get("rps")), r["cpu_s"] or 0, fmt_k(eff) if eff else "-",
+            "%.2fx" % ratio if ratio else "", fmt_num(r.get("failures"))))
+        if ratio:
+            derived.append(("h2_per_cpu_vs_h2load_%dx%d" % (r["users"], r["streams"]), ratio,
+                            "stormlight --h2c req/CPU-s over h2load's, %d requests in flight"
+                            % (r["users"] * r["streams"])))
 
 
 def median_run(runs):

@@ -120,4 +120,49 @@ bench_stop_servers() {
     NGINX_PID=""
     bench_stop_pid "$TARGET_PID"
     TARGET_PID=""
+    bench_stop_pid "${H2_NGINX_PID:-}"
+    H2_NGINX_PID=""
+}
+
+# Starts a second private nginx speaking cleartext HTTP/2 (h2c, prior knowledge) with the
+# same /hello, pinned to core SERVER_CPU, for the HTTP/2 rows (stormlight --h2c beside
+# h2load on the same target). Sets H2_NGINX_PID and H2_NGINX_PORT.
+bench_start_h2_nginx() {
+    local dir="$BENCH_TMP/nginx-h2"
+    mkdir -p "$dir"
+    H2_NGINX_PORT=$(bench_free_port)
+    cat >"$dir/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+master_process on;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000000;
+    keepalive_timeout 300s;
+    http2_max_concurrent_streams 128;
+    client_body_temp_path $dir/client_body;
+    proxy_temp_path $dir/proxy;
+    fastcgi_temp_path $dir/fastcgi;
+    uwsgi_temp_path $dir/uwsgi;
+    scgi_temp_path $dir/scgi;
+    server {
+        listen 127.0.0.1:$H2_NGINX_PORT http2 backlog=4096;
+        location = /hello {
+            default_type application/json;
+            return 200 '{"hello":"world"}';
+        }
+    }
+}
+CONF
+    taskset -c "$SERVER_CPU" "$NGINX_BIN" -c "$dir/nginx.conf" -p "$dir/" -e "$dir/error.log" \
+        </dev/null >"$dir/stdout" 2>&1 &
+    H2_NGINX_PID=$!
+    if ! bench_wait_port "$H2_NGINX_PORT" "$H2_NGINX_PID"; then
+        echo "bench: the h2c nginx did not start on 127.0.0.1:$H2_NGINX_PORT:" >&2
+        cat "$dir/error.log" "$dir/stdout" >&2 2>/dev/null
+        return 1
+    fi
 }

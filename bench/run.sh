@@ -19,7 +19,9 @@
 #   BENCH_USERS     user counts of the main table (default "10 100")
 #   BENCH_ROUNDS    rounds of wrk, floor and stormlight per user count; the table shows each
 #                   generator's median run (default 3)
-#   BENCH_PARTS     which parts to run (default "main syscalls memory spawn delay threads rows")
+#   BENCH_PARTS     which parts to run (default "main syscalls memory spawn delay threads rows
+#                   h2"); h2: stormlight --h2c beside h2load (nghttp2-client) against an
+#                   h2c nginx, 10 connections x 1 stream and h2load's 10 x 10 streams
 #   BENCH_ROWS_SECONDS   length of the many-rows memory runs (default 3)
 #   BENCH_ROWS_CAP_MIB   address-space cap (prlimit --as) of every many-rows run, so a
 #                   binary whose statistics grow with rows cannot take the machine's memory
@@ -44,7 +46,7 @@ TARGET="$BUILD/sl_target"
 SECS=${BENCH_SECONDS:-10}
 ROUNDS=${BENCH_ROUNDS:-3}
 USERS_LIST=${BENCH_USERS:-"10 100"}
-PARTS=${BENCH_PARTS:-"main syscalls memory spawn delay threads rows"}
+PARTS=${BENCH_PARTS:-"main syscalls memory spawn delay threads rows h2"}
 ROWS_SECS=${BENCH_ROWS_SECONDS:-3}
 ROWS_CAP_MIB=${BENCH_ROWS_CAP_MIB:-8192}
 RESULTS=${BENCH_RESULTS:-"$ROOT/bench/results/results.tsv"}
@@ -403,6 +405,34 @@ ${ROWS_SECS} s, not pinned; each run capped at ${ROWS_CAP_MIB} MiB of address sp
     record stormlight sigterm test=rows-sigterm generator=stormlight users=8 threads=8 \
         seconds=60 rows=2000 scenario=rows2000 cap_mib="$ROWS_CAP_MIB"
     sleep 1
+fi
+
+if want h2; then
+    # HTTP/2 (issue 15): requests per CPU-second, same target for both generators. h2load
+    # -m10 multiplexes 10 streams on each of 10 connections; stormlight has no stream
+    # sharing yet (--h2-max-streams), so its row at that concurrency is 100 users, each
+    # on its own connection with one stream at a time.
+    echo
+    if ! command -v h2load >/dev/null 2>&1; then
+        echo "-- HTTP/2: h2load not found (scripts/install-deps.sh bench: nghttp2-client)"
+    elif bench_start_h2_nginx; then
+        H2URL="http://127.0.0.1:$H2_NGINX_PORT"
+        echo "-- HTTP/2 (h2c nginx on core $SERVER_CPU): stormlight --h2c beside h2load, ${SECS} s"
+        measure h2load_10x1 pin "$LIMIT" h2load -t1 -c10 -m1 -D "$SECS" "$H2URL/hello"
+        record h2load h2load_10x1 test=h2 generator=h2load users=10 streams=1 threads=1 \
+            seconds="$SECS"
+        measure sl_h2_10x1 pin "$LIMIT" "$SL" -f "$T/hello.lua" -H "$H2URL" --h2c -u 10 \
+            -r 1000000 -t "${SECS}s" --threads 1 -q --json "$T/sl_h2_10x1.json"
+        record stormlight sl_h2_10x1 test=h2 generator=stormlight users=10 streams=1 threads=1 \
+            seconds="$SECS"
+        measure h2load_10x10 pin "$LIMIT" h2load -t1 -c10 -m10 -D "$SECS" "$H2URL/hello"
+        record h2load h2load_10x10 test=h2 generator=h2load users=10 streams=10 threads=1 \
+            seconds="$SECS"
+        measure sl_h2_100x1 pin "$LIMIT" "$SL" -f "$T/hello.lua" -H "$H2URL" --h2c -u 100 \
+            -r 1000000 -t "${SECS}s" --threads 1 -q --json "$T/sl_h2_100x1.json"
+        record stormlight sl_h2_100x1 test=h2 generator=stormlight users=100 streams=1 \
+            threads=1 seconds="$SECS"
+    fi
 fi
 
 bench_stop_servers

@@ -5,10 +5,10 @@
 # prints the exact command to run instead.
 set -euo pipefail
 
-build_pkgs="build-essential cmake ninja-build pkg-config liblua5.4-dev node-llhttp libcjson-dev libssl-dev zlib1g-dev libmicrohttpd-dev"
-test_pkgs="dpkg-dev binutils man-db groff-base bash-completion libcriterion-dev python3 nginx openssl chromium chromium-driver python3-selenium prometheus default-jdk-headless libhdrhistogram-java"
+build_pkgs="build-essential cmake ninja-build pkg-config liblua5.4-dev node-llhttp libcjson-dev libssl-dev zlib1g-dev libmicrohttpd-dev libnghttp2-dev"
+test_pkgs="dpkg-dev binutils man-db groff-base bash-completion nghttp2-server libcriterion-dev python3 nginx openssl chromium chromium-driver python3-selenium prometheus default-jdk-headless libhdrhistogram-java"
 demo_pkgs="nginx"
-bench_pkgs="wrk nginx python3-locust time"
+bench_pkgs="nghttp2-client wrk nginx python3-locust time"
 fuzz_pkgs="clang-14 libclang-rt-14-dev"
 deb_pkgs="dpkg-dev binutils man-db groff-base bash-completion"
 

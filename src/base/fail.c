@@ -82,6 +82,30 @@ const char *sl_http_reason(int status)
     return "";
 }
 
+/* RFC 9113 section 7's names for the error codes a RST_STREAM carries. */
+static const char *h2_code(int code)
+{
+    static const char *const names[] = {
+        "NO_ERROR",
+        "PROTOCOL_ERROR",
+        "INTERNAL_ERROR",
+        "FLOW_CONTROL_ERROR",
+        "SETTINGS_TIMEOUT",
+        "STREAM_CLOSED",
+        "FRAME_SIZE_ERROR",
+        "REFUSED_STREAM",
+        "CANCEL",
+        "COMPRESSION_ERROR",
+        "CONNECT_ERROR",
+        "ENHANCE_YOUR_CALM",
+        "INADEQUATE_SECURITY",
+        "HTTP_1_1_REQUIRED",
+    };
+    if (code >= 0 && (size_t)code < sizeof(names) / sizeof(names[0]))
+        return names[code];
+    return "unknown error code";
+}
+
 const char *sl_fail_describe(sl_fail_t kind, int detail, char *buf, size_t len)
 {
     if (kind != SL_FAIL_SCRIPT)
@@ -133,6 +157,15 @@ const char *sl_fail_describe(sl_fail_t kind, int detail, char *buf, size_t len)
         break;
     case SL_FAIL_UNSENT:
         snprintf(buf, len, "request not sent: out of memory while building it");
+        break;
+    case SL_FAIL_H2_RESET:
+        snprintf(buf, len, "HTTP/2 stream reset by the server: %s", h2_code(detail));
+        break;
+    case SL_FAIL_H2_PROTOCOL:
+        snprintf(buf, len, "HTTP/2 protocol error");
+        break;
+    case SL_FAIL_H2_REFUSED:
+        snprintf(buf, len, "HTTP/2 stream refused by the server");
         break;
     default:
         snprintf(buf, len, "other errors");

@@ -27,6 +27,9 @@ typedef enum sl_fail {
     SL_FAIL_IO,               /* other socket error, detail = errno */
     SL_FAIL_SCRIPT,           /* r:failure(msg) in a script, detail = text id of msg */
     SL_FAIL_UNSENT,           /* the request could not be built whole (out of memory) */
+    SL_FAIL_H2_RESET,         /* HTTP/2: the server reset the stream, detail = error code */
+    SL_FAIL_H2_PROTOCOL,      /* HTTP/2: a protocol error on the connection or the stream */
+    SL_FAIL_H2_REFUSED,       /* HTTP/2: the server refused the stream (REFUSED_STREAM) */
 } sl_fail_t;
 
 /* Some failures carry a text besides their number: the reason phrase the server sent

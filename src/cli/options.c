@@ -47,6 +47,10 @@ enum {
     OPT_AUTOSTART,
     OPT_AUTOQUIT,
     OPT_PHASES, /* --phases (timing phases, docs/phases.md) */
+    /* HTTP/2 */
+    OPT_HTTP2,
+    OPT_H2C,
+    OPT_H2_WINDOW,
     /* Locust options with no equivalent here: OPT_LOCUST + index in locust_only[]. */
     OPT_LOCUST = 512,
 };
@@ -149,6 +153,10 @@ static const struct option long_options[] = {
     {"web-host", required_argument, NULL, OPT_WEB_HOST},
     {"autostart", no_argument, NULL, OPT_AUTOSTART},
     {"autoquit", required_argument, NULL, OPT_AUTOQUIT},
+    /* HTTP/2 */
+    {"http2", no_argument, NULL, OPT_HTTP2},
+    {"h2c", no_argument, NULL, OPT_H2C},
+    {"h2-window", required_argument, NULL, OPT_H2_WINDOW},
     {NULL, 0, NULL, 0},
 };
 
@@ -354,6 +362,14 @@ static int apply(int c, const char *arg, sl_options_t *opts, sl_err_t *err)
     case OPT_INSECURE:
         opts->insecure = true;
         return SL_OK;
+    case OPT_HTTP2:
+        opts->http2 = true;
+        return SL_OK;
+    case OPT_H2C:
+        opts->h2c = true;
+        return SL_OK;
+    case OPT_H2_WINDOW:
+        return parse_bounded("h2-window", arg, 65535, 2147483647, &opts->h2_window, err);
     case OPT_SEED:
         if (!parse_u64(arg, &v))
             return bad(err, "seed", "expected an unsigned integer below 2^64", arg);
@@ -633,6 +649,12 @@ const char *sl_options_usage(void)
            "      --json PATH          write the summary as JSON to PATH, '-' for stdout\n"
            "                           (default: none)\n"
            "      --insecure           do not verify TLS certificates (default: verify)\n"
+           "      --http2              offer HTTP/2 (h2) by ALPN on https:// hosts; a server\n"
+           "                           that declines is spoken to in HTTP/1.1 (the summary\n"
+           "                           says which) (default: HTTP/1.1 only)\n"
+           "      --h2c                cleartext HTTP/2 (prior knowledge) on http:// hosts\n"
+           "      --h2-window BYTES    HTTP/2 flow-control window per stream and per\n"
+           "                           connection, 65535..2147483647 (default: 16777216)\n"
            "      --seed N             seed for random choices, for a reproducible task\n"
            "                           order (default: random)\n"
            "      --rate R             open model: start R task iterations per second in\n"

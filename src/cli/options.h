@@ -22,6 +22,9 @@ typedef struct sl_options {
     uint64_t timeout_us;   /* --timeout, default 60 s */
     const char *json_path; /* --json PATH or "-" */
     bool insecure;         /* --insecure */
+    bool http2;            /* --http2: offer h2 by ALPN (https:// only) */
+    bool h2c;              /* --h2c: cleartext HTTP/2 by prior knowledge (http:// only) */
+    uint32_t h2_window;    /* --h2-window; 0 = the default */
     bool seed_set;
     uint64_t seed;                  /* --seed */
     uint64_t iterations;            /* --iterations N; 0 = no limit */

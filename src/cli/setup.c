@@ -9,6 +9,37 @@
 #include "scenario/prepare.h"
 
 /* err's message with a prefix in front. */
+/* --http2 / --h2c against the host's scheme: h2 by ALPN needs TLS, h2c needs its
+ * absence. */
+static int setup_http2(sl_run_setup_t *s, const sl_options_t *opts, sl_err_t *err)
+{
+    if (opts->http2 && opts->h2c) {
+        sl_err_set(err, "--http2 and --h2c: give one (--http2 for https://, --h2c for http://)");
+        return SL_EINVAL;
+    }
+    if (opts->http2 && !s->sc.url.tls) {
+        sl_err_set(err,
+                   "--http2: the host (%s) is http://; h2 is offered by ALPN over TLS: use "
+                   "an https:// host, or --h2c for cleartext HTTP/2",
+                   s->sc.host);
+        return SL_EINVAL;
+    }
+    if (opts->h2c && s->sc.url.tls) {
+        sl_err_set(err, "--h2c: the host (%s) is https://; use --http2 for HTTP/2 over TLS",
+                   s->sc.host);
+        return SL_EINVAL;
+    }
+    s->ep.h2_window = opts->h2_window;
+    if (opts->h2c)
+        s->ep.h2_mode = SL_H2_PRIOR;
+    if (opts->http2) {
+        s->ep.h2_mode = SL_H2_ALPN;
+        if (sl_tls_ctx_offer_h2(s->tls, err) != 0)
+            return SL_EINVAL;
+    }
+    return 0;
+}
+
 static int blame(sl_err_t *err, const char *prefix, int rc)
 {
     char msg[sizeof(err->msg)];
@@ -36,6 +67,8 @@ int sl_run_setup(sl_run_setup_t *s, sl_options_t *opts, sl_err_t *err)
             return SL_EINVAL;
         sl_endpoint_use_tls(&s->ep, s->tls);
     }
+    if ((rc = setup_http2(s, opts, err)) != 0)
+        return rc;
     /* The flag wins over the file's stages. */
     if (s->sc.has_stages && !opts->stages)
         opts->stages = &s->sc.stages;

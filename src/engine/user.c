@@ -284,10 +284,23 @@ void sl__user_on_connect(sl_http_session_t *s)
 void sl__user_on_event(sl_http_session_t *s, sl_http_event_t ev)
 {
     sl_user_t *u = (sl_user_t *)((char *)s - offsetof(sl_user_t, http));
-    if (ev == SL_HTTP_EV_RETRY)
+    switch (ev) {
+    case SL_HTTP_EV_RETRY:
         u->w->cur->retries++;
-    else
+        break;
+    case SL_HTTP_EV_STALE:
         u->w->cur->stale_discarded++;
+        break;
+    case SL_HTTP_EV_CONN_H1:
+        u->w->cur->conns_h1++;
+        break;
+    case SL_HTTP_EV_CONN_H2:
+        u->w->cur->conns_h2++;
+        break;
+    case SL_HTTP_EV_H2_DECLINED:
+        u->w->cur->h2_declined++;
+        break;
+    }
 }
 
 static sl_http_exchange_t user_exchange(const sl_user_t *u)

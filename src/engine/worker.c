@@ -475,7 +475,7 @@ void *sl__worker_main(void *arg)
         (void)n;
     }
     for (uint32_t i = 0; i < w->nusers; i++)
-        sl_conn_close(&w->users[i].http.conn, false);
+        sl_http_session_dispose(&w->users[i].http);
     pthread_mutex_lock(&w->mu);
     w->users_running = w->running;
     pthread_mutex_unlock(&w->mu);
@@ -486,7 +486,7 @@ void sl__worker_dispose(sl_worker_t *w)
 {
     if (w->users) {
         for (uint32_t i = 0; i < w->nusers; i++)
-            sl_conn_close(&w->users[i].http.conn, false);
+            sl_http_session_dispose(&w->users[i].http);
     }
     if (w->sw)
         sl__script_worker_dispose(w);

@@ -215,9 +215,17 @@ static int on_headers_complete(llhttp_t *p)
     return 0;
 }
 
+static void body_take(sl_resp_t *r, const char *at, size_t len);
+
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
-    sl_resp_t *r = RESP(p);
+    body_take(RESP(p), at, len);
+    return 0;
+}
+
+/* Counts body bytes and captures what the capture has room for. */
+static void body_take(sl_resp_t *r, const char *at, size_t len)
+{
     r->body_bytes += len;
     sl_resp_capture_t *c = r->cap;
     if (c && !c->body_truncated) {
@@ -229,12 +237,37 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
         if (!body_reserve(c, c->body_len + keep, false)) {
             c->oom = true;
             c->body_truncated = true;
-            return 0;
+            return;
         }
         memcpy(c->body + c->body_len, at, keep);
         c->body_len += keep;
     }
-    return 0;
+}
+
+void sl_resp_h2_header(sl_resp_t *r, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    r->got_bytes = true;
+    if (!r->cap)
+        return;
+    cap_head(r, name, nlen);
+    cap_head(r, "", 1);
+    cap_head(r, value, vlen);
+    cap_head(r, "", 1);
+}
+
+void sl_resp_h2_body(sl_resp_t *r, const char *at, size_t len)
+{
+    r->got_bytes = true;
+    body_take(r, at, len);
+}
+
+void sl_resp_h2_interim(sl_resp_t *r)
+{
+    r->header_bytes = 0;
+    r->headers_done = false;
+    r->status = 0;
+    if (r->cap)
+        sl_resp_capture_reset(r->cap);
 }
 
 static int on_message_complete(llhttp_t *p)

@@ -88,6 +88,13 @@ void sl_resp_start(sl_resp_t *r, bool is_head);
  * complete; bytes after it set r->trailing. Never reads past len. */
 sl_resp_result_t sl_resp_feed(sl_resp_t *r, const char *buf, size_t len);
 
+/* HTTP/2 (http/h2.c) fills the response from its frames instead of llhttp: a header
+ * field (captured when a capture is attached), body bytes (counted, captured), and the
+ * end of an interim (1xx) header block, after which the final one starts afresh. */
+void sl_resp_h2_header(sl_resp_t *r, const char *name, size_t nlen, const char *value, size_t vlen);
+void sl_resp_h2_body(sl_resp_t *r, const char *at, size_t len);
+void sl_resp_h2_interim(sl_resp_t *r);
+
 /* The peer closed the connection: completes a close-delimited body (SL_RESP_DONE) or
  * classifies the response as closed/truncated (SL_RESP_ERROR). */
 sl_resp_result_t sl_resp_eof(sl_resp_t *r);

@@ -1,4 +1,4 @@
-/* The HTTP/1.1 session: one keep-alive connection and the exchange of one request at a
+/* The HTTP session: one keep-alive connection and the exchange of one request at a
  * time over it. It owns writing the request, reading and parsing the response, the
  * keep-alive decision, the stale-connection check before reuse, the retry rule and
  * following redirects (the owner renders the next request), and reports one outcome per
@@ -6,8 +6,12 @@
  *
  * The owner (engine/worker.c) schedules users: it decides when a request starts, times
  * it out, and makes connections (connect slots, address fallback) when the session asks
- * for one. Nothing here knows about users, Lua or statistics blocks, so another protocol
- * (HTTP/2) can stand behind the same calls. Worker thread only; no allocation. */
+ * for one. Nothing here knows about users, Lua or statistics blocks. When the endpoint
+ * asks for HTTP/2 (sl_endpoint_t.h2_mode) and the established connection speaks it (ALPN
+ * chose h2, or h2c by prior knowledge), the same calls drive an HTTP/2 stream per
+ * exchange through http/h2.c instead: same outcome, same retry rule, same redirects.
+ * Worker thread only; no allocation for HTTP/1.1 (nghttp2 allocates per connection and
+ * per stream). */
 #ifndef SL_HTTP_SESSION_H
 #define SL_HTTP_SESSION_H
 
@@ -42,10 +46,21 @@ typedef struct sl_http_exchange {
 } sl_http_exchange_t;
 
 typedef struct sl_http_session sl_http_session_t;
+typedef struct sl_h2 sl_h2_t; /* http/h2.c: HTTP/2 on one connection */
+
+/* The protocol a connection speaks, once it is established. */
+typedef enum sl_http_proto {
+    SL_PROTO_NONE = 0,
+    SL_PROTO_H1, /* HTTP/1.1 */
+    SL_PROTO_H2, /* HTTP/2: h2 by ALPN over TLS, or h2c with prior knowledge */
+} sl_http_proto_t;
 
 typedef enum sl_http_event {
-    SL_HTTP_EV_RETRY, /* a request is sent again (the summary's `retries`) */
-    SL_HTTP_EV_STALE, /* an idle connection was found closed before reuse */
+    SL_HTTP_EV_RETRY,       /* a request is sent again (the summary's `retries`) */
+    SL_HTTP_EV_STALE,       /* an idle connection was found closed before reuse */
+    SL_HTTP_EV_CONN_H1,     /* a new connection speaks HTTP/1.1 (s->proto) */
+    SL_HTTP_EV_CONN_H2,     /* a new connection speaks HTTP/2 */
+    SL_HTTP_EV_H2_DECLINED, /* ... HTTP/1.1 although h2 was offered by ALPN (with CONN_H1) */
 } sl_http_event_t;
 
 /* What the owner does for the session. Every callback may be called from inside any
@@ -96,6 +111,8 @@ struct sl_http_session {
     bool reused;            /* the connection already carried a complete exchange */
     bool retried;           /* the current request was already retried once */
     uint8_t redirects;      /* redirects followed for the current request */
+    uint8_t proto;          /* sl_http_proto_t of the connection; SL_PROTO_NONE when closed */
+    sl_h2_t *h2;            /* HTTP/2 state of the connection when it speaks h2, else NULL */
 };
 
 /* Prepares a session (caller's storage) with no connection. ops, loop and rbuf are
@@ -142,6 +159,10 @@ static inline void sl_http_session_phases(const sl_http_session_t *s, uint64_t e
     out->waiting_us = first > done ? first - done : 0;
     out->receiving_us = end_us > first ? end_us - first : 0;
 }
+
+/* Releases the connection and its protocol state without calling the owner (when the
+ * owner itself is going away). Safe when there is none. */
+void sl_http_session_dispose(sl_http_session_t *s);
 
 static inline bool sl_http_session_busy(const sl_http_session_t *s)
 {

@@ -61,7 +61,17 @@ typedef struct sl_endpoint {
     const char *sni; /* host name for SNI and certificate checks (NULL for IPs) */
     const char *ip;  /* the host when it is an address literal: checked against the
                       * certificate's IP SANs (NULL for names) */
+    /* HTTP/2 (--http2, --h2c): which protocol the connections speak is the HTTP
+     * session's to decide once one is established; these say what was asked for. */
+    uint8_t h2_mode;    /* sl_h2_mode_t */
+    uint32_t h2_window; /* flow-control window offered per stream and per connection */
 } sl_endpoint_t;
+
+typedef enum sl_h2_mode {
+    SL_H2_OFF = 0, /* HTTP/1.1 only */
+    SL_H2_ALPN,    /* TLS offers h2 and http/1.1 by ALPN; the server chooses */
+    SL_H2_PRIOR,   /* cleartext HTTP/2 with prior knowledge (h2c) */
+} sl_h2_mode_t;
 
 struct sl_conn {
     int fd; /* -1 when closed */
@@ -108,6 +118,10 @@ int sl_endpoint_resolve(sl_endpoint_t *ep, const char *host, unsigned port, sl_e
  * session cache off (each user is a fresh client). Returns NULL with a message. */
 SSL_CTX *sl_tls_ctx_new(bool insecure, sl_err_t *err);
 void sl_tls_ctx_free(SSL_CTX *ctx);
+/* Makes ctx offer "h2" then "http/1.1" by ALPN. Returns 0, or SL_EINVAL with a message. */
+int sl_tls_ctx_offer_h2(SSL_CTX *ctx, sl_err_t *err);
+/* Whether an established TLS connection agreed on "h2" by ALPN (false for plain TCP). */
+bool sl_conn_alpn_h2(const sl_conn_t *c);
 
 /* OpenSSL's words for a certificate verification result ("self-signed certificate",
  * "certificate has expired", "IP address mismatch"). After an SL_FAIL_TLS_VERIFY,

@@ -41,6 +41,26 @@ void sl_tls_ctx_free(SSL_CTX *ctx)
     SSL_CTX_free(ctx);
 }
 
+int sl_tls_ctx_offer_h2(SSL_CTX *ctx, sl_err_t *err)
+{
+    static const unsigned char protos[] = "\x02h2\x08http/1.1";
+    if (SSL_CTX_set_alpn_protos(ctx, protos, sizeof(protos) - 1) != 0) {
+        sl_err_set(err, "TLS: cannot offer h2 by ALPN");
+        return SL_EINVAL;
+    }
+    return 0;
+}
+
+bool sl_conn_alpn_h2(const sl_conn_t *c)
+{
+    if (!c->ssl)
+        return false;
+    const unsigned char *p = NULL;
+    unsigned int n = 0;
+    SSL_get0_alpn_selected(c->ssl, &p, &n);
+    return n == 2 && p[0] == 'h' && p[1] == '2';
+}
+
 const char *sl_tls_verify_reason(int code)
 {
     return X509_verify_cert_error_string(code);

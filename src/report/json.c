@@ -180,6 +180,16 @@ static void put_summary(sl_jw_t *w, const sl_snapshot_t *s, bool interrupted)
     sl_jw_number(w, "retries", (double)s->stats->retries);
     sl_jw_number(w, "dns_ms", sl_fmt_ms3((double)s->dns_us));
     sl_jw_number(w, "stale_connections_discarded", (double)s->stats->stale_discarded);
+    const char *proto = sl_stats_protocol(s->stats);
+    if (proto)
+        sl_jw_string(w, "protocol", proto);
+    else
+        sl_jw_null(w, "protocol");
+    sl_jw_object(w, "connections");
+    sl_jw_number(w, "http/1.1", (double)s->stats->conns_h1);
+    sl_jw_number(w, "h2", (double)s->stats->conns_h2);
+    sl_jw_number(w, "h2_declined", (double)s->stats->h2_declined);
+    sl_jw_end_object(w);
     sl_jw_number(w, "unrecorded_requests", (double)(s->stats->unrecorded + s->unlisted));
     sl_jw_number(w, "max_rows", s->max_rows);
     if (s->overflow_row >= 0)

@@ -604,6 +604,12 @@ static void print_summary(const sl_snapshot_t *s, FILE *out)
                     msg);
         }
     }
+    if (s->stats->conns_h2 || s->stats->h2_declined)
+        fprintf(out,
+                "\nProtocol: %s   connections: %" PRIu64 " h2, %" PRIu64 " http/1.1 (%" PRIu64
+                " declined h2)\n",
+                sl_stats_protocol(s->stats), s->stats->conns_h2, s->stats->conns_h1,
+                s->stats->h2_declined);
     if (s->stats->in_flight_at_stop || s->stats->retries)
         fprintf(out,
                 "\nIn flight at stop: %" PRIu64 "   retried on stale connections: %" PRIu64 "\n",

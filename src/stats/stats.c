@@ -117,6 +117,9 @@ void sl_stats_reset(sl_stats_t *s)
     s->nexceptions = 0;
     s->retries = 0;
     s->stale_discarded = 0;
+    s->conns_h1 = 0;
+    s->conns_h2 = 0;
+    s->h2_declined = 0;
     s->in_flight_at_stop = 0;
     s->dropped_iterations = 0;
     s->alloc_failed = false;
@@ -194,6 +197,9 @@ void sl_stats_merge(sl_stats_t *dst, const sl_stats_t *src)
         sl_stats_exception(dst, src->exceptions[i].text, src->exceptions[i].occurrences);
     dst->retries += src->retries;
     dst->stale_discarded += src->stale_discarded;
+    dst->conns_h1 += src->conns_h1;
+    dst->conns_h2 += src->conns_h2;
+    dst->h2_declined += src->h2_declined;
     dst->dropped_iterations += src->dropped_iterations;
     ok &= sl_hist_merge(&dst->send_lag, &src->send_lag);
     dst->in_flight_at_stop += src->in_flight_at_stop;
@@ -212,4 +218,15 @@ void sl_stats_total_rows(const sl_stats_t *s, uint32_t nrows, sl_row_stats_t *ou
 void sl_stats_total(const sl_stats_t *s, sl_row_stats_t *out)
 {
     sl_stats_total_rows(s, s->nrows, out);
+}
+
+const char *sl_stats_protocol(const sl_stats_t *s)
+{
+    if (s->conns_h2 && s->conns_h1)
+        return "h2+http/1.1";
+    if (s->conns_h2)
+        return "h2";
+    if (s->conns_h1)
+        return "http/1.1";
+    return NULL;
 }

@@ -53,6 +53,9 @@ typedef struct sl_stats {
     uint32_t nexceptions, exceptions_cap;
     uint64_t retries;
     uint64_t stale_discarded; /* idle keep-alive connections found closed before reuse */
+    uint64_t conns_h1;        /* connections established that spoke HTTP/1.1 */
+    uint64_t conns_h2;        /* ... that spoke HTTP/2 (h2 by ALPN, or h2c) */
+    uint64_t h2_declined;     /* of conns_h1: h2 was offered by ALPN, the server chose 1.1 */
     uint64_t in_flight_at_stop;
     uint64_t dropped_iterations; /* open model: arrivals that found no user and no room */
     sl_hist_t send_lag;          /* sent - intended, all rows: the generator's lateness */
@@ -62,6 +65,10 @@ typedef struct sl_stats {
     bool alloc_failed;
     uint64_t unrecorded; /* completed requests that memory ran out for (then the run stops) */
 } sl_stats_t;
+
+/* The protocol the block's connections spoke, as the summary and the JSON name it: "h2",
+ * "http/1.1", "h2+http/1.1" (both), or NULL when no connection was established. */
+const char *sl_stats_protocol(const sl_stats_t *s);
 
 /* Allocates a block for nrows rows. Histograms allocate on first use, so an untouched row
  * costs its counters only. Interval blocks (workers', the reporter's per-second one) are

@@ -36,6 +36,7 @@ for t in "${targets[@]}"; do
             -malloc_limit_mb=512 -fork=1 -ignore_ooms=1 -ignore_timeouts=1 -ignore_crashes=0)
         ;;
     fuzz_url) flags+=(-max_len=2048) ;;
+    fuzz_h2) flags+=(-max_len=8192) ;;
     fuzz_duration) flags+=(-max_len=256) ;;
     esac
     echo "fuzz: $t for ${secs}s"

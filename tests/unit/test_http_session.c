@@ -63,7 +63,7 @@ static void on_event(sl_http_session_t *s, sl_http_event_t ev)
 {
     if (ev == SL_HTTP_EV_RETRY)
         OWNER(s)->retries++;
-    else
+    else if (ev == SL_HTTP_EV_STALE)
         OWNER(s)->stale++;
 }
 
