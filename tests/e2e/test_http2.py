@@ -117,6 +117,17 @@ def test_h2_over_tls_reconciles_with_the_access_log():
     check_eq(big["avg_content_bytes"], BIG, "every byte of the large body (flow control)")
     check_eq(a["avg_content_bytes"], 4, "small body")
     check("Protocol: h2" in out, f"the summary names the protocol:\n{out[-800:]}")
+    # Timing phases over HTTP/2: four new connections (one per user, with a TLS handshake),
+    # every other stream on a reused one, waiting and receiving measured for each.
+    ph = s["total"]["phases_ms"]
+    check_eq(ph["new_connections"], 4, "phases: new connections")
+    check_eq(ph["reused_connections"], 396, "phases: reused connections")
+    check(ph["tls_handshaking"]["total"] > 0, f"phases: TLS handshakes: {ph}")
+    check(ph["waiting"]["50"] > 0 and ph["receiving"]["99"] >= ph["receiving"]["50"] >= 0,
+          f"phases: waiting and receiving: {ph}")
+    check(find_row(s, "GET", "/big")["phases_ms"]["receiving"]["avg"] >=
+          find_row(s, "GET", "/a")["phases_ms"]["receiving"]["avg"],
+          "a 1 MiB body takes longer to receive than a 4-byte one")
 
 
 def test_small_window_does_not_stall():
