@@ -30,9 +30,18 @@ static int usage_error(const char *msg)
     return SL_EXIT_USAGE;
 }
 
-static void outputs_tick(void *outs, const sl_snapshot_t *snap)
+/* Every reporting tick while users run: the per-second files, the web UI's counters. */
+typedef struct tick_sinks {
+    sl_outputs_t *outs;
+    sl_web_t *web;
+} tick_sinks_t;
+
+static void on_tick(void *ud, const sl_snapshot_t *snap)
 {
-    sl_outputs_tick(outs, snap);
+    tick_sinks_t *t = ud;
+    sl_outputs_tick(t->outs, snap);
+    if (t->web)
+        sl_web_tick(t->web, snap);
 }
 
 /* With thresholds, they decide (a failure ratio may be allowed); without, a failed
@@ -68,6 +77,8 @@ static int finish(cli_run_t *r, sl_control_t *ctl, sl_outputs_t *outs)
     sl_control_result(ctl, &res);
     sl_err_t err = {{0}};
     sl_outputs_tick(outs, snap);
+    if (r->web)
+        sl_web_tick(r->web, snap); /* the final tick's interval */
     sl_report_summary(snap, r->human);
     if (opts->phases)
         sl_report_phases(snap, r->human);
@@ -96,7 +107,7 @@ static int finish(cli_run_t *r, sl_control_t *ctl, sl_outputs_t *outs)
     return code;
 }
 
-static sl_control_t *make_controller(cli_run_t *r, sl_outputs_t *outs)
+static sl_control_t *make_controller(cli_run_t *r, tick_sinks_t *sinks)
 {
     sl_run_setup_t *setup = r->setup;
     sl_control_cfg_t cc = {.rows = setup->sc.plan.rows,
@@ -107,8 +118,8 @@ static sl_control_t *make_controller(cli_run_t *r, sl_outputs_t *outs)
                            .abort_on_threshold = r->opts->abort_on_threshold,
                            .shape = setup->sc.shape ? sl_control_shape_lua : NULL,
                            .shape_ud = setup->sc.shape,
-                           .on_tick = outputs_tick,
-                           .on_tick_ud = outs,
+                           .on_tick = on_tick,
+                           .on_tick_ud = sinks,
                            .stop_timeout_us = r->opts->stop_timeout_us,
                            .notices = stderr,
                            .keys = r->keys_possible,
@@ -148,8 +159,6 @@ static void drive(cli_run_t *r, sl_control_t *ctl)
         if (draw && !r->opts->quiet)
             sl_report_live(&r->live, sl_control_snapshot(ctl), r->human);
     }
-    if (r->web)
-        sl_web_update(r->web, ctl);
 }
 
 /* --autoquit N: the page stays up N seconds more, then the process ends (sooner on a
@@ -209,6 +218,7 @@ int sl_cli_run(sl_options_t *opts, sl_run_setup_t *setup)
     int code = SL_EXIT_OK;
     sl_outputs_t *outs = NULL;
     sl_control_t *ctl = NULL;
+    tick_sinks_t sinks = {0};
     /* Report files are opened before each run, so a bad path costs no test. */
     sl_outputs_cfg_t outs_cfg = {.csv_prefix = opts->csv_prefix,
                                  .csv_full_history = opts->csv_full_history,
@@ -222,7 +232,8 @@ int sl_cli_run(sl_options_t *opts, sl_run_setup_t *setup)
             code = usage_error(err.msg);
             break;
         }
-        if (!(ctl = make_controller(&r, outs))) {
+        sinks = (tick_sinks_t){.outs = outs, .web = r.web};
+        if (!(ctl = make_controller(&r, &sinks))) {
             code = usage_error("out of memory");
             break;
         }
@@ -239,6 +250,8 @@ int sl_cli_run(sl_options_t *opts, sl_run_setup_t *setup)
         bool ran = sl_control_snapshot(ctl) != NULL;
         if (ran)
             code = finish(&r, ctl, outs);
+        if (r.web)
+            sl_web_update(r.web, ctl); /* the final snapshot, with the last tick counted */
         bool quit = !r.web || !ran || sl_control_stop_reason(ctl) == SL_STOP_SIGNAL;
         sl_control_result_t res;
         sl_control_result(ctl, &res);
@@ -254,7 +267,8 @@ int sl_cli_run(sl_options_t *opts, sl_run_setup_t *setup)
         /* The page shows the finished run until a new one starts: a fresh controller
          * waits for that start (or, with --autoquit, for the time to leave). */
         if (opts->autoquit_s >= 0) {
-            sl_control_t *idle = make_controller(&r, NULL);
+            tick_sinks_t none = {0};
+            sl_control_t *idle = make_controller(&r, &none);
             if (!idle)
                 break;
             sl_signals_install(idle);

@@ -243,13 +243,21 @@ bool sl_control_open_model(const sl_control_t *ctl)
     return ctl->open_model;
 }
 
+static void tick(sl_control_t *ctl, uint64_t now);
+
 void sl_control_reset_stats(sl_control_t *ctl)
 {
     if (!active(ctl))
         return;
-    /* What the workers recorded since the last tick goes too. */
-    ctl->cfg.backend.ops->collect(ctl->cfg.backend.b, NULL, NULL);
-    sl_reporter_reset(ctl->rep);
+    /* What the workers recorded since the last tick is folded in first, as a tick of its
+     * own, so that what counts from the start (the history, the per-second files, the web
+     * UI's Prometheus counters, which read every tick) loses nothing; then the statistics
+     * start again. The schedule of the ticks stays as it was. */
+    uint64_t next = ctl->next_tick;
+    tick(ctl, ctl->now());
+    ctl->next_tick = next;
+    if (active(ctl))
+        sl_reporter_reset(ctl->rep);
 }
 
 void sl_control_stop(sl_control_t *ctl, sl_stop_reason_t reason, int sig)

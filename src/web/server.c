@@ -67,6 +67,7 @@ struct sl_web {
     size_t seen_history; /* history points of the attached run already published */
     int last_state;
     bool waiting; /* the attached controller has not started yet */
+    bool counted; /* sl_web_tick counted an interval the documents do not show yet */
     unsigned ticks_since_report;
 
     /* Shared: everything below under mu. */
@@ -204,12 +205,9 @@ void sl_web_update(sl_web_t *web, sl_control_t *ctl)
     }
     size_t nhist = s ? s->nhistory : 0;
     bool fresh = nhist > web->seen_history;
-    if (!fresh && state == web->last_state && !new_run)
+    if (!fresh && !web->counted && state == web->last_state && !new_run)
         return;
-    /* Every interval counts once toward the Prometheus totals: the newest one is in the
-     * snapshot's interval block (ticks never come closer than one step apart). */
-    if (fresh && s)
-        sl_metrics_add_interval(web->metrics, s);
+    web->counted = false;
     web->last_state = state;
     sl_control_status_t st;
     sl_control_status(ctl, &st);
@@ -267,6 +265,12 @@ void sl_web_update(sl_web_t *web, sl_control_t *ctl)
     pthread_cond_broadcast(&web->changed);
     pthread_mutex_unlock(&web->mu);
     web->seen_history = nhist;
+}
+
+void sl_web_tick(sl_web_t *web, const sl_snapshot_t *snap)
+{
+    sl_metrics_add_interval(web->metrics, snap);
+    web->counted = true;
 }
 
 void sl_web_attach(sl_web_t *web, sl_control_t *ctl)
@@ -614,6 +618,19 @@ static enum MHD_Result events(sl_web_t *web, struct MHD_Connection *con)
 
 /* ---- routing ---- */
 
+/* A request that changes the run (start, stop, reset) from a page of another site is
+ * refused: a browser sends Origin with it, and it must name this server (the Host the
+ * browser asked for). Scripts (curl, Locust clients) send no Origin and pass. */
+static bool foreign_origin(struct MHD_Connection *con)
+{
+    const char *origin = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Origin");
+    if (!origin)
+        return false;
+    const char *host = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Host");
+    const char *sep = strstr(origin, "://");
+    return !host || !sep || strcmp(sep + 3, host) != 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls)
@@ -641,6 +658,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         *upload_size = 0;
         return MHD_YES;
     }
+    bool changes = (post && !strcmp(url, "/swarm")) || !strcmp(url, "/stop") ||
+                   !strcmp(url, "/stats/reset");
+    if (changes && foreign_origin(con))
+        return send_bytes(con, MHD_HTTP_FORBIDDEN, "text/plain",
+                          "forbidden: a page of another origin may not control this test\n", 62,
+                          NULL);
     if (post) {
         if (!strcmp(url, "/swarm"))
             return swarm(web, con, c);

@@ -45,6 +45,11 @@ const char *sl_web_url(const sl_web_t *web);
  * keeps showing the last run until the new one starts. Main thread. */
 void sl_web_attach(sl_web_t *web, sl_control_t *ctl);
 
+/* Counts a reporting tick's interval (snap->interval) toward the Prometheus totals: call
+ * it from the controller's on_tick, which sees every tick once (a reset's flush too), and
+ * once with the final snapshot. Main thread. */
+void sl_web_tick(sl_web_t *web, const sl_snapshot_t *snap);
+
 /* Renders what changed since the last call (after every sl_control_step): the documents
  * on every new reporting interval or change of state. Main thread. */
 void sl_web_update(sl_web_t *web, sl_control_t *ctl);

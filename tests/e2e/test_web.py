@@ -133,6 +133,15 @@ def test_locust_api_start_stop_reset_and_downloads():
             check(r["success"] is False and why in r["message"], f"{bad}: {r}")
         check_eq(get_json(w.base, "/stats/requests")["state"], "ready", "bad forms start nothing")
 
+        # A page of another site may not start a test (a browser sends its Origin).
+        req = urllib.request.Request(w.base + "/swarm", data=b"user_count=2&spawn_rate=5",
+                                     method="POST", headers={"Origin": "http://evil.example"})
+        try:
+            OPENER.open(req, timeout=5)
+            check(False, "a foreign Origin was accepted")
+        except urllib.error.HTTPError as e:
+            check_eq(e.code, 403, "a foreign Origin")
+        check_eq(get_json(w.base, "/stats/requests")["state"], "ready", "it started nothing")
         r = swarm(w.base, user_count=2, spawn_rate=50, host=t.url, run_time="2s")
         check(r["success"] is True and r["message"] == "Swarming started", f"swarm: {r}")
         check_eq(r["host"], t.url, "the host in the answer")
