@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/config.h"
+#include "cli/dist.h"
 #include "cli/keys.h"
 #include "cli/options.h"
 #include "cli/setup.h"
@@ -78,6 +79,12 @@ int main(int argc, char **argv)
     if (rc != 0 || opts.list) {
         sl_run_setup_dispose(&setup);
         return rc != 0 ? usage_error(err.msg) : EXIT_OK;
+    }
+    if (opts.worker || opts.master) { /* distributed modes: cli/dist.c */
+        rc = sl_cli_distributed(&opts, &setup);
+        sl_run_setup_dispose(&setup);
+        sl_config_dispose(&conf);
+        return rc;
     }
     int code = EXIT_USAGE;
     sl_outputs_t *outs = NULL;

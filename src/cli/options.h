@@ -45,8 +45,17 @@ typedef struct sl_options {
     const char *exclude_tags;
     uint64_t stop_timeout_us;    /* -s/--stop-timeout, default 10 s: time on_stop may take */
     uint32_t exit_code_on_error; /* --exit-code-on-error N: the code of a failed run, 1 */
-    bool help;                   /* -h: print usage, exit 0 */
-    bool version;                /* -V: print version, exit 0 */
+    /* Distributed mode (Locust's names and defaults). */
+    bool master;                         /* --master */
+    bool worker;                         /* --worker */
+    const char *master_host;             /* --master-host, default 127.0.0.1 */
+    uint32_t master_port;                /* --master-port, default 5557 */
+    const char *master_bind_host;        /* --master-bind-host, default "*" */
+    uint32_t master_bind_port;           /* --master-bind-port, default 5557 */
+    uint32_t expect_workers;             /* --expect-workers, 0 = not given */
+    uint64_t expect_workers_max_wait_us; /* --expect-workers-max-wait, 0 = forever */
+    bool help;                           /* -h: print usage, exit 0 */
+    bool version;                        /* -V: print version, exit 0 */
 } sl_options_t;
 
 /* Fills opts with defaults, then parses argv. Every value is validated; on a problem
