@@ -80,7 +80,7 @@ int main(int argc, char **argv)
         sl_run_setup_dispose(&setup);
         return rc != 0 ? usage_error(err.msg) : EXIT_OK;
     }
-    if (opts.worker || opts.master) { /* distributed modes: cli/dist.c */
+    if (opts.worker) { /* distributed worker: cli/dist.c */
         rc = sl_cli_distributed(&opts, &setup);
         sl_run_setup_dispose(&setup);
         sl_config_dispose(&conf);
@@ -120,9 +120,11 @@ int main(int argc, char **argv)
                            .notices = stderr,
                            .keys = keys_possible,
                            .reserve_bytes = 64u << 20};
-    if (sl_local_backend_new(&cc.backend, &setup.local) != 0 ||
-        !(ctl = sl_control_new(&cc, &err))) {
-        usage_error("out of memory");
+    int brc = sl_cli_backend(&cc.backend, &opts, &setup, &err); /* local, or --master */
+    if (brc != 0 || !(ctl = sl_control_new(&cc, &err))) {
+        code = brc == 1 ? EXIT_FAILURES : usage_error(err.msg);
+        if (brc == 1)
+            fprintf(stderr, "stormlight: %s\n", err.msg);
         goto out;
     }
     sl_signals_install(ctl);

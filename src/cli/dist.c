@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "control/local.h"
+#include "dist/master.h"
 #include "dist/worker.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -19,11 +21,6 @@ int sl_cli_distributed(const sl_options_t *opts, sl_run_setup_t *setup)
 {
     if (opts->master && opts->worker) {
         fprintf(stderr, "stormlight: --master and --worker: choose one\n");
-        return 2;
-    }
-    if (opts->master) {
-        fprintf(stderr, "stormlight: --master: a stormlight master is not built yet; run "
-                        "Locust's master (locust --master) with stormlight workers\n");
         return 2;
     }
     struct sigaction sa;
@@ -49,4 +46,33 @@ int sl_cli_distributed(const sl_options_t *opts, sl_run_setup_t *setup)
     if (code != 0)
         fprintf(stderr, "stormlight: %s\n", err.msg);
     return code;
+}
+
+int sl_cli_backend(sl_backend_t *out, const sl_options_t *opts, sl_run_setup_t *setup,
+                   sl_err_t *err)
+{
+    if (!opts->master) {
+        if (sl_local_backend_new(out, &setup->local) == 0)
+            return 0;
+        sl_err_set(err, "out of memory");
+        return 2;
+    }
+    sl_dist_master_cfg_t cfg = {.bind_host = opts->master_bind_host,
+                                .bind_port = (uint16_t)opts->master_bind_port,
+                                .expect_workers = opts->expect_workers,
+                                .expect_max_wait_us = opts->expect_workers_max_wait_us,
+                                .plan = &setup->plan,
+                                .rows = setup->rows,
+                                .texts = setup->texts,
+                                .host = setup->host,
+                                .stop_timeout_us = opts->stop_timeout_us,
+                                .notices = stderr};
+    if (sl_dist_master_new(out, &cfg, err) != 0)
+        return 2;
+    if (sl_dist_master_await(out, err) != 0) {
+        out->ops->free(out->b);
+        out->b = NULL;
+        return 1;
+    }
+    return 0;
 }

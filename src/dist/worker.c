@@ -341,8 +341,15 @@ static void end_run(worker_t *w)
     w->ctl = NULL;
 }
 
-static int start_run(worker_t *w, uint32_t users, sl_err_t *err)
+static int start_run(worker_t *w, uint32_t users, const msgpack_object *extra, sl_err_t *err)
 {
+    /* A stormlight master's share of --iterations and --rate. */
+    uint64_t iterations = 0;
+    double rate = 0;
+    sl_wire_u64(sl_wire_get(extra, "iterations"), &iterations);
+    sl_wire_num(sl_wire_get(extra, "rate_per_s"), &rate);
+    if (!(rate > 0))
+        rate = 0;
     if (sl_local_backend_new(&w->local, &w->cfg->local) != 0) {
         sl_err_set(err, "out of memory");
         return SL_ENOMEM;
@@ -362,7 +369,9 @@ static int start_run(worker_t *w, uint32_t users, sl_err_t *err)
                              .spawn_rate = users ? (double)users * 10.0 : 1.0,
                              .threads = w->cfg->threads,
                              .seed = w->cfg->seed,
-                             .room_for_keys = true};
+                             .iterations = iterations,
+                             .rate_per_s = rate,
+                             .room_for_keys = rate == 0};
     w->start_wall_s = (double)sl_wall_us() / 1e6;
     int rc = sl_control_start(w->ctl, &p, err);
     if (rc != 0) {
@@ -398,7 +407,7 @@ static void on_spawn(worker_t *w, const msgpack_object *data)
         return;
     }
     sl_err_t err = {{0}};
-    if (start_run(w, users, &err) != 0) {
+    if (start_run(w, users, sl_wire_get(data, "stormlight"), &err) != 0) {
         sl_wire_out_t o;
         sl_wire_begin(&o, "exception");
         msgpack_pack_map(&o.pk, 2);
@@ -540,6 +549,11 @@ int sl_dist_worker_run(const sl_dist_worker_cfg_t *cfg, sl_err_t *err)
             sl_control_step(w->ctl, zfd);
             if (!w->complete_sent && sl_control_state(w->ctl) == SL_CONTROL_RUNNING)
                 send_complete(w);
+            /* The run ended here (its share of --iterations): the master hears it. */
+            if (sl_control_state(w->ctl) == SL_CONTROL_STOPPED) {
+                end_run(w);
+                send_simple(w, "client_stopped");
+            }
         } else {
             zmq_pollitem_t it = {.socket = w->sock, .events = ZMQ_POLLIN};
             zmq_poll(&it, 1, 200);

@@ -1,11 +1,16 @@
-"""Distributed mode against a real Locust (Debian's python3-locust, 2.12.1).
+"""Distributed mode: a stormlight worker under a real Locust master (Debian's
+python3-locust, 2.12.1), and a stormlight master with stormlight workers, all on loopback
+against the project's target.
 
-A stormlight worker joins an unmodified Locust master: the master accepts it, sends it
-the users, and its own --csv statistics show the worker's requests with exactly the
-count the target served.
+- Under an unmodified Locust master the worker is accepted, runs the users it is sent, and
+  the master's own --csv shows exactly the count the target served, no failures.
+- A stormlight master with two workers: its JSON total == the target's count; -u is
+  divided exactly (peak users 10); --iterations 101 gives exactly 101 requests in total;
+  --expect-workers-max-wait gives up with exit 1 and a clear message.
 """
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -92,3 +97,76 @@ def test_worker_joins_a_locust_master():
 
 if __name__ == "__main__":
     harness.main()
+
+
+def run_master_and_workers(t, d, master_args, nworkers=2):
+    """A stormlight master and nworkers stormlight workers on loopback; returns the master's
+    (code, summary, stderr) and the workers' (code, stderr) list."""
+    scenario = harness.write_scenario(d, SCENARIO, "w.lua")
+    port = harness.free_port()
+    json_path = os.path.join(d, "m.json")
+    master = subprocess.Popen(
+        [SL_BIN, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+         "-f", scenario, "-H", t.url, "--expect-workers", str(nworkers),
+         "--expect-workers-max-wait", "30s", "-q", "--json", json_path, *master_args],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    workers = []
+    try:
+        for _ in range(nworkers):
+            workers.append(subprocess.Popen(
+                [SL_BIN, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
+                 "-f", scenario, "-H", t.url],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL))
+        _, m_err = master.communicate(timeout=90)
+        results = [(w.wait(timeout=30), w.stderr.read().decode(errors="replace"))
+                   for w in workers]
+    finally:
+        for p in [master, *workers]:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    m_err = m_err.decode(errors="replace")
+    summary = None
+    if os.path.exists(json_path):
+        with open(json_path) as f:
+            summary = json.load(f)
+    return master.returncode, summary, m_err, results
+
+
+def test_master_with_two_workers_counts_exactly():
+    with tempfile.TemporaryDirectory() as d, Target() as t:
+        code, s, err, workers = run_master_and_workers(t, d, ["-u", "10", "-r", "10", "-t", "4s"])
+        check_eq(code, 0, f"the master's exit code: {err}")
+        for wc, werr in workers:
+            check_eq(wc, 0, f"a worker's exit code: {werr}")
+        check(err.count("joined") == 2, f"two workers joined: {err}")
+        served = t.count("GET /hello")
+        check(served > 0, "the target served requests")
+        check_eq(s["total"]["num_requests"], served, "the master's total == the target's count")
+        check_eq(s["total"]["num_failures"], 0, "no failures")
+        row = harness.find_row(s, "GET", "/hello")
+        check_eq(row["num_requests"], served, "the row's count")
+        check_eq(s["peak_users"], 10, "the users were divided to exactly -u")
+        check_eq(s["stop_reason"], "duration", "the run ended at -t")
+
+
+def test_master_iterations_are_exact_in_total():
+    with tempfile.TemporaryDirectory() as d, Target() as t:
+        code, s, err, workers = run_master_and_workers(
+            t, d, ["-u", "4", "-r", "100", "--iterations", "101", "-t", "60s"])
+        check_eq(code, 0, f"the master's exit code: {err}")
+        check_eq(t.count("GET /hello"), 101, "the target saw exactly --iterations requests")
+        check_eq(s["total"]["num_requests"], 101, "the master counted exactly 101")
+
+
+def test_master_gives_up_waiting_for_workers():
+    with tempfile.TemporaryDirectory() as d:
+        scenario = harness.write_scenario(d, SCENARIO, "w.lua")
+        p = subprocess.run(
+            [SL_BIN, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port",
+             str(harness.free_port()), "-f", scenario, "-H", "http://127.0.0.1:9",
+             "--expect-workers", "2", "--expect-workers-max-wait", "1s", "-q"],
+            capture_output=True, timeout=30)
+        err = p.stderr.decode(errors="replace")
+        check_eq(p.returncode, 1, f"exit 1 as Locust: {err}")
+        check("0 of 2 workers joined" in err, f"a clear message: {err}")
