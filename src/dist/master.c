@@ -176,7 +176,8 @@ static void on_ready(master_t *m, const char *id)
         memset(n, 0, sizeof(*n));
         snprintf(n->id, sizeof(n->id), "%s", id);
     }
-    bool was_gone = n->state == NODE_LOST || n->state == NODE_STOPPED;
+    bool was_lost = !fresh && n->state == NODE_LOST;
+    bool was_gone = was_lost || (!fresh && n->state == NODE_STOPPED);
     n->state = NODE_READY;
     n->last_seen = sl_now_us();
     sl_wire_out_t o;
@@ -186,7 +187,7 @@ static void on_ready(master_t *m, const char *id)
     msgpack_pack_uint32(&o.pk, (uint32_t)(n - m->nodes));
     o.has_data = true;
     send_to(m, n, &o);
-    if (m->cfg.notices && (fresh || was_gone))
+    if (m->cfg.notices && (fresh || was_lost))
         fprintf(m->cfg.notices, "stormlight: worker %s joined (%u connected)\n", id, alive(m));
     /* A worker that joins a running test gets its share. */
     if (m->running && !m->stopping && (was_gone || !n->in_run))

@@ -95,9 +95,6 @@ def test_worker_joins_a_locust_master():
         check(0 < float(row["Average Response Time"]) < 5000, f"a plausible mean: {row}")
 
 
-if __name__ == "__main__":
-    harness.main()
-
 
 def run_master_and_workers(t, d, master_args, nworkers=2):
     """A stormlight master and nworkers stormlight workers on loopback; returns the master's
@@ -170,3 +167,81 @@ def test_master_gives_up_waiting_for_workers():
         err = p.stderr.decode(errors="replace")
         check_eq(p.returncode, 1, f"exit 1 as Locust: {err}")
         check("0 of 2 workers joined" in err, f"a clear message: {err}")
+
+
+def test_worker_killed_mid_run_is_reported_and_its_users_move():
+    with tempfile.TemporaryDirectory() as d, Target() as t:
+        scenario = harness.write_scenario(d, SCENARIO, "w.lua")
+        port = harness.free_port()
+        json_path = os.path.join(d, "m.json")
+        master = subprocess.Popen(
+            [SL_BIN, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port",
+             str(port), "-f", scenario, "-H", t.url, "--expect-workers", "2", "-q", "--json",
+             json_path, "-u", "10", "-r", "100", "-t", "9s"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        workers = [subprocess.Popen(
+            [SL_BIN, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
+             "-f", scenario, "-H", t.url],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+            for _ in range(2)]
+        try:
+            time.sleep(3.5)
+            workers[0].kill()  # SIGKILL, by its PID
+            workers[0].wait()
+            _, err = master.communicate(timeout=60)
+            workers[1].wait(timeout=30)
+        finally:
+            for p in [master, *workers]:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        err = err.decode(errors="replace")
+        check_eq(master.returncode, 0, f"the run completes without the lost worker: {err}")
+        check("is lost" in err, f"the master reports the lost worker: {err}")
+        with open(json_path) as f:
+            s = json.load(f)
+        served = t.count("GET /hello")
+        counted = s["total"]["num_requests"]
+        # The killed worker's requests after its last report (at most about a second
+        # of 5 users at 20/s each) are served but never reported; nothing is counted twice.
+        check(counted <= served, f"no request counted twice: {counted} <= {served}")
+        check(served - counted <= 400, f"only the last report is missing: {served} - {counted}")
+        # The last point is the stop's (0 users); the one before, the survivor's last tick.
+        check_eq(s["history"][-2]["users"], 10, "the survivor runs all 10 users at the end")
+
+
+def test_workers_stop_when_the_master_is_gone():
+    with tempfile.TemporaryDirectory() as d, Target() as t:
+        scenario = harness.write_scenario(d, SCENARIO, "w.lua")
+        port = harness.free_port()
+        master = subprocess.Popen(
+            [SL_BIN, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port",
+             str(port), "-f", scenario, "-H", t.url, "-q", "-u", "2", "-r", "100", "-t", "60s"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        worker = subprocess.Popen(
+            [SL_BIN, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
+             "-f", scenario, "-H", t.url],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        try:
+            time.sleep(3)
+            master.kill()
+            master.wait()
+            t0 = time.monotonic()
+            _, err = worker.communicate(timeout=40)
+            took = time.monotonic() - t0
+        finally:
+            for p in (master, worker):
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        err = err.decode(errors="replace")
+        check_eq(worker.returncode, 1, f"the worker exits 1: {err}")
+        check("sent nothing for 10 s" in err, f"the worker says why: {err}")
+        check(took < 30, f"within the timeout ({took:.1f} s)")
+        before = t.count("GET /hello")
+        time.sleep(0.5)
+        check_eq(t.count("GET /hello"), before, "no more requests once the worker exited")
+
+
+if __name__ == "__main__":
+    harness.main()
