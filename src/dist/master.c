@@ -27,6 +27,9 @@ typedef struct node {
     uint32_t assigned; /* sent */
     bool in_run;       /* was given a share of this run */
     bool stopped_run;  /* said client_stopped since its last share */
+    bool stormlight;   /* a stormlight worker (Locust 2.12's own workers know no heartbeat) */
+    bool quit_sent;    /* told to quit; a Locust worker sends its last report after that */
+    bool final_report; /* a report came after quit */
 } node_t;
 
 typedef struct master {
@@ -165,7 +168,7 @@ static node_t *find(master_t *m, const char *id)
     return NULL;
 }
 
-static void on_ready(master_t *m, const char *id)
+static void on_ready(master_t *m, const char *id, const msgpack_object *version)
 {
     node_t *n = find(m, id);
     bool fresh = !n;
@@ -180,6 +183,9 @@ static void on_ready(master_t *m, const char *id)
     bool was_gone = was_lost || (!fresh && n->state == NODE_STOPPED);
     n->state = NODE_READY;
     n->last_seen = sl_now_us();
+    char v[64] = "";
+    sl_wire_str(version, v, sizeof(v));
+    n->stormlight = strncmp(v, "stormlight-", 11) == 0;
     sl_wire_out_t o;
     sl_wire_begin(&o, "ack");
     msgpack_pack_map(&o.pk, 1);
@@ -197,7 +203,7 @@ static void on_ready(master_t *m, const char *id)
 static void handle(master_t *m, const char *id, const sl_wire_msg_t *msg)
 {
     if (strcmp(msg->type, "client_ready") == 0) {
-        on_ready(m, id);
+        on_ready(m, id, msg->data);
         return;
     }
     node_t *n = find(m, id);
@@ -209,9 +215,10 @@ static void handle(master_t *m, const char *id, const sl_wire_msg_t *msg)
         uint32_t users;
         sl_err_t err = {{0}};
         if (sl_payload_merge(msg->data, m->pending, m->cfg.rows, m->cfg.texts, &exact, &users,
-                             &err) == 0)
+                             &err) == 0) {
             n->users = users;
-        else if (m->cfg.notices)
+            n->final_report |= n->quit_sent;
+        } else if (m->cfg.notices)
             fprintf(m->cfg.notices, "stormlight: worker %s: %s\n", id, err.msg);
     } else if (strcmp(msg->type, "heartbeat") == 0) {
         if (n->state == NODE_LOST) {
@@ -285,7 +292,7 @@ static void housekeeping(master_t *m, uint64_t now)
         m->last_beat = now;
         for (uint32_t i = 0; i < m->nnodes; i++) {
             node_t *n = &m->nodes[i];
-            if (n->state == NODE_LOST)
+            if (n->state == NODE_LOST || !n->stormlight)
                 continue;
             sl_wire_out_t o;
             sl_wire_begin(&o, "heartbeat");
@@ -508,19 +515,36 @@ static void m_skip_on_stop(void *b)
     (void)b;
 }
 
+/* Locust's Python workers send their last report only once told to quit, after sleeping
+ * the stop timeout: wait for it. */
+static bool finals_in(const master_t *m)
+{
+    for (uint32_t i = 0; i < m->nnodes; i++) {
+        const node_t *n = &m->nodes[i];
+        if (n->in_run && !n->stormlight && n->state != NODE_LOST && !n->final_report)
+            return false;
+    }
+    return true;
+}
+
 static void m_stop(void *b, sl_stats_t *into, uint32_t *users)
 {
     master_t *m = b;
     m_signal_stop(m);
-    m_wait_stopped(m, sl_now_us() + m->cfg.stop_timeout_us + 3 * SL_US_PER_S);
+    uint64_t deadline = sl_now_us() + m->cfg.stop_timeout_us + 3 * SL_US_PER_S;
+    m_wait_stopped(m, deadline);
+    m->running = false;
+    for (uint32_t i = 0; i < m->nnodes; i++)
+        if (m->nodes[i].state != NODE_LOST) {
+            send_simple(m, &m->nodes[i], "quit");
+            m->nodes[i].quit_sent = true;
+        }
+    while (!finals_in(m) && sl_now_us() < deadline)
+        pump(m, deadline, NULL, 0);
     uint32_t u = 0;
     m_collect(m, into, &u);
     if (users)
         *users = 0;
-    m->running = false;
-    for (uint32_t i = 0; i < m->nnodes; i++)
-        if (m->nodes[i].state != NODE_LOST)
-            send_simple(m, &m->nodes[i], "quit");
 }
 
 static uint32_t m_users_started(void *b)

@@ -243,5 +243,55 @@ def test_workers_stop_when_the_master_is_gone():
         check_eq(t.count("GET /hello"), before, "no more requests once the worker exited")
 
 
+PY_WORKER_FILE = LOCUSTFILE.replace('"/hello"', '"/py"')
+
+
+def test_master_merges_a_locust_worker_next_to_a_stormlight_worker():
+    if not have_locust():
+        print("skip: python3-locust is not installed (scripts/install-deps.sh test)")
+        return
+    with tempfile.TemporaryDirectory() as d, Target() as t:
+        scenario = harness.write_scenario(d, SCENARIO, "w.lua")
+        with open(os.path.join(d, "locustfile.py"), "w") as f:
+            f.write(PY_WORKER_FILE)
+        port = harness.free_port()
+        json_path = os.path.join(d, "m.json")
+        master = subprocess.Popen(
+            [SL_BIN, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port",
+             str(port), "-f", scenario, "-H", t.url, "--expect-workers", "2", "-q", "--json",
+             json_path, "-u", "6", "-r", "100", "-t", "4s", "-s", "1s"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        workers = [
+            subprocess.Popen([SL_BIN, "--worker", "--master-host", "127.0.0.1", "--master-port",
+                              str(port), "-f", scenario, "-H", t.url],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             stdin=subprocess.DEVNULL),
+            subprocess.Popen([PYTHON, "-m", "locust", "-f", os.path.join(d, "locustfile.py"),
+                              "--worker", "--master-host", "127.0.0.1", "--master-port",
+                              str(port)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             stdin=subprocess.DEVNULL, cwd=d)]
+        try:
+            _, err = master.communicate(timeout=60)
+            codes = [w.wait(timeout=30) for w in workers]
+        finally:
+            for p in [master, *workers]:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        err = err.decode(errors="replace")
+        check_eq(master.returncode, 0, f"the master's exit code: {err}")
+        check_eq(codes, [0, 0], "both workers exit 0 on quit")
+        with open(json_path) as f:
+            s = json.load(f)
+        hello, py = t.count("GET /hello"), t.count("GET /py")
+        check(hello > 0 and py > 0, f"both workers made requests: {hello}, {py}")
+        check_eq(harness.find_row(s, "GET", "/hello")["num_requests"], hello,
+                 "the stormlight worker's row (exact)")
+        check_eq(harness.find_row(s, "GET", "/py")["num_requests"], py,
+                 "the Locust worker's row, from its own report format")
+        check_eq(s["total"]["num_requests"], hello + py, "the merged total")
+
+
 if __name__ == "__main__":
     harness.main()
