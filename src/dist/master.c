@@ -545,6 +545,8 @@ static void m_stop(void *b, sl_stats_t *into, uint32_t *users)
     m_collect(m, into, &u);
     if (users)
         *users = 0;
+    if (m->cfg.notices)
+        fprintf(m->cfg.notices, "stormlight: workers: %u joined, %u lost\n", m->nnodes, m->lost);
 }
 
 static uint32_t m_users_started(void *b)

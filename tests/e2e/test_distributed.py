@@ -198,6 +198,7 @@ def test_worker_killed_mid_run_is_reported_and_its_users_move():
         err = err.decode(errors="replace")
         check_eq(master.returncode, 0, f"the run completes without the lost worker: {err}")
         check("is lost" in err, f"the master reports the lost worker: {err}")
+        check("workers: 2 joined, 1 lost" in err, f"the master's closing line: {err}")
         with open(json_path) as f:
             s = json.load(f)
         served = t.count("GET /hello")
