@@ -136,7 +136,8 @@ def test_master_with_two_workers_counts_exactly():
         check_eq(code, 0, f"the master's exit code: {err}")
         for wc, werr in workers:
             check_eq(wc, 0, f"a worker's exit code: {werr}")
-        check(err.count("joined") == 2, f"two workers joined: {err}")
+        check(err.count(" joined (") == 2, f"two workers joined: {err}")
+        check("workers: 2 joined, 0 lost" in err, f"the master's closing line: {err}")
         served = t.count("GET /hello")
         check(served > 0, "the target served requests")
         check_eq(s["total"]["num_requests"], served, "the master's total == the target's count")
