@@ -7,6 +7,10 @@ set -euo pipefail
 
 build_pkgs="build-essential cmake ninja-build pkg-config liblua5.4-dev node-llhttp libcjson-dev libssl-dev zlib1g-dev libmicrohttpd-dev libnghttp2-dev"
 test_pkgs="dpkg-dev binutils man-db groff-base bash-completion nghttp2-server libcriterion-dev python3 nginx openssl chromium chromium-driver python3-selenium prometheus default-jdk-headless libhdrhistogram-java"
+# Distributed mode: ZeroMQ and msgpack-c (build); Locust and its Python bindings for the
+# interoperability tests (test).
+build_pkgs="$build_pkgs libzmq3-dev libmsgpack-dev"
+test_pkgs="$test_pkgs python3-locust python3-zmq python3-msgpack"
 demo_pkgs="nginx"
 bench_pkgs="nghttp2-client wrk nginx python3-locust time"
 fuzz_pkgs="clang-14 libclang-rt-14-dev"

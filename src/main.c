@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/config.h"
+#include "cli/dist.h"
 #include "cli/new.h"
 #include "cli/options.h"
 #include "cli/run.h"
@@ -49,6 +50,12 @@ int main(int argc, char **argv)
     if (rc != 0 || opts.list) {
         sl_run_setup_dispose(&setup);
         return rc != 0 ? usage_error(err.msg) : SL_EXIT_OK;
+    }
+    if (opts.worker) { /* distributed worker: cli/dist.c */
+        rc = sl_cli_distributed(&opts, &setup);
+        sl_run_setup_dispose(&setup);
+        sl_config_dispose(&conf);
+        return rc;
     }
     int code = sl_cli_run(&opts, &setup);
     sl_config_dispose(&conf);

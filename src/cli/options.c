@@ -51,6 +51,15 @@ enum {
     OPT_HTTP2,
     OPT_H2C,
     OPT_H2_WINDOW,
+    /* Distributed mode (src/dist/), Locust's names. */
+    OPT_MASTER,
+    OPT_WORKER,
+    OPT_MASTER_HOST,
+    OPT_MASTER_PORT,
+    OPT_MASTER_BIND_HOST,
+    OPT_MASTER_BIND_PORT,
+    OPT_EXPECT_WORKERS,
+    OPT_EXPECT_WORKERS_MAX_WAIT,
     /* Locust options with no equivalent here: OPT_LOCUST + index in locust_only[]. */
     OPT_LOCUST = 512,
 };
@@ -68,8 +77,7 @@ static const struct {
     "this part of Locust's web UI is not here: the web UI (--web) has no login, TLS, base "        \
     "path or class picker; put it behind a reverse proxy for those"
 #define SL_NO_DISTRIBUTED                                                                          \
-    "Locust's distributed mode has no equivalent here yet: one process uses every core "           \
-    "(--threads N); run one stormlight per machine for more"
+    "a stormlight worker takes its share when it joins; rebalancing is not an option here"
 #define SL_NO_LOG                                                                                  \
     "stormlight keeps no log: errors and script errors are counted in the summary "                \
     "(--json, --csv for files)"
@@ -83,14 +91,6 @@ static const struct {
      "or the classes' weight and fixed_count in the scenario file"},
     {"legacy-ui", 0, SL_NO_WEB_UI},
     {"modern-ui", 0, SL_NO_WEB_UI},
-    {"master", 0, SL_NO_DISTRIBUTED},
-    {"worker", 0, SL_NO_DISTRIBUTED},
-    {"master-host", 0, SL_NO_DISTRIBUTED},
-    {"master-port", 0, SL_NO_DISTRIBUTED},
-    {"master-bind-host", 0, SL_NO_DISTRIBUTED},
-    {"master-bind-port", 0, SL_NO_DISTRIBUTED},
-    {"expect-workers", 0, SL_NO_DISTRIBUTED},
-    {"expect-workers-max-wait", 0, SL_NO_DISTRIBUTED},
     {"enable-rebalancing", 0, SL_NO_DISTRIBUTED},
     {"processes", 0,
      "stormlight runs worker threads in one process, not processes: use --threads N"},
@@ -157,6 +157,15 @@ static const struct option long_options[] = {
     {"http2", no_argument, NULL, OPT_HTTP2},
     {"h2c", no_argument, NULL, OPT_H2C},
     {"h2-window", required_argument, NULL, OPT_H2_WINDOW},
+    /* Distributed mode. */
+    {"master", no_argument, NULL, OPT_MASTER},
+    {"worker", no_argument, NULL, OPT_WORKER},
+    {"master-host", required_argument, NULL, OPT_MASTER_HOST},
+    {"master-port", required_argument, NULL, OPT_MASTER_PORT},
+    {"master-bind-host", required_argument, NULL, OPT_MASTER_BIND_HOST},
+    {"master-bind-port", required_argument, NULL, OPT_MASTER_BIND_PORT},
+    {"expect-workers", required_argument, NULL, OPT_EXPECT_WORKERS},
+    {"expect-workers-max-wait", required_argument, NULL, OPT_EXPECT_WORKERS_MAX_WAIT},
     {NULL, 0, NULL, 0},
 };
 
@@ -491,6 +500,28 @@ static int apply(int c, const char *arg, sl_options_t *opts, sl_err_t *err)
     case OPT_ABORT_ON_THRESHOLD:
         opts->abort_on_threshold = true;
         return SL_OK;
+    case OPT_MASTER:
+        opts->master = true;
+        return SL_OK;
+    case OPT_WORKER:
+        opts->worker = true;
+        return SL_OK;
+    case OPT_MASTER_HOST:
+    case OPT_MASTER_BIND_HOST:
+        if (!*arg)
+            return bad(err, flag_name(c), "expected a host name or address", arg);
+        *(c == OPT_MASTER_HOST ? &opts->master_host : &opts->master_bind_host) = arg;
+        return SL_OK;
+    case OPT_MASTER_PORT:
+    case OPT_MASTER_BIND_PORT:
+        return parse_bounded(flag_name(c), arg, 1, 65535,
+                             c == OPT_MASTER_PORT ? &opts->master_port : &opts->master_bind_port,
+                             err);
+    case OPT_EXPECT_WORKERS:
+        return parse_bounded("expect-workers", arg, 1, 100000, &opts->expect_workers, err);
+    case OPT_EXPECT_WORKERS_MAX_WAIT:
+        return parse_positive_duration("expect-workers-max-wait", arg,
+                                       &opts->expect_workers_max_wait_us, err);
     }
     if (c == 'P' || c == 'L' ||
         (c >= OPT_LOCUST && c < OPT_LOCUST + (int)SL_ARRAY_LEN(locust_only))) {
@@ -553,6 +584,10 @@ int sl_options_parse(int argc, char **argv, sl_options_t *opts, sl_err_t *err)
         .web_port = 8089,
         .web_host = "*",
         .autoquit_s = -1,
+        .master_host = "127.0.0.1",
+        .master_port = 5557,
+        .master_bind_host = "*",
+        .master_bind_port = 5557,
     };
 
     /* optind = 0 makes glibc reinitialise completely, so parsing twice in one process
@@ -718,12 +753,26 @@ const char *sl_options_usage(void)
            "\n"
            "      --exit-code-on-error N  the exit code of a failed run, 0..255 (default: 1)\n"
            "\n"
+           "Distributed mode (Locust's protocol; see docs/distributed.md):\n"
+           "      --worker             join a master (stormlight, or Locust 2.x) and run the\n"
+           "                           users it asks for, with this -f file and -H host\n"
+           "      --master-host HOST   the master to join (default: 127.0.0.1)\n"
+           "      --master-port PORT   its port (default: 5557)\n"
+           "      --master             run no users: divide them among the workers that\n"
+           "                           join, merge their statistics, write the reports\n"
+           "      --master-bind-host H, --master-bind-port P  where a master listens\n"
+           "                           (default: *, 5557)\n"
+           "      --expect-workers N   a master starts once N workers joined (default: 1)\n"
+           "      --expect-workers-max-wait DUR  and exits 1 when they did not within DUR\n"
+           "                           (default: wait forever)\n"
+           "\n"
            "Locust command lines:\n"
            "  Locust's flags work where they mean something here: -f/--locustfile, -H, -u,\n"
            "  -r, -t/--run-time, -l, -T, -E, -s, --csv, --csv-full-history, --html,\n"
            "  --config, --headless, --web-port, --web-host, --autostart, --autoquit,\n"
-           "  --only-summary, --exit-code-on-error. Others (--master, --worker,\n"
-           "  --processes, --loglevel, ...) are answered with what to use instead.\n"
+           "  --only-summary, --exit-code-on-error, and the distributed flags above.\n"
+           "  Others (--processes, --loglevel, ...) are answered with what to use\n"
+           "  instead.\n"
            "\n"
            "  -h, --help               show this help and exit\n"
            "  -V, --version            show the version and exit\n"

@@ -57,8 +57,17 @@ typedef struct sl_options {
     const char *web_host; /* --web-host, default "*" (every interface, as Locust) */
     bool autostart;       /* --autostart: start at once with -u/-r/-t */
     int32_t autoquit_s;   /* --autoquit N: exit N s after the test ends; -1: stay up */
-    bool help;                   /* -h: print usage, exit 0 */
-    bool version;                /* -V: print version, exit 0 */
+    /* Distributed mode (Locust's names and defaults). */
+    bool master;                         /* --master */
+    bool worker;                         /* --worker */
+    const char *master_host;             /* --master-host, default 127.0.0.1 */
+    uint32_t master_port;                /* --master-port, default 5557 */
+    const char *master_bind_host;        /* --master-bind-host, default "*" */
+    uint32_t master_bind_port;           /* --master-bind-port, default 5557 */
+    uint32_t expect_workers;             /* --expect-workers, 0 = not given */
+    uint64_t expect_workers_max_wait_us; /* --expect-workers-max-wait, 0 = forever */
+    bool help;                           /* -h: print usage, exit 0 */
+    bool version;                        /* -V: print version, exit 0 */
 } sl_options_t;
 
 /* Fills opts with defaults, then parses argv. Every value is validated; on a problem

@@ -10,6 +10,7 @@
 #include "cli/keys.h"
 #include "cli/signals.h"
 #include "control/control.h"
+#include "cli/dist.h"
 #include "control/local.h"
 #include "report/outputs.h"
 #include "web/server.h"
@@ -107,7 +108,10 @@ static int finish(cli_run_t *r, sl_control_t *ctl, sl_outputs_t *outs)
     return code;
 }
 
-static sl_control_t *make_controller(cli_run_t *r, tick_sinks_t *sinks)
+/* A ready controller over the local backend, or with --master the remote workers (which
+ * it waits for, --expect-workers). NULL with *code set: 2 for bad usage or no memory, 1
+ * when the workers did not come. */
+static sl_control_t *make_controller(cli_run_t *r, tick_sinks_t *sinks, int *code)
 {
     sl_run_setup_t *setup = r->setup;
     sl_control_cfg_t cc = {.rows = setup->sc.plan.rows,
@@ -125,9 +129,13 @@ static sl_control_t *make_controller(cli_run_t *r, tick_sinks_t *sinks)
                            .keys = r->keys_possible,
                            .reserve_bytes = 64u << 20};
     sl_err_t err = {{0}};
-    if (sl_local_backend_new(&cc.backend, &setup->local) != 0)
-        return NULL;
-    return sl_control_new(&cc, &err);
+    int brc = sl_cli_backend(&cc.backend, r->opts, setup, &err);
+    sl_control_t *ctl = brc == 0 ? sl_control_new(&cc, &err) : NULL;
+    if (!ctl) {
+        fprintf(stderr, "stormlight: %s\n", err.msg[0] ? err.msg : "out of memory");
+        *code = brc == 1 ? SL_EXIT_FAILURES : SL_EXIT_USAGE;
+    }
+    return ctl;
 }
 
 /* Steps the controller until it stops, drawing the live view and serving the keys while
@@ -233,10 +241,8 @@ int sl_cli_run(sl_options_t *opts, sl_run_setup_t *setup)
             break;
         }
         sinks = (tick_sinks_t){.outs = outs, .web = r.web};
-        if (!(ctl = make_controller(&r, &sinks))) {
-            code = usage_error("out of memory");
+        if (!(ctl = make_controller(&r, &sinks, &code)))
             break;
-        }
         sl_signals_install(ctl);
         if (r.web)
             sl_web_attach(r.web, ctl);
@@ -268,7 +274,8 @@ int sl_cli_run(sl_options_t *opts, sl_run_setup_t *setup)
          * waits for that start (or, with --autoquit, for the time to leave). */
         if (opts->autoquit_s >= 0) {
             tick_sinks_t none = {0};
-            sl_control_t *idle = make_controller(&r, &none);
+            int idle_code = 0;
+            sl_control_t *idle = make_controller(&r, &none, &idle_code);
             if (!idle)
                 break;
             sl_signals_install(idle);

@@ -56,8 +56,8 @@ def test_exit_code_on_error():
 
 
 def test_locust_flags_without_equivalent_get_advice():
-    for flags, hint in [(["--web-login"], "web UI"), (["--master"], "--threads"),
-                        (["--worker", "--master-host", "10.0.0.1"], "distributed"),
+    for flags, hint in [(["--web-login"], "web UI"),
+                        (["--enable-rebalancing"], "rebalancing"),
                         (["--processes", "4"], "--threads"), (["-L", "DEBUG"], "log"),
                         (["--class-picker"], "--tags")]:
         code, s, out, err = run_stormlight(harness.usage_args() + flags,

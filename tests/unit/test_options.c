@@ -349,10 +349,7 @@ Test(options, locust_only_flags_get_a_pointer)
     } cases[] = {
         {{"--web-login"}, "--web-login: ", "web UI"},
         {{"--web-base-path=/x"}, "--web-base-path: ", "web UI"},
-        {{"--master"}, "--master: ", "--threads"},
-        {{"--worker"}, "--worker: ", "distributed"},
-        {{"--master-host", "10.0.0.1"}, "--master-host: ", "distributed"},
-        {{"--expect-workers", "4"}, "--expect-workers: ", "distributed"},
+        {{"--enable-rebalancing"}, "--enable-rebalancing: ", "rebalancing"},
         {{"--processes", "4"}, "--processes: ", "--threads"},
         {{"--class-picker"}, "--class-picker: ", "--tags"},
         {{"--loglevel", "DEBUG"}, "--loglevel: ", "log"},
@@ -409,4 +406,37 @@ Test(options, web_flags)
     cr_expect_eq(parse(&o, &err, ARGS("--web-port", "http")), SL_EINVAL);
     cr_expect_eq(parse(&o, &err, ARGS("--autoquit", "5")), SL_EINVAL);
     cr_expect(strstr(err.msg, "--autoquit: only with the web UI") == err.msg, "%s", err.msg);
+}
+
+/* Distributed mode: Locust's flags and defaults. */
+Test(options, distributed_flags)
+{
+    sl_options_t o;
+    sl_err_t err;
+    const char *none[] = {NULL};
+    cr_assert_eq(parse(&o, &err, none), SL_OK);
+    cr_expect_not(o.worker);
+    cr_expect_not(o.master);
+    cr_expect_str_eq(o.master_host, "127.0.0.1");
+    cr_expect_eq(o.master_port, 5557);
+    cr_expect_str_eq(o.master_bind_host, "*");
+    cr_expect_eq(o.master_bind_port, 5557);
+    const char *w[] = {"--worker", "--master-host", "10.0.0.1", "--master-port", "6000", NULL};
+    cr_assert_eq(parse(&o, &err, w), SL_OK, "%s", err.msg);
+    cr_expect(o.worker);
+    cr_expect_str_eq(o.master_host, "10.0.0.1");
+    cr_expect_eq(o.master_port, 6000);
+    const char *m[] = {"--master",  "--master-bind-host",
+                       "127.0.0.1", "--master-bind-port",
+                       "6001",      "--expect-workers",
+                       "3",         "--expect-workers-max-wait",
+                       "20s",       NULL};
+    cr_assert_eq(parse(&o, &err, m), SL_OK, "%s", err.msg);
+    cr_expect(o.master);
+    cr_expect_eq(o.master_bind_port, 6001);
+    cr_expect_eq(o.expect_workers, 3);
+    cr_expect_eq(o.expect_workers_max_wait_us, 20 * SL_US_PER_S);
+    const char *bad_port[] = {"--master-port", "70000", NULL};
+    cr_expect_eq(parse(&o, &err, bad_port), SL_EINVAL);
+    cr_expect(strstr(err.msg, "--master-port") != NULL, "%s", err.msg);
 }
