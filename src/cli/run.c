@@ -7,10 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/dist.h"
 #include "cli/keys.h"
 #include "cli/signals.h"
 #include "control/control.h"
-#include "cli/dist.h"
 #include "control/local.h"
 #include "report/outputs.h"
 #include "web/server.h"
