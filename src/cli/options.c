@@ -46,6 +46,7 @@ enum {
     OPT_WEB_HOST,
     OPT_AUTOSTART,
     OPT_AUTOQUIT,
+    OPT_WEB_AUTH,
     OPT_PHASES, /* --phases (timing phases, docs/phases.md) */
     /* HTTP/2 */
     OPT_HTTP2,
@@ -82,7 +83,6 @@ static const struct {
     "stormlight keeps no log: errors and script errors are counted in the summary "                \
     "(--json, --csv for files)"
     {"web-login", 0, SL_NO_WEB_UI},
-    {"web-auth", 0, SL_NO_WEB_UI},
     {"web-base-path", 0, SL_NO_WEB_UI},
     {"tls-cert", 0, SL_NO_WEB_UI},
     {"tls-key", 0, SL_NO_WEB_UI},
@@ -153,6 +153,7 @@ static const struct option long_options[] = {
     {"web-host", required_argument, NULL, OPT_WEB_HOST},
     {"autostart", no_argument, NULL, OPT_AUTOSTART},
     {"autoquit", required_argument, NULL, OPT_AUTOQUIT},
+    {"web-auth", required_argument, NULL, OPT_WEB_AUTH},
     /* HTTP/2 */
     {"http2", no_argument, NULL, OPT_HTTP2},
     {"h2c", no_argument, NULL, OPT_H2C},
@@ -443,6 +444,14 @@ static int apply(int c, const char *arg, sl_options_t *opts, sl_err_t *err)
         opts->autostart = true;
         opts->web = true;
         return SL_OK;
+    case OPT_WEB_AUTH: {
+        const char *colon = strchr(arg, ':');
+        if (!colon || colon == arg || !colon[1])
+            return bad(err, "web-auth", "expected USER:PASSWORD", arg);
+        opts->web_auth = arg;
+        opts->web = true;
+        return SL_OK;
+    }
     case OPT_AUTOQUIT: {
         uint32_t secs;
         int rc = parse_bounded("autoquit", arg, 0, 86400, &secs, err);
@@ -582,7 +591,7 @@ int sl_options_parse(int argc, char **argv, sl_options_t *opts, sl_err_t *err)
         .max_rows = SL_OPTIONS_MAX_ROWS,
         .exit_code_on_error = 1,
         .web_port = 8089,
-        .web_host = "*",
+        .web_host = "127.0.0.1",
         .autoquit_s = -1,
         .master_host = "127.0.0.1",
         .master_port = 5557,
@@ -643,11 +652,25 @@ int sl_options_parse(int argc, char **argv, sl_options_t *opts, sl_err_t *err)
     /* Locust's --headless wins over the web flags: no server is started. */
     if (opts->headless)
         opts->web = false;
+    /* Whoever reaches the web UI can aim this machine's load anywhere: beyond loopback
+     * only with a password (Locust's --web-auth). */
+    if (opts->web && !opts->web_auth && !sl_options_loopback(opts->web_host)) {
+        sl_err_set(err,
+                   "--web-host %s: the web UI would be reachable from other machines; give "
+                   "--web-auth USER:PASSWORD too, or keep it on 127.0.0.1",
+                   opts->web_host);
+        return SL_EINVAL;
+    }
     if (opts->autoquit_s >= 0 && !opts->web) {
         sl_err_set(err, "--autoquit: only with the web UI (--web, --web-port or --autostart)");
         return SL_EINVAL;
     }
     return SL_OK;
+}
+
+bool sl_options_loopback(const char *host)
+{
+    return !strcmp(host, "localhost") || !strcmp(host, "::1") || !strncmp(host, "127.", 4);
 }
 
 int sl_options_lookup(const char *name, bool *takes_value)
@@ -743,8 +766,10 @@ const char *sl_options_usage(void)
            "                           its address and wait for a start from the page or\n"
            "                           POST /swarm (also implied by the flags below)\n"
            "  -P, --web-port PORT      its port (default: 8089)\n"
-           "      --web-host ADDR      the address it listens on (default: *, every\n"
-           "                           interface, as Locust; 127.0.0.1 keeps it local)\n"
+           "      --web-host ADDR      the address it listens on (default: 127.0.0.1;\n"
+           "                           * for every interface, which needs --web-auth)\n"
+           "      --web-auth AUTH      USER:PASSWORD: HTTP basic authentication for the\n"
+           "                           web UI and its API\n"
            "      --autostart          start the test at once with -u, -r, -t, as without\n"
            "                           --web; the server (and /metrics) stays up\n"
            "      --autoquit N         exit N seconds after the test ends (default: stay\n"

@@ -54,7 +54,8 @@ typedef struct sl_options {
     bool web;
     bool headless;
     uint32_t web_port;    /* -P/--web-port, default 8089 */
-    const char *web_host; /* --web-host, default "*" (every interface, as Locust) */
+    const char *web_host; /* --web-host, default 127.0.0.1 (beyond loopback: web_auth) */
+    const char *web_auth; /* --web-auth USER:PASSWORD, NULL: none */
     bool autostart;       /* --autostart: start at once with -u/-r/-t */
     int32_t autoquit_s;   /* --autoquit N: exit N s after the test ends; -1: stay up */
     /* Distributed mode (Locust's names and defaults). */
@@ -77,6 +78,9 @@ int sl_options_parse(int argc, char **argv, sl_options_t *opts, sl_err_t *err);
 
 /* The --help text. */
 const char *sl_options_usage(void);
+
+/* Whether host (a --web-host value) is this machine only: 127.x.x.x, ::1, localhost. */
+bool sl_options_loopback(const char *host);
 
 /* Whether `name` is a long option ("users", "run-time") and whether it takes a value; for
  * the config file and STORMLIGHT_* variables. Returns SL_OK or SL_ENOENT. */

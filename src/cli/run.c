@@ -148,9 +148,11 @@ static void drive(cli_run_t *r, sl_control_t *ctl)
         unsigned ev = sl_control_step(ctl, keys_fd);
         if (ev & SL_CONTROL_EV_INPUT)
             sl_keys_apply(ctl);
-        if (r->web)
-            sl_web_update(r->web, ctl);
         sl_control_state_t st = sl_control_state(ctl);
+        /* Stopped is published after the final tick is counted (sl_cli_run), so that
+         * nobody reads "stopped" beside counters that miss the last second. */
+        if (r->web && st != SL_CONTROL_STOPPED)
+            sl_web_update(r->web, ctl);
         if (st != SL_CONTROL_STARTING && st != SL_CONTROL_RUNNING) {
             if (keys_fd >= 0 || st != SL_CONTROL_READY) {
                 sl_keys_close();
@@ -213,6 +215,7 @@ int sl_cli_run(sl_options_t *opts, sl_run_setup_t *setup)
     sl_err_t err = {{0}};
     if (opts->web) {
         sl_web_cfg_t wc = {.host = opts->web_host,
+                           .auth = opts->web_auth,
                            .port = (uint16_t)opts->web_port,
                            .target_host = setup->sc.host,
                            .scenario_file = opts->file,

@@ -66,8 +66,9 @@ struct sl_web {
     sl_metrics_t *metrics;
     size_t seen_history; /* history points of the attached run already published */
     int last_state;
-    bool waiting; /* the attached controller has not started yet */
-    bool counted; /* sl_web_tick counted an interval the documents do not show yet */
+    bool waiting;  /* the attached controller has not started yet */
+    bool counted;  /* sl_web_tick counted an interval the documents do not show yet */
+    bool loopback; /* listening on loopback only: the Host check applies */
     unsigned ticks_since_report;
 
     /* Shared: everything below under mu. */
@@ -344,6 +345,11 @@ static enum MHD_Result send_bytes(struct MHD_Connection *con, unsigned status, c
     return ret;
 }
 
+static enum MHD_Result send_text(struct MHD_Connection *con, unsigned status, const char *text)
+{
+    return send_bytes(con, status, "text/plain; charset=utf-8", text, strlen(text), NULL);
+}
+
 static enum MHD_Result send_json_msg(struct MHD_Connection *con, bool ok, const char *msg,
                                      const char *host)
 {
@@ -365,7 +371,7 @@ static enum MHD_Result send_doc(sl_web_t *web, struct MHD_Connection *con, int d
     if (b.data)
         ret = send_bytes(con, MHD_HTTP_OK, type, b.data, b.len, filename);
     else if (d == DOC_SUMMARY || d == DOC_REPORT)
-        ret = send_bytes(con, MHD_HTTP_NOT_FOUND, "text/plain", "no run yet\n", 11, NULL);
+        ret = send_text(con, MHD_HTTP_NOT_FOUND, "no run yet\n");
     else
         ret = MHD_NO; /* cannot happen after the first update */
     pthread_mutex_unlock(&web->mu);
@@ -466,8 +472,8 @@ static enum MHD_Result post_command(sl_web_t *web, struct MHD_Connection *con,
     int rc = web->ctl ? sl_control_post(web->ctl, &(sl_control_cmd_t){.kind = kind}) : -1;
     pthread_mutex_unlock(&web->mu);
     if (kind == SL_CMD_RESET_STATS)
-        return send_bytes(con, rc == 0 ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain",
-                          rc == 0 ? "ok" : "busy", rc == 0 ? 2 : 4, NULL);
+        return rc == 0 ? send_text(con, MHD_HTTP_OK, "ok")
+                       : send_text(con, MHD_HTTP_SERVICE_UNAVAILABLE, "busy");
     char body[128];
     snprintf(body, sizeof(body), "{\"success\": %s, \"message\": \"%s\"}\n",
              rc == 0 ? "true" : "false", rc == 0 ? done : "no test to stop");
@@ -618,6 +624,50 @@ static enum MHD_Result events(sl_web_t *web, struct MHD_Connection *con)
 
 /* ---- routing ---- */
 
+/* Basic authentication (--web-auth): the credentials compared in full, in time that does
+ * not depend on where they differ. */
+static bool same(const char *a, const char *b, size_t n)
+{
+    unsigned char d = 0;
+    for (size_t i = 0; i < n; i++)
+        d |= (unsigned char)(a[i] ^ b[i]);
+    return d == 0;
+}
+
+static bool authorized(const sl_web_t *web, struct MHD_Connection *con)
+{
+    const char *auth = web->cfg.auth;
+    if (!auth)
+        return true;
+    char *pass = NULL;
+    char *user = MHD_basic_auth_get_username_password(con, &pass);
+    bool ok = false;
+    if (user && pass) {
+        size_t ul = strlen(user), pl = strlen(pass), al = strlen(auth);
+        const char *colon = strchr(auth, ':');
+        ok = colon && (size_t)(colon - auth) == ul && al == ul + 1 + pl && same(auth, user, ul) &&
+             same(colon + 1, pass, pl);
+    }
+    MHD_free(user);
+    MHD_free(pass);
+    return ok;
+}
+
+/* On loopback the page must be asked for by a loopback name: a page of another site whose
+ * name was made to resolve to 127.0.0.1 (DNS rebinding) sends its own name as Host. */
+static bool foreign_host(const sl_web_t *web, struct MHD_Connection *con)
+{
+    if (!web->loopback)
+        return false;
+    const char *host = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Host");
+    if (!host)
+        return false; /* HTTP/1.0 scripts */
+    size_t n = host[0] == '[' ? (size_t)(strchr(host, ']') ? strchr(host, ']') - host + 1 : 0)
+                              : strcspn(host, ":");
+    return !((n == 9 && !strncmp(host, "localhost", 9)) || (n == 5 && !strncmp(host, "[::1]", 5)) ||
+             (n >= 7 && !strncmp(host, "127.", 4) && strspn(host, "0123456789.") == n));
+}
+
 /* A request that changes the run (start, stop, reset) from a page of another site is
  * refused: a browser sends Origin with it, and it must name this server (the Host the
  * browser asked for). Scripts (curl, Locust clients) send no Origin and pass. */
@@ -658,20 +708,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         *upload_size = 0;
         return MHD_YES;
     }
-    bool changes = (post && !strcmp(url, "/swarm")) || !strcmp(url, "/stop") ||
-                   !strcmp(url, "/stats/reset");
+    if (foreign_host(web, con))
+        return send_text(con, MHD_HTTP_FORBIDDEN,
+                         "forbidden: this web UI answers to 127.0.0.1 and localhost only\n");
+    if (!authorized(web, con)) {
+        static const char msg[] = "stormlight: authentication required (--web-auth)\n";
+        struct MHD_Response *r =
+            MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
+        if (!r)
+            return MHD_NO;
+        enum MHD_Result ret = MHD_queue_basic_auth_fail_response(con, "stormlight", r);
+        MHD_destroy_response(r);
+        return ret;
+    }
+    bool changes =
+        (post && !strcmp(url, "/swarm")) || !strcmp(url, "/stop") || !strcmp(url, "/stats/reset");
     if (changes && foreign_origin(con))
-        return send_bytes(con, MHD_HTTP_FORBIDDEN, "text/plain",
-                          "forbidden: a page of another origin may not control this test\n", 62,
-                          NULL);
+        return send_text(con, MHD_HTTP_FORBIDDEN,
+                         "forbidden: a page of another origin may not control this test\n");
     if (post) {
         if (!strcmp(url, "/swarm"))
             return swarm(web, con, c);
-        return send_bytes(con, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n", 10, NULL);
+        return send_text(con, MHD_HTTP_NOT_FOUND, "not found\n");
     }
     if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-        return send_bytes(con, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", "GET or POST\n", 12,
-                          NULL);
+        return send_text(con, MHD_HTTP_METHOD_NOT_ALLOWED, "GET or POST\n");
     if (!strcmp(url, "/events"))
         return events(web, con);
     if (!strcmp(url, "/stop"))
@@ -698,7 +759,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     const sl_web_asset_t *a = sl_web_asset(url);
     if (a)
         return send_bytes(con, MHD_HTTP_OK, a->type, (const char *)a->data, a->len, NULL);
-    return send_bytes(con, MHD_HTTP_NOT_FOUND, "text/plain", "not found\n", 10, NULL);
+    return send_text(con, MHD_HTTP_NOT_FOUND, "not found\n");
 }
 
 static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
@@ -722,6 +783,8 @@ static int listen_on(const char *host, uint16_t port, char *url, size_t url_len,
     socklen_t slen;
     int family;
     bool any = !strcmp(host, "*") || !*host;
+    if (!strcmp(host, "localhost"))
+        host = "127.0.0.1";
     struct in6_addr a6;
     if (!any && inet_pton(AF_INET6, host, &a6) == 1) {
         struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
@@ -769,6 +832,8 @@ sl_web_t *sl_web_start(const sl_web_cfg_t *cfg, sl_err_t *err)
     }
     web->cfg = *cfg;
     web->listen_fd = -1;
+    web->loopback = !strcmp(cfg->host, "localhost") || !strcmp(cfg->host, "::1") ||
+                    !strncmp(cfg->host, "127.", 4);
     web->last_state = -1;
     web->points = calloc(WEB_MAX_POINTS, sizeof(*web->points));
     web->metrics = sl_metrics_new();

@@ -22,6 +22,7 @@
 
 typedef struct sl_web_cfg {
     const char *host; /* address to listen on: "*" for every interface, or an IP literal */
+    const char *auth; /* "USER:PASSWORD" for HTTP basic authentication, or NULL */
     uint16_t port;
     const char *target_host; /* the URL the test loads (the form shows it; borrowed) */
     const char *scenario_file;

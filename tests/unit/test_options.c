@@ -389,7 +389,7 @@ Test(options, web_flags)
     cr_assert_eq(parse(&o, &err, ARGS("-q")), SL_OK, "%s", err.msg);
     cr_expect(!o.web);
     cr_expect_eq(o.web_port, 8089);
-    cr_expect_str_eq(o.web_host, "*");
+    cr_expect_str_eq(o.web_host, "127.0.0.1");
     cr_expect_eq(o.autoquit_s, -1);
     cr_assert_eq(parse(&o, &err, ARGS("-P8090")), SL_OK, "%s", err.msg);
     cr_expect(o.web);
@@ -406,6 +406,14 @@ Test(options, web_flags)
     cr_expect_eq(parse(&o, &err, ARGS("--web-port", "http")), SL_EINVAL);
     cr_expect_eq(parse(&o, &err, ARGS("--autoquit", "5")), SL_EINVAL);
     cr_expect(strstr(err.msg, "--autoquit: only with the web UI") == err.msg, "%s", err.msg);
+    /* Beyond loopback only with a password. */
+    cr_expect_eq(parse(&o, &err, ARGS("--web-host", "0.0.0.0")), SL_EINVAL);
+    cr_expect(strstr(err.msg, "--web-auth") != NULL, "%s", err.msg);
+    cr_assert_eq(parse(&o, &err, ARGS("--web-host", "*", "--web-auth", "a:b")), SL_OK, "%s",
+                 err.msg);
+    cr_expect_str_eq(o.web_auth, "a:b");
+    cr_expect_eq(parse(&o, &err, ARGS("--web-auth", "nopassword")), SL_EINVAL);
+    cr_assert_eq(parse(&o, &err, ARGS("--web-host", "localhost")), SL_OK, "%s", err.msg);
 }
 
 /* Distributed mode: Locust's flags and defaults. */
