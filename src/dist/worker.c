@@ -110,18 +110,7 @@ static void send_ready(worker_t *w)
 
 static const char *state_name(const worker_t *w)
 {
-    if (!w->ctl)
-        return "ready";
-    switch (sl_control_state(w->ctl)) {
-    case SL_CONTROL_STARTING:
-        return "spawning";
-    case SL_CONTROL_RUNNING:
-        return "running";
-    case SL_CONTROL_STOPPING:
-        return "stopping";
-    default:
-        return "stopped";
-    }
+    return w->ctl ? sl_control_state_name(sl_control_state(w->ctl)) : "ready";
 }
 
 static void send_heartbeat(worker_t *w, uint64_t now)

@@ -145,18 +145,7 @@ static void put_summary(sl_jw_t *w, const sl_snapshot_t *s, bool interrupted)
     free(order);
     sl_jw_end_array(w);
     put_row(w, "total", "", "Aggregated", s->total, secs);
-    sl_jw_array(w, "errors");
-    for (uint32_t i = 0; i < s->stats->nerrors; i++) {
-        const sl_error_entry_t *e = &s->stats->errors[i];
-        char buf[128];
-        sl_jw_object(w, NULL);
-        sl_jw_string(w, "method", s->rows[e->row].method);
-        sl_jw_string(w, "name", s->rows[e->row].name);
-        sl_jw_string(w, "error", sl_snapshot_error_text(s, e, buf, sizeof(buf)));
-        sl_jw_number(w, "occurrences", (double)e->occurrences);
-        sl_jw_end_object(w);
-    }
-    sl_jw_end_array(w);
+    sl_report_errors_write(w, "errors", s);
     sl_jw_array(w, "exceptions");
     for (uint32_t i = 0; i < s->stats->nexceptions && s->texts; i++) {
         const char *where, *msg;
@@ -262,6 +251,22 @@ int sl_report_json_run(const sl_snapshot_t *s, const char *path, bool interrupte
         return SL_ESYS;
     }
     return 0;
+}
+
+void sl_report_errors_write(sl_jw_t *w, const char *key, const sl_snapshot_t *s)
+{
+    sl_jw_array(w, key);
+    for (uint32_t i = 0; i < s->stats->nerrors; i++) {
+        const sl_error_entry_t *e = &s->stats->errors[i];
+        char buf[128];
+        sl_jw_object(w, NULL);
+        sl_jw_string(w, "method", s->rows[e->row].method);
+        sl_jw_string(w, "name", s->rows[e->row].name);
+        sl_jw_string(w, "error", sl_snapshot_error_text(s, e, buf, sizeof(buf)));
+        sl_jw_number(w, "occurrences", (double)e->occurrences);
+        sl_jw_end_object(w);
+    }
+    sl_jw_end_array(w);
 }
 
 void sl_report_history_write(sl_jw_t *w, const char *key, const sl_snapshot_t *s)

@@ -9,6 +9,10 @@
 
 /* Writes the per-second history as a JSON array (the JSON summary's "history", and the
  * data the HTML charts are drawn from), as member `key` (NULL: an element). */
+/* The errors as the JSON summary lists them (Locust's shape: method, name, error,
+ * occurrences); the web UI's /stats/requests uses the same. */
+void sl_report_errors_write(sl_jw_t *w, const char *key, const sl_snapshot_t *s);
+
 void sl_report_history_write(sl_jw_t *w, const char *key, const sl_snapshot_t *s);
 
 /* Writes the threshold verdicts of s->outcome as a JSON array of {"expr", "ok",

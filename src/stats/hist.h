@@ -59,6 +59,7 @@ typedef struct sl_hist {
      * Either way every non-zero count lies between the indices of min and max. */
     sl_hist_pair_t *pairs;
     uint16_t npairs, pairs_cap;
+    uint16_t last_pair; /* the pair the last sparse record landed in (a cheap first guess) */
     void **chunks;
     uint32_t nchunks; /* chunks allocated */
     bool narrow;      /* chunks hold uint32_t counts (else uint64_t) */

@@ -9,22 +9,6 @@
 #include "report/jsonw.h"
 #include "report/report.h"
 
-const char *sl_web_state_name(int control_state)
-{
-    switch (control_state) {
-    case SL_CONTROL_READY:
-        return "ready";
-    case SL_CONTROL_STARTING:
-        return "spawning";
-    case SL_CONTROL_RUNNING:
-        return "running";
-    case SL_CONTROL_STOPPING:
-        return "stopping";
-    default:
-        return "stopped";
-    }
-}
-
 static double ms(uint64_t us)
 {
     return sl_fmt_ms3((double)us);
@@ -81,19 +65,9 @@ static void put_rows(sl_jw_t *w, const sl_snapshot_t *s, bool extra)
     sl_jw_end_array(w);
 }
 
-static void put_errors(sl_jw_t *w, const sl_snapshot_t *s)
+static void empty_array(sl_jw_t *w, const char *key)
 {
-    sl_jw_array(w, "errors");
-    for (uint32_t i = 0; s && i < s->stats->nerrors; i++) {
-        const sl_error_entry_t *e = &s->stats->errors[i];
-        char buf[128];
-        sl_jw_object(w, NULL);
-        sl_jw_string(w, "method", s->rows[e->row].method);
-        sl_jw_string(w, "name", s->rows[e->row].name);
-        sl_jw_string(w, "error", sl_snapshot_error_text(s, e, buf, sizeof(buf)));
-        sl_jw_number(w, "occurrences", (double)e->occurrences);
-        sl_jw_end_object(w);
-    }
+    sl_jw_array(w, key);
     sl_jw_end_array(w);
 }
 
@@ -119,7 +93,10 @@ void sl_web_locust_stats(FILE *f, const sl_snapshot_t *s, const char *state, uin
     sl_jw_init(&w, f, false);
     sl_jw_object(&w, NULL);
     put_rows(&w, s, false);
-    put_errors(&w, s);
+    if (s)
+        sl_report_errors_write(&w, "errors", s);
+    else
+        empty_array(&w, "errors");
     if (s) {
         const sl_hist_t *iv = s->interval_total ? &s->interval_total->latency : NULL;
         bool cur = iv && iv->total_count;
@@ -213,7 +190,10 @@ void sl_web_table_event(FILE *f, const sl_snapshot_t *s, const char *state, uint
             sl_report_thresholds_write(&w, "thresholds", s);
     }
     put_rows(&w, s, true);
-    put_errors(&w, s);
+    if (s)
+        sl_report_errors_write(&w, "errors", s);
+    else
+        empty_array(&w, "errors");
     put_exceptions(&w, s);
     sl_jw_end_object(&w);
 }

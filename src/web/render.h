@@ -9,9 +9,6 @@
 
 #include "stats/snapshot.h"
 
-/* Locust's names for the controller's states (control/control.h). */
-const char *sl_web_state_name(int control_state);
-
 /* GET /stats/requests as Locust 2.12 answers it: stats[] in Locust's order (by name, then
  * method) with Locust's field names, ending in the Aggregated row; errors[]; total_rps,
  * fail_ratio, current_response_time_percentile_50/95; state; user_count; workers[] (empty:

@@ -852,3 +852,41 @@ Test(hist_memory, narrow_counts_widen_before_they_overflow)
     sl_hist_dispose(&a);
     sl_hist_dispose(&b);
 }
+
+/* The sparse form's fast path (the bucket of the last record) stays exact when new
+ * buckets are inserted in front of it, after a merge and after a reset. */
+Test(hist_memory, sparse_repeat_records_stay_exact)
+{
+    sl_hist_t h, other;
+    sl_hist_init(&h, SL_HIST_NARROW);
+    sl_hist_init(&other, SL_HIST_NARROW);
+    const uint64_t vals[] = {900, 900, 500, 900, 100, 100, 500, 900, 900, 100};
+    uint64_t want900 = 0, want500 = 0, want100 = 0;
+    for (int round = 0; round < 50; round++) {
+        for (size_t k = 0; k < sizeof(vals) / sizeof(vals[0]); k++) {
+            cr_assert(sl_hist_record(&h, vals[k]));
+            want900 += vals[k] == 900, want500 += vals[k] == 500, want100 += vals[k] == 100;
+        }
+    }
+    cr_assert_null(h.chunks, "still sparse");
+    cr_expect_eq(h.npairs, 3);
+    cr_expect_eq(sl_hist_count_at(&h, sl_hist_index_of(900)), want900);
+    cr_expect_eq(sl_hist_count_at(&h, sl_hist_index_of(500)), want500);
+    cr_expect_eq(sl_hist_count_at(&h, sl_hist_index_of(100)), want100);
+    cr_expect_eq(h.total_count, want900 + want500 + want100);
+    sl_hist_record(&other, 50);
+    sl_hist_record(&other, 700);
+    cr_assert(sl_hist_merge(&h, &other));
+    cr_assert(sl_hist_record(&h, 100));
+    cr_assert(sl_hist_record(&h, 50));
+    cr_expect_eq(sl_hist_count_at(&h, sl_hist_index_of(100)), want100 + 1);
+    cr_expect_eq(sl_hist_count_at(&h, sl_hist_index_of(50)), 2);
+    cr_expect_eq(sl_hist_count_at(&h, sl_hist_index_of(700)), 1);
+    sl_hist_reset(&h);
+    cr_assert(sl_hist_record(&h, 300));
+    cr_expect_eq(sl_hist_count_at(&h, sl_hist_index_of(300)), 1);
+    cr_expect_eq(sl_hist_count_at(&h, sl_hist_index_of(100)), 0);
+    cr_expect_eq(h.total_count, 1);
+    sl_hist_dispose(&h);
+    sl_hist_dispose(&other);
+}
