@@ -212,8 +212,9 @@ void sl_web_update(sl_web_t *web, sl_control_t *ctl)
     web->last_state = state;
     sl_control_status_t st;
     sl_control_status(ctl, &st);
-    render_ctx_t x = {
-        .web = web, .state = sl_control_state_name((sl_control_state_t)state), .users = s ? s->users_running : 0};
+    render_ctx_t x = {.web = web,
+                      .state = sl_control_state_name((sl_control_state_t)state),
+                      .users = s ? s->users_running : 0};
     pthread_mutex_lock(&web->mu);
     x.id = web->next_id;
     pthread_mutex_unlock(&web->mu);
